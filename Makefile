@@ -1,0 +1,34 @@
+# keeper's build, test and benchmark entry points.
+GO      ?= go
+BIN     ?= bin/keeper
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: all build run test test-short lint bench bench-detach fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/keeper
+
+# run builds keeper and supervises the example config in the foreground.
+run: build
+	$(BIN) daemon -n -c examples/keeper.conf
+
+test:
+	$(GO) test -race -timeout 15m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: bench-detach
+
+bench-detach: build
+	scripts/bench-detach.sh
+
+clean:
+	rm -rf bin

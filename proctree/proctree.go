@@ -1,0 +1,438 @@
+// Package proctree takes immutable snapshots of the Linux process table (one
+// pass over /proc) and answers family, session, group, identity and
+// listening-socket questions about them.
+//
+// A [Snapshot] is a copy of every process's /proc/PID/stat taken by [Take];
+// it never changes after Take returns, so it is safe for concurrent use and
+// every query on it sees the same table. It is not atomic: processes that
+// fork or exit while /proc is read may be missing or present, and a process
+// whose parent exited during the scan may name a parent that is absent.
+// Processes that vanish during the scan are skipped.
+//
+// A pid alone does not name a process across time, because pids are reused.
+// An [Identity] is (pid, start time); check it with [Identity.Alive] or
+// [Snapshot.Has] before acting on a pid found earlier, and signal with
+// [Identity.Signal], which cannot hit a reused pid.
+//
+// Sessions in keeper's sense (detached terminal session masters) are found
+// with [Snapshot.Sessions]: descendants that lead their own session, have no
+// controlling terminal and listen on a unix socket ([UnixListeners]).
+//
+// The package reads /proc directly and never forks (gopsutil's Children
+// runs pgrep on every call).
+package proctree
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Process is one process as /proc/PID/stat described it when the snapshot
+// was taken.
+type Process struct {
+	PID   int
+	PPID  int // parent pid; 0 for init and kthreadd
+	PGID  int // process group
+	SID   int // session
+	TTYNr int // controlling terminal device number; 0 means none
+	TPGID int // foreground process group of the controlling terminal; -1 if none
+	// State is the one-letter state: R running, S sleeping, D disk sleep,
+	// T stopped, t traced, Z zombie, X dead, I idle.
+	State     byte
+	Threads   int    // number of threads
+	StartTime uint64 // clock ticks ([ClockTicks] per second) after boot
+	Comm      string // command name (at most 15 bytes for tasks; may hold spaces and parentheses)
+}
+
+// Identity returns the process's identity (pid and start time).
+func (p Process) Identity() Identity { return Identity{PID: p.PID, StartTime: p.StartTime} }
+
+// StartedAt returns the wall-clock time the process started (to the second
+// of the boot time), or the zero time if the boot time cannot be read.
+func (p Process) StartedAt() time.Time { return startedAt(p.StartTime) }
+
+// Zombie reports whether the process had exited and awaited its reaping
+// (state Z, or X on its way out).
+func (p Process) Zombie() bool { return p.State == 'Z' || p.State == 'X' }
+
+// HasTTY reports whether the process has a controlling terminal.
+func (p Process) HasTTY() bool { return p.TTYNr != 0 }
+
+// SessionLeader reports whether the process leads its session (pid == sid).
+func (p Process) SessionLeader() bool { return p.PID == p.SID }
+
+// GroupLeader reports whether the process leads its process group.
+func (p Process) GroupLeader() bool { return p.PID == p.PGID }
+
+// Snapshot is an immutable copy of the process table. Its zero value is
+// an empty table.
+type Snapshot struct {
+	procs    []Process        // sorted by PID
+	byParent []int32          // indexes into procs, sorted by (PPID, PID)
+	cmdlines map[int][]string // filled only with WithCmdline
+}
+
+// Option changes what [Take] reads.
+type Option func(*options)
+
+type options struct {
+	cmdline bool
+}
+
+// WithCmdline makes Take read every process's command line too (one more
+// file per process), so that [Snapshot.Cmdline] answers from the snapshot.
+func WithCmdline() Option { return func(o *options) { o.cmdline = true } }
+
+// Take reads /proc once and returns a snapshot of every process in the
+// caller's pid namespace. Processes that exit during the scan are left out;
+// so are processes whose stat file the caller may not read (hidepid).
+func Take(opts ...Option) (*Snapshot, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	dir, err := os.Open("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("take process snapshot: %w", err)
+	}
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("take process snapshot: read /proc: %w", err)
+	}
+	dirfd := int(dir.Fd())
+
+	s := &Snapshot{procs: make([]Process, 0, len(names))}
+	if o.cmdline {
+		s.cmdlines = make(map[int][]string, len(names))
+	}
+	buf := make([]byte, 1024)
+	path := make([]byte, 0, 32)
+	for _, name := range names {
+		if name == "" || name[0] < '1' || name[0] > '9' {
+			continue
+		}
+		path = append(path[:0], name...)
+		path = append(path, "/stat"...)
+		var b []byte
+		b, err = readAt(dirfd, string(path), buf)
+		if err != nil || len(b) == 0 {
+			if err == nil || gone(err) {
+				continue
+			}
+			return nil, fmt.Errorf("take process snapshot: read /proc/%s: %w", path, err)
+		}
+		buf = b[:cap(b)]
+		p, err := parseStat(b)
+		if err != nil {
+			return nil, fmt.Errorf("take process snapshot: parse /proc/%s: %w", path, err)
+		}
+		if o.cmdline {
+			path = append(path[:len(name)], "/cmdline"...)
+			b, err = readAt(dirfd, string(path), buf)
+			if err != nil {
+				if gone(err) {
+					continue
+				}
+				return nil, fmt.Errorf("take process snapshot: read /proc/%s: %w", path, err)
+			}
+			buf = b[:cap(b)]
+			s.cmdlines[p.PID] = splitCmdline(b)
+		}
+		s.procs = append(s.procs, p)
+	}
+	s.index()
+	return s, nil
+}
+
+// index sorts procs by pid and builds the parent index.
+func (s *Snapshot) index() {
+	cmpPID := func(a, b Process) int { return cmp.Compare(a.PID, b.PID) }
+	if !slices.IsSortedFunc(s.procs, cmpPID) {
+		slices.SortFunc(s.procs, cmpPID)
+	}
+	s.byParent = make([]int32, len(s.procs))
+	for i := range s.byParent {
+		s.byParent[i] = int32(i)
+	}
+	slices.SortStableFunc(s.byParent, func(a, b int32) int {
+		return cmp.Compare(s.procs[a].PPID, s.procs[b].PPID)
+	})
+}
+
+// find returns the index of pid in procs, or -1.
+func (s *Snapshot) find(pid int) int {
+	i, ok := slices.BinarySearchFunc(s.procs, pid, func(p Process, pid int) int { return cmp.Compare(p.PID, pid) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// children returns the indexes of pid's children, in pid order.
+func (s *Snapshot) children(pid int) []int32 {
+	lo, _ := slices.BinarySearchFunc(s.byParent, pid, func(i int32, pid int) int { return cmp.Compare(s.procs[i].PPID, pid) })
+	hi := lo
+	for hi < len(s.byParent) && s.procs[s.byParent[hi]].PPID == pid {
+		hi++
+	}
+	return s.byParent[lo:hi]
+}
+
+// Len returns the number of processes in the snapshot.
+func (s *Snapshot) Len() int { return len(s.procs) }
+
+// Processes returns every process in the snapshot, in pid order. The slice
+// is the caller's.
+func (s *Snapshot) Processes() []Process { return slices.Clone(s.procs) }
+
+// Get returns the process with that pid, and whether it was in the snapshot.
+func (s *Snapshot) Get(pid int) (Process, bool) {
+	i := s.find(pid)
+	if i < 0 {
+		return Process{}, false
+	}
+	return s.procs[i], true
+}
+
+// Has reports whether the snapshot holds the process with that identity:
+// same pid and same start time.
+func (s *Snapshot) Has(id Identity) bool {
+	p, ok := s.Get(id.PID)
+	return ok && p.StartTime == id.StartTime
+}
+
+// Children returns the processes whose parent is pid, in pid order.
+func (s *Snapshot) Children(pid int) []Process {
+	idx := s.children(pid)
+	out := make([]Process, len(idx))
+	for k, i := range idx {
+		out[k] = s.procs[i]
+	}
+	return out
+}
+
+// Descendants returns every process below pid (children, their children
+// and so on), breadth first, without pid itself. Each process is listed
+// once even if the parent links of an inconsistent snapshot form a cycle.
+func (s *Snapshot) Descendants(pid int) []Process {
+	seen := make([]bool, len(s.procs))
+	if i := s.find(pid); i >= 0 {
+		seen[i] = true
+	}
+	var out []Process
+	queue := []int{pid}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		for _, i := range s.children(parent) {
+			if seen[i] {
+				continue
+			}
+			seen[i] = true
+			out = append(out, s.procs[i])
+			queue = append(queue, s.procs[i].PID)
+		}
+	}
+	return out
+}
+
+// InSession returns the processes of session sid, in pid order.
+func (s *Snapshot) InSession(sid int) []Process {
+	return s.filter(func(p *Process) bool { return p.SID == sid })
+}
+
+// InGroup returns the processes of process group pgid, in pid order.
+func (s *Snapshot) InGroup(pgid int) []Process {
+	return s.filter(func(p *Process) bool { return p.PGID == pgid })
+}
+
+func (s *Snapshot) filter(keep func(*Process) bool) []Process {
+	var out []Process
+	for i := range s.procs {
+		if keep(&s.procs[i]) {
+			out = append(out, s.procs[i])
+		}
+	}
+	return out
+}
+
+// DetachedLeaders returns the descendants of pid that lead their own
+// session and have no controlling terminal (what a dtach-style master looks
+// like), breadth first.
+func (s *Snapshot) DetachedLeaders(pid int) []Process {
+	var out []Process
+	for _, p := range s.Descendants(pid) {
+		if p.SessionLeader() && !p.HasTTY() && !p.Zombie() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Session is a detached terminal session master found in a snapshot.
+type Session struct {
+	Process
+	// Sockets are the paths of the unix sockets it listens on, as the
+	// kernel reports them (see [UnixListeners]).
+	Sockets []string
+}
+
+// Sessions returns the descendants of pid that are detached session
+// masters: session leaders with no controlling terminal that listen on at
+// least one named unix socket. Reading the sockets looks at the live
+// processes, so a master that exited since the snapshot is left out.
+func (s *Snapshot) Sessions(pid int) ([]Session, error) {
+	leaders := s.DetachedLeaders(pid)
+	if len(leaders) == 0 {
+		return nil, nil
+	}
+	pids := make([]int, len(leaders))
+	for i, p := range leaders {
+		pids[i] = p.PID
+	}
+	socks, err := UnixListeners(pids)
+	if err != nil {
+		return nil, fmt.Errorf("find sessions under %d: %w", pid, err)
+	}
+	var out []Session
+	for _, p := range leaders {
+		if paths := socks[p.PID]; len(paths) > 0 {
+			out = append(out, Session{Process: p, Sockets: paths})
+		}
+	}
+	return out, nil
+}
+
+// Cmdline returns the command line of pid: from the snapshot if it was
+// taken [WithCmdline], otherwise read now from /proc/PID/cmdline and kept
+// only if pid still has the start time it had in the snapshot (else the
+// error wraps [ErrNoProcess]). Kernel threads have an empty command line.
+// A process that rewrote its argv area (setproctitle) may show one string
+// holding spaces.
+func (s *Snapshot) Cmdline(pid int) ([]string, error) {
+	p, ok := s.Get(pid)
+	if !ok {
+		return nil, fmt.Errorf("read command line of %d: %w", pid, ErrNoProcess)
+	}
+	if s.cmdlines != nil {
+		return slices.Clone(s.cmdlines[pid]), nil
+	}
+	return p.Identity().Cmdline()
+}
+
+// splitCmdline splits the NUL-separated contents of /proc/PID/cmdline.
+func splitCmdline(b []byte) []string {
+	if len(b) == 0 {
+		return []string{}
+	}
+	str := strings.TrimSuffix(string(b), "\x00")
+	return strings.Split(str, "\x00")
+}
+
+// Identity names one process across time: a pid is reused after its
+// process is reaped, a (pid, start time) pair is not.
+type Identity struct {
+	PID       int
+	StartTime uint64 // clock ticks after boot, /proc/PID/stat field 22
+}
+
+// IdentityOf returns the identity of the process now running as pid,
+// reading /proc/PID/stat once. The error wraps [ErrNoProcess] if there is
+// none.
+func IdentityOf(pid int) (Identity, error) {
+	p, err := readStat(pid)
+	if err != nil {
+		return Identity{}, fmt.Errorf("identify process %d: %w", pid, err)
+	}
+	return p.Identity(), nil
+}
+
+// String returns "PID@STARTTIME".
+func (id Identity) String() string {
+	return strconv.Itoa(id.PID) + "@" + strconv.FormatUint(id.StartTime, 10)
+}
+
+// Same reports whether id and other name the same process: same pid and
+// same start time. A pid reused by a later process is not the same.
+func (id Identity) Same(other Identity) bool { return id == other }
+
+// Alive reports whether the process still runs: its pid exists, has the
+// same start time (it was not reused) and is not a zombie.
+func (id Identity) Alive() bool {
+	p, err := readStat(id.PID)
+	return err == nil && p.StartTime == id.StartTime && !p.Zombie()
+}
+
+// StartedAt returns the wall-clock time the process started (to the second
+// of the boot time), or the zero time if the boot time cannot be read.
+func (id Identity) StartedAt() time.Time { return startedAt(id.StartTime) }
+
+// Process reads the process's /proc/PID/stat now. The error wraps
+// [ErrNoProcess] if the pid is gone or belongs to another process. A
+// zombie is returned with State 'Z'.
+func (id Identity) Process() (Process, error) {
+	p, err := readStat(id.PID)
+	if err != nil {
+		return Process{}, fmt.Errorf("read process %v: %w", id, err)
+	}
+	if p.StartTime != id.StartTime {
+		return Process{}, fmt.Errorf("read process %v: pid reused (started at tick %d): %w", id, p.StartTime, ErrNoProcess)
+	}
+	return p, nil
+}
+
+// Cmdline reads the process's command line now; the error wraps
+// [ErrNoProcess] if the pid is gone or was reused.
+func (id Identity) Cmdline() ([]string, error) {
+	path := "/proc/" + strconv.Itoa(id.PID) + "/cmdline"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if gone(err) {
+			err = ErrNoProcess
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	// Checked after the read: if the identity still holds now, it held
+	// while the file was read.
+	if _, err := id.Process(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return splitCmdline(b), nil
+}
+
+// Signal sends sig to the process if, and only if, it is still this
+// identity. It opens a pidfd, which pins the pid, checks the start time and
+// signals through the pidfd, so a pid reused in between is never hit. The
+// error wraps [ErrNoProcess] if the process is gone or the pid was reused.
+// A zombie accepts signals and ignores them.
+func (id Identity) Signal(sig unix.Signal) error {
+	if id.PID <= 0 {
+		return fmt.Errorf("signal %v: invalid pid: %w", id, ErrNoProcess)
+	}
+	fd, err := unix.PidfdOpen(id.PID, 0)
+	if err != nil {
+		if err == unix.ESRCH {
+			err = ErrNoProcess
+		}
+		return fmt.Errorf("signal %v: pidfd_open: %w", id, err)
+	}
+	defer unix.Close(fd)
+	if _, err := id.Process(); err != nil {
+		return fmt.Errorf("signal %v: %w", id, err)
+	}
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		if err == unix.ESRCH {
+			err = ErrNoProcess
+		}
+		return fmt.Errorf("signal %v: %w", id, err)
+	}
+	return nil
+}

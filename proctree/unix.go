@@ -1,0 +1,154 @@
+package proctree
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// soAcceptCon is __SO_ACCEPTCON, the /proc/net/unix flag of a listening socket.
+const soAcceptCon = 0x10000
+
+// UnixListeners returns, for each of pids that listens on at least one named
+// unix socket, the sorted socket paths. It parses /proc/net/unix once and
+// then reads the /proc/PID/fd links of the given pids only.
+//
+// Paths are what the kernel reports, which is the address the socket was
+// bound to, not necessarily where it is now:
+//   - an abstract socket is reported as "@name" (NUL bytes inside the name
+//     also show as '@');
+//   - a socket bound to a relative name (after a chdir, a way around the
+//     108-byte sun_path limit) shows that relative name, and one bound as
+//     "/proc/self/fd/N/name" shows that string, not the real directory;
+//   - a socket file renamed or removed after bind keeps its old path.
+//
+// Listening sockets with no address are left out, as are sockets of other
+// network namespaces (/proc/net/unix lists the caller's namespace only).
+// Pids that do not exist, or vanish, are left out. A pid whose descriptors
+// the caller may not read (another user's process, without
+// CAP_SYS_PTRACE) is left out too and reported in the error, which then
+// joins one error per such pid; the map is still valid for the others.
+func UnixListeners(pids []int) (map[int][]string, error) {
+	table, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil, fmt.Errorf("list unix listeners: %w", err)
+	}
+	listening, err := parseUnixListeners(table)
+	if err != nil {
+		return nil, fmt.Errorf("list unix listeners: parse /proc/net/unix: %w", err)
+	}
+	out := make(map[int][]string)
+	if len(listening) == 0 {
+		return out, nil
+	}
+	var errs []error
+	var link [64]byte
+	for _, pid := range pids {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+		f, err := os.Open(dir)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("list unix listeners: %w", err))
+			continue
+		}
+		names, err := f.Readdirnames(-1)
+		dirfd := int(f.Fd())
+		var paths []string
+		for _, name := range names {
+			n, err := unix.Readlinkat(dirfd, name, link[:])
+			if err != nil { // descriptor closed meanwhile
+				continue
+			}
+			inode, ok := socketInode(link[:n])
+			if !ok {
+				continue
+			}
+			if path, ok := listening[inode]; ok && !slices.Contains(paths, path) {
+				paths = append(paths, path)
+			}
+		}
+		f.Close()
+		if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("list unix listeners: read %s: %w", dir, err))
+		}
+		if len(paths) > 0 {
+			slices.Sort(paths)
+			out[pid] = paths
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// socketInode parses a descriptor link "socket:[INODE]".
+func socketInode(link []byte) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(link, []byte("socket:["))
+	if !ok || len(rest) < 2 || rest[len(rest)-1] != ']' {
+		return 0, false
+	}
+	return atou(rest[:len(rest)-1])
+}
+
+// parseUnixListeners parses /proc/net/unix into inode → path for listening
+// sockets that have an address. Lines look like
+//
+//	Num       RefCount Protocol Flags    Type St Inode Path
+//	0000000000000000: 00000002 00000000 00010000 0001 01 23456 /run/x.sock
+//
+// with the inode padded to 5 columns and the path (which may hold spaces)
+// after one more space, absent for unbound sockets.
+func parseUnixListeners(b []byte) (map[uint64]string, error) {
+	out := make(map[uint64]string)
+	first := true
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if first {
+			first = false
+			if bytes.HasPrefix(line, []byte("Num")) {
+				continue
+			}
+		}
+		if len(line) == 0 {
+			continue
+		}
+		var f [7][]byte
+		rest := line
+		for k := range f {
+			for len(rest) > 0 && rest[0] == ' ' {
+				rest = rest[1:]
+			}
+			n := bytes.IndexByte(rest, ' ')
+			if n < 0 {
+				n = len(rest)
+			}
+			f[k], rest = rest[:n], rest[n:]
+		}
+		if len(f[6]) == 0 {
+			return nil, fmt.Errorf("%w: line %q", errMalformed, line)
+		}
+		flags, err := strconv.ParseUint(string(f[3]), 16, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: flags in line %q", errMalformed, line)
+		}
+		inode, ok := atou(f[6])
+		if !ok {
+			return nil, fmt.Errorf("%w: inode in line %q", errMalformed, line)
+		}
+		if flags&soAcceptCon == 0 || len(rest) < 2 {
+			continue
+		}
+		out[inode] = string(rest[1:])
+	}
+	return out, nil
+}

@@ -106,19 +106,22 @@ func TestGroupTree(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start(t, cmd)
 	pid := cmd.Process.Pid
+	// Cleanup: kill the group, wait the shell, then reap the re-parented
+	// descendants top down. Registered after start's, so it runs first.
+	t.Cleanup(func() {
+		desc, _ := Take()
+		unix.Kill(-pid, unix.SIGKILL)
+		cmd.Wait()
+		if desc != nil {
+			reap(t, pids(desc.Descendants(pid)))
+		}
+	})
 	var s *Snapshot
 	var desc []Process
 	eventually(t, "sleep 1001 under the shell", func() bool {
 		s = take(t)
 		desc = s.Descendants(pid)
 		return slices.ContainsFunc(desc, func(p Process) bool { return p.Comm == "sleep" })
-	})
-	// Cleanup: kill the group, wait the shell, then reap the re-parented
-	// descendants top down. Registered after start's, so it runs first.
-	t.Cleanup(func() {
-		unix.Kill(-pid, unix.SIGKILL)
-		cmd.Wait()
-		reap(t, pids(desc))
 	})
 
 	if len(desc) < 2 {
@@ -398,9 +401,29 @@ func TestDtachSession(t *testing.T) {
 	}
 	sock := filepath.Join(t.TempDir(), "d.sock")
 	// dtach -n forks the master and exits; the master is re-parented to
-	// us (child subreaper). sh keeps a known parent to look under.
+	// us (child subreaper).
 	cmd := exec.Command("dtach", "-n", sock, "sleep", "1002")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, os.Stderr
+	// Cleanup: kill the dtach master listening on sock and what it runs,
+	// then reap them top down (they are re-parented to us).
+	t.Cleanup(func() {
+		s, err := Take()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for _, p := range s.Descendants(os.Getpid()) {
+			ls, _ := UnixListeners([]int{p.PID})
+			if p.Comm != "dtach" || !slices.Contains(ls[p.PID], sock) {
+				continue
+			}
+			tree := append([]Process{p}, s.Descendants(p.PID)...)
+			for _, q := range tree {
+				q.Identity().Signal(unix.SIGKILL)
+			}
+			reap(t, pids(tree))
+		}
+	})
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -417,12 +440,6 @@ func TestDtachSession(t *testing.T) {
 	})
 	master := sess[0].Process
 	tree := append([]Process{master}, s.Descendants(master.PID)...)
-	t.Cleanup(func() {
-		for _, p := range tree {
-			p.Identity().Signal(unix.SIGKILL)
-		}
-		reap(t, pids(tree))
-	})
 	if len(sess) != 1 || master.Comm != "dtach" || !slices.Equal(sess[0].Sockets, []string{sock}) {
 		t.Errorf("Sessions(self) = %+v, want dtach on %s", sess, sock)
 	}

@@ -486,15 +486,14 @@ func decodeBase64(s string) ([]byte, error) {
 			clean = append(clean, c)
 		}
 	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
-	n, err := base64.StdEncoding.Decode(out, clean)
+	out, err := base64.StdEncoding.AppendDecode([]byte{}, clean)
 	if err != nil {
-		n, err = base64.RawStdEncoding.Decode(out, clean)
-		if err != nil {
+		// Python's decoder also takes data without its padding.
+		if out, err = base64.RawStdEncoding.AppendDecode([]byte{}, clean); err != nil {
 			return nil, malformed("bad <base64>: %v", err)
 		}
 	}
-	return out[:n], nil
+	return out, nil
 }
 
 var timeLayouts = []string{"20060102T15:04:05", "2006-01-02T15:04:05", "20060102T150405"}

@@ -93,6 +93,9 @@ var ErrKeyValues = errors.New(`not a list of KEY=value separated by ","`)
 // a value with other characters (spaces, commas, "$", "=", ...) must be quoted; the quotes around a
 // value are removed; "#" outside quotes starts a comment to the end of the line. It returns "KEY=value"
 // strings in order of first appearance; a key given again replaces the earlier value in place.
+//
+// supervisord skips whatever single token follows a pair, so it reads A=$HOME as A="$" and A=b c as
+// A="b"; KeyValues refuses a separator other than "," instead of dropping text silently.
 func KeyValues(s string) ([]string, error) {
 	tokens, err := kvTokens(s)
 	if err != nil {
@@ -103,6 +106,10 @@ func KeyValues(s string) ([]string, error) {
 	for i := 0; i < len(tokens); i += 4 {
 		if i+3 > len(tokens) || tokens[i+1] != "=" {
 			return nil, fmt.Errorf("parse %q: %w", s, ErrKeyValues)
+		}
+		if i+3 < len(tokens) && tokens[i+3] != "," {
+			return nil, fmt.Errorf("parse %q: %w (%q after %s%s%s: quote values with spaces or symbols)",
+				s, ErrKeyValues, tokens[i+3], tokens[i], tokens[i+1], tokens[i+2])
 		}
 		key, val := tokens[i], strings.Trim(tokens[i+2], `'"`)
 		if at, ok := index[key]; ok {

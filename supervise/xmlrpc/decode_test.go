@@ -113,7 +113,9 @@ func TestDecodeCall(t *testing.T) {
 func TestDecodeMalformed(t *testing.T) {
 	deep := strings.Repeat("<value><array><data>", MaxDepth+1) + strings.Repeat("</data></array></value>", MaxDepth+1)
 	deepStruct := strings.Repeat("<value><struct><member><name>a</name>", MaxDepth+1) + strings.Repeat("</member></struct></value>", MaxDepth+1)
-	call := func(body string) string { return "<methodCall><methodName>m</methodName><params>" + body + "</params></methodCall>" }
+	call := func(body string) string {
+		return "<methodCall><methodName>m</methodName><params>" + body + "</params></methodCall>"
+	}
 	tests := []struct {
 		name string
 		in   string

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"keeper/detach"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -40,7 +43,7 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	// master subcommand is checked first: masters re-executed from a dtach
 	// symlink keep that name in argv[0] so ps still shows "dtach".
 	if name == "dtach" && (len(args) == 0 || args[0] != masterCommand) {
-		return exitCode(runDtach(ctx, argv, stdout, stderr), stderr)
+		return detach.DtachMain(argv, version, os.Stdin, os.Stdout, os.Stderr)
 	}
 	if len(args) == 0 {
 		printUsage(stderr)

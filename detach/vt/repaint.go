@@ -82,7 +82,9 @@ func (t *Terminal) Repaint(dst []byte, opt RepaintOptions) []byte {
 		dst = w.set(dst, s.pen)
 		dst = appendCharsets(dst, s.g, s.gl)
 		dst = append(dst, "\x1b7"...)
-		dst = appendCharsets(dst, [2]uint8{}, 0)
+		if s.g != [2]uint8{} || s.gl != 0 {
+			dst = append(dst, "\x1b(B\x1b)B\x0f"...)
+		}
 		if s.origin {
 			dst = append(dst, "\x1b[?6l"...)
 		}
@@ -166,11 +168,17 @@ func (t *Terminal) appendHeld(dst []byte) []byte {
 	return dst
 }
 
+// appendCharsets designates G0 and G1 and shifts to one of them; a reset terminal has ASCII in both and G0 in use.
 func appendCharsets(dst []byte, g [2]uint8, gl uint8) []byte {
 	for i, cs := range g {
-		dst = append(dst, 0x1b, "()"[i], "B0"[cs])
+		if cs != csASCII {
+			dst = append(dst, 0x1b, "()"[i], '0')
+		}
 	}
-	return append(dst, "\x0f\x0e"[gl])
+	if gl == 1 {
+		dst = append(dst, 0x0e)
+	}
+	return dst
 }
 
 func appendPrivateMode(dst []byte, mode int, on bool) []byte {

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"keeper/detach"
+)
+
+func init() {
+	commands["attach"] = &command{
+		summary: "attach this terminal to a session, by name or socket path",
+		usage: `keeper attach [-e CHAR | -E] [-r none|ctrl_l|winch] [-z] NAME|SOCKET
+
+Attaches to a session's socket directly (no daemon involved). NAME is looked
+up in the session directory ($KEEPER_SESSION_DIR, default ` + detach.DefaultSessionDir() + `);
+anything with a slash, or an existing file, is a socket path.
+Detach with the detach key (^\ by default), as with dtach.
+
+  -e CHAR   detach key, a character or ^X notation (^? is DEL)
+  -E        no detach key: every byte goes to the program
+  -r METHOD redraw method asked of the session: none, ctrl_l or winch
+  -z        pass the suspend key (^Z) to the program`,
+		run: runAttach,
+	}
+}
+
+func runAttach(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("attach", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	detachKey := fs.StringP("detach-char", "e", `^\`, "detach key")
+	noDetach := fs.BoolP("no-detach-char", "E", false, "disable the detach key")
+	redraw := fs.StringP("redraw", "r", "", "redraw method: none, ctrl_l or winch")
+	noSuspend := fs.BoolP("no-suspend", "z", false, "pass the suspend key to the program")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitError{2}
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("attach: want one session name or socket path, got %d arguments (see keeper help attach)", fs.NArg())
+	}
+	opts := detach.AttachOptions{
+		DetachChar: detach.ParseDetachChar(*detachKey),
+		NoSuspend:  *noSuspend,
+		In:         os.Stdin,
+		Out:        os.Stdout,
+	}
+	if *noDetach {
+		opts.DetachChar = detach.NoDetachChar
+	}
+	method, err := detach.ParseRedraw(*redraw)
+	if err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	opts.Redraw = method
+	sock, err := detach.ResolveSocket(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	opts.Socket = sock
+	if _, _, ok := detach.TerminalSettings(int(os.Stdin.Fd())); !ok {
+		return fmt.Errorf("attach %s: standard input is not a terminal", sock)
+	}
+	code, err := detach.Attach(opts)
+	if err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	return exitStatus(code)
+}

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// keeperBin is the keeper binary built once for the end-to-end tests, and
+// dtachLink a symlink to it named dtach.
+var keeperBin, dtachLink string
+
+func TestMain(m *testing.M) {
+	// Orphaned session masters are re-parented to the test process, which
+	// reaps them by pid: on these machines PID 1 would leave them zombies.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "set child subreaper:", err)
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "keeper-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	keeperBin = filepath.Join(dir, "keeper")
+	build := exec.Command("go", "build", "-o", keeperBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build keeper:", err)
+		os.Exit(1)
+	}
+	linkDir := filepath.Join(dir, "path")
+	os.Mkdir(linkDir, 0o755)
+	dtachLink = filepath.Join(linkDir, "dtach")
+	if err := os.Symlink(keeperBin, dtachLink); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testDir returns a short temporary directory (socket paths must stay
+// under 108 bytes) and registers a cleanup that kills and reaps every
+// process whose command line mentions it: session masters, their
+// programs, daemons.
+func testDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "kt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		killMarked(t, dir)
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+// pidsMentioning lists the processes whose command line contains marker.
+func pidsMentioning(marker string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(b, []byte(marker)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// killMarked SIGKILLs every process mentioning marker, with its process
+// group, and reaps those that are (or were re-parented as) our children.
+func killMarked(t *testing.T, marker string) {
+	for _, pid := range pidsMentioning(marker) {
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid != syscall.Getpgrp() {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	reapOrphans()
+}
+
+// reapOrphans waits for exited children that no exec.Cmd owns: masters and
+// programs re-parented to the test process. It only touches zombies, so it
+// never steals an exit status from an exec.Cmd still running.
+func reapOrphans() {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		pending := false
+		for _, pid := range childrenOf(os.Getpid()) {
+			if state(pid) == 'Z' && !ownedByCmd(pid) {
+				var ws syscall.WaitStatus
+				syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+			} else if !ownedByCmd(pid) {
+				pending = true
+			}
+		}
+		if !pending || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var (
+	cmdPidsMu sync.Mutex
+	cmdPids   = map[int]bool{}
+)
+
+func ownedByCmd(pid int) bool {
+	cmdPidsMu.Lock()
+	defer cmdPidsMu.Unlock()
+	return cmdPids[pid]
+}
+
+func childrenOf(ppid int) []int {
+	var kids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if statField(pid, 4) == strconv.Itoa(ppid) {
+			kids = append(kids, pid)
+		}
+	}
+	return kids
+}
+
+// statField returns field n (1-based, as in proc(5)) of /proc/pid/stat.
+func statField(pid, n int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return ""
+	}
+	fields := strings.Fields(s[i+1:])
+	if n-3 < 0 || n-3 >= len(fields) {
+		return ""
+	}
+	return fields[n-3]
+}
+
+func state(pid int) byte {
+	s := statField(pid, 3)
+	if s == "" {
+		return 0
+	}
+	return s[0]
+}
+
+// term is a command running on a real pty, with its output collected.
+type term struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	pty  *os.File
+	mu   sync.Mutex
+	out  bytes.Buffer
+	seen int // output before this offset was consumed by expect
+	done chan struct{}
+	exit int
+}
+
+// startTerm runs argv on a new pty of 80x24 in dir with the given extra
+// environment.
+func startTerm(t *testing.T, dir string, env []string, argv ...string) *term {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatalf("start %v on a pty: %v", argv, err)
+	}
+	cmdPidsMu.Lock()
+	cmdPids[cmd.Process.Pid] = true
+	cmdPidsMu.Unlock()
+	tm := &term{t: t, cmd: cmd, pty: f, done: make(chan struct{}), exit: -1}
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := f.Read(buf)
+			tm.mu.Lock()
+			tm.out.Write(buf[:n])
+			tm.mu.Unlock()
+			if err != nil {
+				break
+			}
+		}
+	}()
+	go func() {
+		cmd.Wait()
+		tm.exit = cmd.ProcessState.ExitCode()
+		cmdPidsMu.Lock()
+		delete(cmdPids, cmd.Process.Pid)
+		cmdPidsMu.Unlock()
+		close(tm.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-tm.done:
+		default:
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Process.Kill()
+			<-tm.done
+		}
+		f.Close()
+	})
+	return tm
+}
+
+func (tm *term) send(s string) {
+	tm.t.Helper()
+	if _, err := tm.pty.Write([]byte(s)); err != nil {
+		tm.t.Fatalf("type %q: %v", s, err)
+	}
+}
+
+// expect waits until the output after the last match matches re, and
+// returns the match.
+func (tm *term) expect(re string, timeout time.Duration) string {
+	tm.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(timeout)
+	for {
+		tm.mu.Lock()
+		rest := tm.out.Bytes()[tm.seen:]
+		if loc := rx.FindIndex(rest); loc != nil {
+			m := string(rest[loc[0]:loc[1]])
+			tm.seen += loc[1]
+			tm.mu.Unlock()
+			return m
+		}
+		all := tm.out.String()
+		tm.mu.Unlock()
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("no %q in output after %v; output so far:\n%q", re, timeout, all)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// wait waits for the command to exit and returns its exit status.
+func (tm *term) wait(timeout time.Duration) int {
+	tm.t.Helper()
+	select {
+	case <-tm.done:
+		return tm.exit
+	case <-time.After(timeout):
+		tm.mu.Lock()
+		defer tm.mu.Unlock()
+		tm.t.Fatalf("%v still running after %v; output:\n%q", tm.cmd.Args, timeout, tm.out.String())
+	}
+	return -1
+}
+
+func (tm *term) output() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.out.String()
+}
+
+// runCmd runs a command without a terminal and returns its combined output
+// and exit status.
+func runCmd(t *testing.T, dir string, argv ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("run %v: %v", argv, err)
+		}
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,183 @@
+package detach
+
+import (
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// keepCap is the largest output buffer a client keeps for reuse; bigger
+// ones, grown during a flood, are let go so an idle master stays small.
+const keepCap = 64 << 10
+
+// client is the master's side of one connection: an output queue bounded
+// by maxQueue and a goroutine writing it to the socket.
+type client struct {
+	conn    *net.UnixConn
+	raw     syscall.RawConn
+	onDrain func() // called after each batch written
+
+	attached bool // guarded by Master.mu
+
+	mu      sync.Mutex
+	queue   []byte // output not yet handed to the writer
+	spare   []byte // the writer's last batch, reused
+	pending int    // bytes queued or being written
+	busy    bool   // the writer holds a batch
+	closing bool   // the master is ending: write what is queued, then hang up
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{} // the writer goroutine has returned
+}
+
+func newClient(conn *net.UnixConn, onDrain func()) *client {
+	raw, _ := conn.SyscallConn()
+	return &client{
+		conn:    conn,
+		raw:     raw,
+		onDrain: onDrain,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+}
+
+func (c *client) hasRoom() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closed && c.pending < highWater
+}
+
+func (c *client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// send queues p for the client, writing it straight to the socket when
+// nothing is queued before it. It reports false when the client is gone or
+// was dropped for falling maxQueue bytes behind.
+func (c *client) send(p []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if !c.busy && c.pending == 0 {
+		n, ok := c.tryWrite(p)
+		if !ok {
+			c.closeLocked()
+			return false
+		}
+		p = p[n:]
+		if len(p) == 0 {
+			return true
+		}
+	}
+	if c.pending+len(p) > maxQueue {
+		c.closeLocked()
+		return false
+	}
+	c.queue = append(c.queue, p...)
+	c.pending += len(p)
+	c.kick()
+	return true
+}
+
+// tryWrite makes one non-blocking write and reports how much went out; ok
+// is false when the connection failed.
+func (c *client) tryWrite(p []byte) (n int, ok bool) {
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = unix.Write(int(fd), p)
+			if werr != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, false
+	case werr == syscall.EAGAIN:
+		return 0, true
+	case werr != nil:
+		return 0, false
+	}
+	return n, true
+}
+
+func (c *client) kick() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes queued output in batches until the client closes.
+func (c *client) writeLoop() {
+	defer close(c.done)
+	for {
+		c.mu.Lock()
+		for len(c.queue) == 0 && !c.closed && !c.closing {
+			c.mu.Unlock()
+			<-c.wake
+			c.mu.Lock()
+		}
+		if c.closed || (c.closing && len(c.queue) == 0) {
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue
+		c.queue = c.spare[:0]
+		c.spare = nil
+		c.busy = true
+		c.mu.Unlock()
+
+		_, err := c.conn.Write(batch)
+
+		c.mu.Lock()
+		c.busy = false
+		c.pending -= len(batch)
+		if cap(batch) <= keepCap {
+			c.spare = batch[:0]
+		}
+		if err != nil {
+			c.closeLocked()
+		}
+		c.mu.Unlock()
+		c.onDrain()
+	}
+}
+
+func (c *client) close() {
+	c.mu.Lock()
+	c.closeLocked()
+	c.mu.Unlock()
+}
+
+func (c *client) closeLocked() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.queue, c.spare = nil, nil
+	c.conn.Close()
+	c.kick()
+}
+
+// finish lets the client read what is queued, until deadline, then hangs up.
+func (c *client) finish(deadline time.Time) {
+	c.mu.Lock()
+	c.closing = true
+	c.kick()
+	c.mu.Unlock()
+	_ = c.conn.SetWriteDeadline(deadline)
+	select {
+	case <-c.done:
+	case <-time.After(time.Until(deadline)):
+	}
+	c.close()
+}

@@ -1,0 +1,422 @@
+package detach
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// Output queue bounds per client. A client is paced like dtach's: while
+// every attached client has highWater bytes or more queued, the master stops
+// reading the pty and the program blocks. A client that falls maxQueue
+// bytes behind the others (it stopped reading while another kept up) is
+// dropped, so one stuck client never freezes the session.
+const (
+	highWater = 128 << 10
+	maxQueue  = 1 << 20
+)
+
+// drainTimeout bounds how long an exiting master waits for attached clients
+// to read the program's last output.
+const drainTimeout = 2 * time.Second
+
+// DefaultWinsize is the window size of a session created without a terminal
+// to copy it from.
+var DefaultWinsize = Winsize{Rows: 24, Cols: 80}
+
+// MasterOptions configures a session master.
+type MasterOptions struct {
+	Socket     string       // path of the session socket
+	Argv       []string     // the program and its arguments
+	WaitAttach bool         // read no output until the first client attached (-c, -A)
+	Redraw     byte         // default redraw method; RedrawUnspec means ctrl_l
+	Termios    *unix.Termios // terminal settings for the pty, nil for the kernel's defaults
+	Winsize    Winsize      // initial window size, zero for DefaultWinsize
+	Progname   string       // name used in messages, dtach's argv[0]
+}
+
+// StartError is a failure to start a session, with the text dtach prints
+// for it and the stream it prints it on.
+type StartError struct {
+	Msg    string
+	Stderr bool // exec failures go to stderr, socket failures to stdout
+	Err    error
+}
+
+func (e *StartError) Error() string { return e.Msg }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Master is a running session master: a program on a pty, served to
+// clients on a unix socket.
+type Master struct {
+	opts  MasterOptions
+	ln    *net.UnixListener
+	pty   *os.File
+	ptyFd int
+	cmd   *exec.Cmd
+	exit  chan struct{} // closed when the program was waited for
+
+	ptyWrite sync.Mutex // keeps each client's keystrokes whole
+
+	mu          sync.Mutex
+	clients     map[*client]struct{}
+	attached    []*client     // attached clients, rebuilt on every change
+	wasAttached bool          // socket mode currently says "attached"
+	gate        chan struct{} // closed when output may be read
+	room        chan struct{} // a client drained or the client set changed
+}
+
+// StartMaster creates the socket and starts the program on a new pty. On
+// failure nothing is left behind: no socket file, no process.
+func StartMaster(opts MasterOptions) (*Master, error) {
+	if opts.Redraw == RedrawUnspec {
+		opts.Redraw = RedrawCtrlL
+	}
+	if opts.Winsize.Rows == 0 || opts.Winsize.Cols == 0 {
+		opts.Winsize = DefaultWinsize
+	}
+	sockErr := func(err error) error {
+		return &StartError{Msg: fmt.Sprintf("%s: %s: %s", opts.Progname, opts.Socket, Strerror(err)), Err: err}
+	}
+	if err := CheckSocketPath(opts.Socket); err != nil {
+		return nil, &StartError{Msg: fmt.Sprintf("%s: %v", opts.Progname, err), Err: err}
+	}
+	ln, err := Listen(opts.Socket)
+	if err != nil {
+		return nil, sockErr(err)
+	}
+	m := &Master{
+		opts:    opts,
+		ln:      ln,
+		exit:    make(chan struct{}),
+		clients: make(map[*client]struct{}),
+		gate:    make(chan struct{}),
+		room:    make(chan struct{}, 1),
+	}
+	if err := m.startProgram(); err != nil {
+		ln.Close()
+		os.Remove(opts.Socket)
+		return nil, err
+	}
+	if !opts.WaitAttach {
+		close(m.gate)
+	}
+	return m, nil
+}
+
+func (m *Master) startProgram() error {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return &StartError{Msg: fmt.Sprintf("%s: init_pty: %s", m.opts.Progname, Strerror(err)), Err: err}
+	}
+	defer tty.Close()
+	if m.opts.Termios != nil {
+		// Best effort, as in dtach: a pty with default settings still works.
+		_ = unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, m.opts.Termios)
+	}
+	ws := m.opts.Winsize
+	_ = pty.Setsize(ptmx, &pty.Winsize{Rows: ws.Rows, Cols: ws.Cols, X: ws.XPixel, Y: ws.YPixel})
+
+	cmd := exec.Command(m.opts.Argv[0], m.opts.Argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		ptmx.Close()
+		errno := errnoOf(err)
+		if errors.Is(err, exec.ErrNotFound) {
+			errno = syscall.ENOENT
+		}
+		return &StartError{
+			Msg:    fmt.Sprintf("%s: could not execute %s: %s\r\n", m.opts.Progname, m.opts.Argv[0], Strerror(errno)),
+			Stderr: true,
+			Err:    err,
+		}
+	}
+	m.cmd = cmd
+	m.pty = ptmx
+	// The output path reads the pty with plain blocking reads on its own
+	// thread: fewer wake-ups than the runtime poller for a hot stream.
+	m.ptyFd = int(ptmx.Fd())
+	go func() {
+		_ = cmd.Wait()
+		close(m.exit)
+	}()
+	return nil
+}
+
+// Pid returns the pid of the program on the pty.
+func (m *Master) Pid() int { return m.cmd.Process.Pid }
+
+// Serve runs the session until the program's side of the pty is closed or
+// the master gets SIGTERM or SIGINT, then removes the socket. It returns the
+// program's exit status, or 1 when the program did not exit by itself.
+func (m *Master) Serve() int {
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGXFSZ)
+	die := make(chan os.Signal, 1)
+	signal.Notify(die, syscall.SIGTERM, syscall.SIGINT)
+
+	go m.acceptLoop()
+	ended := make(chan struct{})
+	go func() {
+		m.pump()
+		close(ended)
+	}()
+
+	select {
+	case <-ended:
+	case <-die:
+		os.Remove(m.opts.Socket)
+		return 1
+	}
+	m.ln.Close()
+	os.Remove(m.opts.Socket)
+	m.flushClients()
+	select {
+	case <-m.exit:
+	case <-time.After(drainTimeout):
+		return 1
+	}
+	if st := m.cmd.ProcessState; st != nil && st.Exited() {
+		return st.ExitCode()
+	}
+	return 1
+}
+
+// pump copies the pty's output to the attached clients until the pty
+// closes. This loop is the single place output passes through.
+func (m *Master) pump() {
+	<-m.gate
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Read(m.ptyFd, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return
+		}
+		m.broadcast(buf[:n])
+	}
+}
+
+// broadcast hands p to every attached client, waiting while all of them
+// are full. With nobody attached the output is dropped, as dtach does.
+func (m *Master) broadcast(p []byte) {
+	for {
+		m.mu.Lock()
+		if len(m.attached) == 0 {
+			m.mu.Unlock()
+			return
+		}
+		if m.anyRoomLocked() {
+			dropped := false
+			for _, c := range m.attached {
+				if !c.send(p) {
+					dropped = true
+				}
+			}
+			if dropped {
+				m.refreshAttachedLocked()
+			}
+			m.mu.Unlock()
+			return
+		}
+		m.mu.Unlock()
+		<-m.room
+	}
+}
+
+func (m *Master) anyRoomLocked() bool {
+	for _, c := range m.attached {
+		if c.hasRoom() {
+			return true
+		}
+	}
+	return false
+}
+
+// signalRoom wakes a broadcast waiting for room, without blocking.
+func (m *Master) signalRoom() {
+	select {
+	case m.room <- struct{}{}:
+	default:
+	}
+}
+
+// refreshAttachedLocked rebuilds the attached list and keeps the socket's
+// owner-execute bit in step with it.
+func (m *Master) refreshAttachedLocked() {
+	m.attached = m.attached[:0]
+	for c := range m.clients {
+		if c.attached && !c.isClosed() {
+			m.attached = append(m.attached, c)
+		}
+	}
+	now := len(m.attached) > 0
+	if now != m.wasAttached {
+		m.wasAttached = now
+		setOwnerExec(m.opts.Socket, now)
+	}
+}
+
+func setOwnerExec(path string, on bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	mode := fi.Mode().Perm()
+	if on {
+		mode |= 0o100
+	} else {
+		mode &^= 0o100
+	}
+	if mode != fi.Mode().Perm() {
+		_ = os.Chmod(path, mode)
+	}
+}
+
+func (m *Master) acceptLoop() {
+	for {
+		conn, err := m.ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and the like: back off rather than spin.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		c := newClient(conn, m.signalRoom)
+		m.mu.Lock()
+		m.clients[c] = struct{}{}
+		m.mu.Unlock()
+		go c.writeLoop()
+		go m.readClient(c)
+	}
+}
+
+// readClient applies one client's packets until it hangs up.
+func (m *Master) readClient(c *client) {
+	var framer Framer
+	buf := make([]byte, 16*PacketSize)
+	for {
+		n, err := c.conn.Read(buf)
+		framer.Feed(buf[:n], func(p Packet) { m.handle(c, p) })
+		if err != nil {
+			break
+		}
+	}
+	c.close()
+	m.mu.Lock()
+	delete(m.clients, c)
+	m.refreshAttachedLocked()
+	m.mu.Unlock()
+	m.signalRoom()
+}
+
+func (m *Master) handle(c *client, p Packet) {
+	switch p.Type {
+	case MsgPush:
+		if keys := p.Keys(); len(keys) > 0 {
+			m.writePty(keys)
+		}
+	case MsgAttach, MsgDetach:
+		m.mu.Lock()
+		c.attached = p.Type == MsgAttach
+		if c.attached {
+			select {
+			case <-m.gate:
+			default:
+				close(m.gate)
+			}
+		}
+		m.refreshAttachedLocked()
+		m.mu.Unlock()
+		m.signalRoom()
+	case MsgWinch:
+		m.setWinsize(p.Winsize())
+	case MsgRedraw:
+		m.redraw(p.Len, p.Winsize())
+	}
+	// Unknown packet types are ignored, as in dtach.
+}
+
+func (m *Master) writePty(b []byte) {
+	m.ptyWrite.Lock()
+	defer m.ptyWrite.Unlock()
+	for len(b) > 0 {
+		n, err := unix.Write(m.ptyFd, b)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+func (m *Master) setWinsize(ws Winsize) {
+	_ = unix.IoctlSetWinsize(m.ptyFd, unix.TIOCSWINSZ, &unix.Winsize{
+		Row: ws.Rows, Col: ws.Cols, Xpixel: ws.XPixel, Ypixel: ws.YPixel,
+	})
+}
+
+// redraw asks the program to repaint, as dtach's master does: the window
+// size is set, then ^L is typed (only for a program reading raw keys with
+// echo off) or SIGWINCH sent.
+func (m *Master) redraw(method byte, ws Winsize) {
+	if method == RedrawUnspec {
+		method = m.opts.Redraw
+	}
+	if method == RedrawNone {
+		return
+	}
+	m.setWinsize(ws)
+	switch method {
+	case RedrawCtrlL:
+		t, err := unix.IoctlGetTermios(m.ptyFd, unix.TCGETS)
+		if err == nil && t.Lflag&(unix.ECHO|unix.ICANON) == 0 && t.Cc[unix.VMIN] == 1 {
+			m.writePty([]byte{'\f'})
+		}
+	case RedrawWinch:
+		m.signalProgram(syscall.SIGWINCH)
+	}
+}
+
+// signalProgram sends sig to the pty's foreground process group.
+func (m *Master) signalProgram(sig syscall.Signal) {
+	if err := unix.IoctlSetPointerInt(m.ptyFd, unix.TIOCSIG, int(sig)); err == nil {
+		return
+	}
+	if pgrp, err := unix.IoctlGetInt(m.ptyFd, unix.TIOCGPGRP); err == nil && pgrp > 0 {
+		if syscall.Kill(-pgrp, sig) == nil {
+			return
+		}
+	}
+	_ = syscall.Kill(-m.cmd.Process.Pid, sig)
+}
+
+// flushClients gives attached clients a bounded time to read the last
+// output, then hangs up on every client so each sees the end.
+func (m *Master) flushClients() {
+	deadline := time.Now().Add(drainTimeout)
+	m.mu.Lock()
+	clients := make([]*client, 0, len(m.clients))
+	for c := range m.clients {
+		clients = append(clients, c)
+	}
+	m.mu.Unlock()
+	for _, c := range clients {
+		c.finish(deadline)
+	}
+}

@@ -1,0 +1,124 @@
+package detach
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxSunPath is the longest path a struct sockaddr_un holds, NUL excluded.
+const maxSunPath = len(unix.RawSockaddrUnix{}.Path) - 1
+
+// ErrNameTooLong reports a socket whose file name alone does not fit in a
+// struct sockaddr_un, so no directory trick can reach it.
+var ErrNameTooLong = errors.New("socket name too long")
+
+// CheckSocketPath reports whether path can name a session socket. A long
+// path is fine (it is reached through its directory, as dtach does); a file
+// name longer than sun_path is not.
+func CheckSocketPath(path string) error {
+	if path == "" {
+		return fmt.Errorf("check socket path: empty path")
+	}
+	if name := filepath.Base(path); len(name) > maxSunPath {
+		return fmt.Errorf("check socket path %s: %w: the file name is %d bytes, at most %d fit in a unix socket address",
+			path, ErrNameTooLong, len(name), maxSunPath)
+	}
+	return nil
+}
+
+// withShortPath calls fn with an address for path that fits in sun_path.
+// A path too long is reached through its directory: the directory is opened
+// and the socket named relative to /proc/self/fd, which, unlike dtach's
+// chdir, leaves the process's working directory alone.
+func withShortPath(path string, fn func(addr string) error) error {
+	if len(path) <= maxSunPath {
+		return fn(path)
+	}
+	if err := CheckSocketPath(path); err != nil {
+		return err
+	}
+	dir, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	addr := fmt.Sprintf("/proc/self/fd/%d/%s", dir, filepath.Base(path))
+	if len(addr) > maxSunPath {
+		return syscall.ENAMETOOLONG
+	}
+	return fn(addr)
+}
+
+// Dial connects to the session socket at path. Its errors carry dtach's
+// errno: ENOENT when nothing is there, ENOTSOCK for a file that is not a
+// socket and ECONNREFUSED for a socket nobody listens on (a stale one).
+func Dial(path string) (*net.UnixConn, error) {
+	var conn *net.UnixConn
+	err := withShortPath(path, func(addr string) error {
+		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
+		conn = c
+		return err
+	})
+	if err == nil {
+		return conn, nil
+	}
+	errno := errnoOf(err)
+	if errno == syscall.ECONNREFUSED {
+		// Connecting to a regular file is refused too: tell the two apart.
+		if fi, statErr := os.Stat(path); statErr != nil {
+			errno = errnoOf(statErr)
+		} else if fi.Mode()&os.ModeSocket == 0 {
+			errno = syscall.ENOTSOCK
+		}
+	}
+	return nil, &os.PathError{Op: "connect", Path: path, Err: errno}
+}
+
+// Listen creates the session socket at path, mode 0600 from its first
+// instant. An existing file, even a stale socket, is "address already in
+// use", as in dtach; callers that want to replace a stale socket remove it
+// first. The listener does not unlink the file when closed.
+func Listen(path string) (*net.UnixListener, error) {
+	var l *net.UnixListener
+	err := withShortPath(path, func(addr string) error {
+		// The umask makes bind create the file 0600 atomically. It is
+		// process-wide: Listen runs while the master starts, before it
+		// creates anything else.
+		old := unix.Umask(0o177)
+		defer unix.Umask(old)
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+		l = ln
+		return err
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "bind", Path: path, Err: errnoOf(err)}
+	}
+	l.SetUnlinkOnClose(false)
+	return l, nil
+}
+
+// errnoOf digs the errno out of err, or returns err itself.
+func errnoOf(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}
+
+// Strerror spells an error the way C's strerror does ("Connection
+// refused"), for messages that must match dtach's.
+func Strerror(err error) string {
+	err = errnoOf(err)
+	s := err.Error()
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}

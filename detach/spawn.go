@@ -1,0 +1,238 @@
+package detach
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// MasterCommand is the hidden subcommand under which keeper re-executes
+// itself as a session master.
+const MasterCommand = "_master"
+
+// Start-up report bytes a spawned master sends its parent on fd 3.
+const (
+	reportOK     = 'O'
+	reportStdout = 'S' // the message goes to the parent's stdout
+	reportStderr = 'E' // ... to its stderr
+)
+
+// setup is what a spawned master reads from its parent before starting:
+// the settings of the terminal the session is created from.
+type setup struct {
+	HasTermios bool
+	Termios    unix.Termios
+	Winsize    Winsize
+}
+
+// TerminalSettings reads the termios and window size of the terminal on
+// fd, for a session created from it. ok is false when fd is no terminal.
+func TerminalSettings(fd int) (t *unix.Termios, ws Winsize, ok bool) {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, Winsize{}, false
+	}
+	if w, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ); err == nil {
+		ws = Winsize{Rows: w.Row, Cols: w.Col, XPixel: w.Xpixel, YPixel: w.Ypixel}
+	}
+	return t, ws, true
+}
+
+// masterArgs is the command line of a master process: the socket path and
+// the program stay visible in ps, as they are for dtach's master.
+func masterArgs(progname string, opts MasterOptions, foreground bool) []string {
+	args := []string{progname, MasterCommand}
+	if foreground {
+		args = append(args, "-f")
+	}
+	if opts.WaitAttach {
+		args = append(args, "-w")
+	}
+	args = append(args, "-r", strconv.Itoa(int(opts.Redraw)), "--", opts.Socket)
+	return append(args, opts.Argv...)
+}
+
+// closeInheritedOnExec marks every descriptor above stderr close-on-exec,
+// so descriptors this process inherited (a supervisor's log pipes, say)
+// never reach a session master or its program.
+func closeInheritedOnExec() {
+	if unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
+// SpawnMaster starts a session master as a new keeper process in its own
+// session, with stdio on /dev/null, and returns once the socket listens
+// and the program runs. opts.Termios and opts.Winsize are handed over. A
+// *StartError says what failed, in dtach's words.
+func SpawnMaster(progname string, opts MasterOptions) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("spawn session master: %w", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("spawn session master: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "master-status")
+	child := os.NewFile(uintptr(fds[1]), "master-status")
+	defer parent.Close()
+
+	closeInheritedOnExec()
+	cmd := &exec.Cmd{
+		Path:        exe,
+		Args:        masterArgs(progname, opts, false),
+		ExtraFiles:  []*os.File{child},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	child.Close()
+	if err != nil {
+		return fmt.Errorf("spawn session master %s: %w", exe, err)
+	}
+	// The master outlives this process; it is not waited for here.
+	_ = cmd.Process.Release()
+
+	s := setup{Winsize: opts.Winsize}
+	if opts.Termios != nil {
+		s.HasTermios, s.Termios = true, *opts.Termios
+	}
+	if err := binary.Write(parent, binary.NativeEndian, &s); err != nil {
+		return fmt.Errorf("spawn session master: send settings: %w", err)
+	}
+	report, err := io.ReadAll(parent)
+	if err != nil || len(report) == 0 {
+		return fmt.Errorf("spawn session master: it exited before reporting (%v)", err)
+	}
+	switch report[0] {
+	case reportOK:
+		return nil
+	case reportStdout, reportStderr:
+		return &StartError{Msg: string(report[1:]), Stderr: report[0] == reportStderr}
+	}
+	return fmt.Errorf("spawn session master: garbled report %q", report)
+}
+
+// ExecMaster replaces the current process with a foreground session master
+// (dtach -N), so only stdio and no inherited descriptor reaches it.
+func ExecMaster(progname string, opts MasterOptions) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("exec session master: %w", err)
+	}
+	closeInheritedOnExec()
+	err = syscall.Exec(exe, masterArgs(progname, opts, true), os.Environ())
+	return fmt.Errorf("exec session master %s: %w", exe, err)
+}
+
+// MasterMain is the body of the hidden master subcommand; argv is the
+// whole command line. It returns the process's exit status.
+func MasterMain(argv []string) int {
+	progname := argv[0]
+	opts, foreground, err := parseMasterArgs(argv[2:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", progname, err)
+		return 2
+	}
+	opts.Progname = progname
+	// Nothing this process inherited, the start-up channel included,
+	// may reach the program.
+	closeInheritedOnExec()
+	if foreground {
+		return runForegroundMaster(opts)
+	}
+	status := os.NewFile(3, "master-status")
+	var s setup
+	if err := binary.Read(status, binary.NativeEndian, &s); err != nil {
+		return 1
+	}
+	if s.HasTermios {
+		opts.Termios = &s.Termios
+	}
+	opts.Winsize = s.Winsize
+	m, err := StartMaster(opts)
+	if err != nil {
+		code := byte(reportStdout)
+		var se *StartError
+		if errors.As(err, &se) && se.Stderr {
+			code = reportStderr
+		}
+		status.Write(append([]byte{code}, err.Error()...))
+		return 1
+	}
+	status.Write([]byte{reportOK})
+	status.Close()
+	return m.Serve()
+}
+
+func runForegroundMaster(opts MasterOptions) int {
+	// Leave the caller's session, as dtach does; this fails harmlessly
+	// when the process already leads a group.
+	_, _ = unix.Setsid()
+	if t, ws, ok := TerminalSettings(0); ok {
+		opts.Termios, opts.Winsize = t, ws
+	}
+	m, err := StartMaster(opts)
+	if err != nil {
+		var se *StartError
+		if errors.As(err, &se) && se.Stderr {
+			fmt.Fprint(os.Stderr, err.Error())
+		} else {
+			fmt.Fprintln(os.Stdout, err.Error())
+		}
+		return 1
+	}
+	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+		for fd := 0; fd <= 2; fd++ {
+			_ = unix.Dup2(int(null.Fd()), fd)
+		}
+		null.Close()
+	}
+	return m.Serve()
+}
+
+func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err error) {
+	for len(args) > 0 && args[0] != "--" {
+		switch args[0] {
+		case "-f":
+			foreground = true
+		case "-w":
+			opts.WaitAttach = true
+		case "-r":
+			if len(args) < 2 {
+				return opts, false, errors.New("-r needs a redraw method")
+			}
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 0 || n > RedrawWinch {
+				return opts, false, fmt.Errorf("bad redraw method %q", args[1])
+			}
+			opts.Redraw = byte(n)
+			args = args[1:]
+		default:
+			return opts, false, fmt.Errorf("unknown master option %q", args[0])
+		}
+		args = args[1:]
+	}
+	if len(args) < 3 {
+		return opts, false, errors.New("usage: " + MasterCommand + " [-f] [-w] [-r METHOD] -- SOCKET COMMAND...")
+	}
+	opts.Socket, opts.Argv = args[1], args[2:]
+	return opts, foreground, nil
+}
+

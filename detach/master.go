@@ -35,13 +35,13 @@ var DefaultWinsize = Winsize{Rows: 24, Cols: 80}
 
 // MasterOptions configures a session master.
 type MasterOptions struct {
-	Socket     string       // path of the session socket
-	Argv       []string     // the program and its arguments
-	WaitAttach bool         // read no output until the first client attached (-c, -A)
-	Redraw     byte         // default redraw method; RedrawUnspec means ctrl_l
+	Socket     string        // path of the session socket
+	Argv       []string      // the program and its arguments
+	WaitAttach bool          // read no output until the first client attached (-c, -A)
+	Redraw     byte          // default redraw method; RedrawUnspec means ctrl_l
 	Termios    *unix.Termios // terminal settings for the pty, nil for the kernel's defaults
-	Winsize    Winsize      // initial window size, zero for DefaultWinsize
-	Progname   string       // name used in messages, dtach's argv[0]
+	Winsize    Winsize       // initial window size, zero for DefaultWinsize
+	Progname   string        // name used in messages, dtach's argv[0]
 }
 
 // StartError is a failure to start a session, with the text dtach prints

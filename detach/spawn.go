@@ -235,4 +235,3 @@ func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err er
 	opts.Socket, opts.Argv = args[1], args[2:]
 	return opts, foreground, nil
 }
-

@@ -122,7 +122,7 @@ func Take(opts ...Option) (*Snapshot, error) {
 		path = append(path[:0], name...)
 		path = append(path, "/stat"...)
 		var b []byte
-		b, err = readAt(dirfd, string(path), buf)
+		b, err = readAt(dirfd, string(path), buf, true)
 		if err != nil || len(b) == 0 {
 			if err == nil || gone(err) {
 				continue
@@ -136,7 +136,7 @@ func Take(opts ...Option) (*Snapshot, error) {
 		}
 		if o.cmdline {
 			path = append(path[:len(name)], "/cmdline"...)
-			b, err = readAt(dirfd, string(path), buf)
+			b, err = readAt(dirfd, string(path), buf, false)
 			if err != nil {
 				if gone(err) {
 					continue
@@ -410,25 +410,35 @@ func (id Identity) Cmdline() ([]string, error) {
 
 // Signal sends sig to the process if, and only if, it is still this
 // identity. It opens a pidfd, which pins the pid, checks the start time and
-// signals through the pidfd, so a pid reused in between is never hit. The
-// error wraps [ErrNoProcess] if the process is gone or the pid was reused.
-// A zombie accepts signals and ignores them.
+// signals through the pidfd, so a pid reused in between is never hit (on
+// kernels before 5.3, without pidfds, it falls back to check-then-kill,
+// which leaves a short window). The error wraps [ErrNoProcess] if the
+// process is gone or the pid was reused. A zombie accepts signals and
+// ignores them.
 func (id Identity) Signal(sig unix.Signal) error {
 	if id.PID <= 0 {
 		return fmt.Errorf("signal %v: invalid pid: %w", id, ErrNoProcess)
 	}
 	fd, err := unix.PidfdOpen(id.PID, 0)
-	if err != nil {
+	if err == unix.ENOSYS {
+		fd = -1
+	} else if err != nil {
 		if err == unix.ESRCH {
 			err = ErrNoProcess
 		}
 		return fmt.Errorf("signal %v: pidfd_open: %w", id, err)
+	} else {
+		defer unix.Close(fd)
 	}
-	defer unix.Close(fd)
 	if _, err := id.Process(); err != nil {
 		return fmt.Errorf("signal %v: %w", id, err)
 	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+	if fd < 0 {
+		err = unix.Kill(id.PID, sig)
+	} else {
+		err = unix.PidfdSendSignal(fd, sig, nil, 0)
+	}
+	if err != nil {
 		if err == unix.ESRCH {
 			err = ErrNoProcess
 		}

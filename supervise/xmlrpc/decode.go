@@ -63,7 +63,7 @@ type parser struct {
 	d *xml.Decoder
 }
 
-// malformed wraps err (or a description) with ErrMalformed.
+// malformed returns an error with the formatted description wrapping ErrMalformed.
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrMalformed)
 }

@@ -204,3 +204,21 @@ func TestStructGet(t *testing.T) {
 		t.Errorf("Get(c) = %v, %v", v, ok)
 	}
 }
+
+func BenchmarkDecodeProcessInfo50(b *testing.B) {
+	infos := make([]Struct, 50)
+	for i := range infos {
+		infos[i] = processInfo("program_"+strings.Repeat("x", i%5), 1000+i)
+	}
+	data, err := AppendResponse(nil, infos)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeResponse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

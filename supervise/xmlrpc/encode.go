@@ -362,8 +362,8 @@ func appendTime(dst []byte, t time.Time) ([]byte, error) {
 	return append(dst, "</dateTime.iso8601></value>\n"...), nil
 }
 
-// textClass classifies ASCII bytes: 0 copies as is, 1 needs escaping or
-// replacing. Bytes >= 0x80 are handled by the UTF-8 path.
+// textClass marks the ASCII bytes that appendText must escape or replace;
+// bytes >= 0x80 take the UTF-8 path.
 var textClass = func() (t [utf8.RuneSelf]bool) {
 	for c := range 0x20 {
 		t[c] = true

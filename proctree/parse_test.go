@@ -1,0 +1,98 @@
+package proctree
+
+import (
+	"errors"
+	"maps"
+	"testing"
+)
+
+func TestParseStat(t *testing.T) {
+	// The stat line of a real process, with fields 23-52 cut short.
+	tail := " 4194304 98 0 0 0 0 0 0 0 20 0 1 0 40616 3133440 394 18446744073709551615 0\n"
+	tests := []struct {
+		name, in string
+		want     Process
+	}{
+		{"plain", "4787 (cat) R 4781 4781 2305 34816 4787" + tail,
+			Process{PID: 4787, Comm: "cat", State: 'R', PPID: 4781, PGID: 4781, SID: 2305, TTYNr: 34816, TPGID: 4787, Threads: 1, StartTime: 40616}},
+		{"comm with parens and spaces", "12 (a) (b c) 9 Z) S 1 12 12 0 -1" + tail,
+			Process{PID: 12, Comm: "a) (b c) 9 Z", State: 'S', PPID: 1, PGID: 12, SID: 12, TTYNr: 0, TPGID: -1, Threads: 1, StartTime: 40616}},
+		{"empty comm", "5 () Z 1 5 5 0 -1" + tail,
+			Process{PID: 5, Comm: "", State: 'Z', PPID: 1, PGID: 5, SID: 5, TPGID: -1, Threads: 1, StartTime: 40616}},
+		{"kernel thread", "2 (kthreadd) S 0 0 0 0 -1" + tail,
+			Process{PID: 2, Comm: "kthreadd", State: 'S', TPGID: -1, Threads: 1, StartTime: 40616}},
+		{"no newline, exactly 22 fields", "7 (x) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 3 0 18446744073709551615",
+			Process{PID: 7, Comm: "x", State: 'S', PPID: 1, PGID: 7, SID: 7, TPGID: -1, Threads: 3, StartTime: 18446744073709551615}},
+	}
+	for _, tt := range tests {
+		got, err := parseStat([]byte(tt.in))
+		if err != nil || got != tt.want {
+			t.Errorf("%s: parseStat = %+v, %v; want %+v", tt.name, got, err, tt.want)
+		}
+	}
+	bad := []string{
+		"",
+		"12 cat S 1 12 12 0 -1" + tail,
+		"(cat) S 1 12 12 0 -1" + tail,
+		"x (cat) S 1 12 12 0 -1" + tail,
+		"12 (cat) S 1 12 12 0 -1\n",
+		"12 (cat) SS 1 12 12 0 -1" + tail,
+		"12 (cat) S x 12 12 0 -1" + tail,
+		"12 (cat) S 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 3 0 -5",
+		"12 (cat) S 1 12 12 0 -1 0 0 0 0 0 0 0 0 0 20 0 3 0 18446744073709551616",
+	}
+	for _, in := range bad {
+		if p, err := parseStat([]byte(in)); !errors.Is(err, errMalformed) {
+			t.Errorf("parseStat(%q) = %+v, %v; want errMalformed", in, p, err)
+		}
+	}
+}
+
+func TestParseUnixListeners(t *testing.T) {
+	table := "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+		"00000000ad28aae8: 00000003 00000000 00000000 0001 03  1143\n" + // connected, unnamed
+		"0000000073e26456: 00000002 00000000 00010000 0001 01 11418 /tmp/dt/s\n" +
+		"0000000073e26457: 00000002 00000000 00010000 0001 01 123456789 /tmp/with space\n" +
+		"0000000073e26458: 00000002 00000000 00010000 0005 01 22 @abs@tract\n" + // seqpacket
+		"0000000073e26459: 00000002 00000000 00010000 0001 01 33\n" + // listening, no address
+		"000000007300645a: 00000002 00000000 00000000 0002 01 44 /run/dgram\n" + // bound datagram
+		"000000007300645b: 00000003 00000000 00000000 0001 03 55 /tmp/dt/s\n" // accepted connection
+	got, err := parseUnixListeners([]byte(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint64]string{11418: "/tmp/dt/s", 123456789: "/tmp/with space", 22: "@abs@tract"}
+	if !maps.Equal(got, want) {
+		t.Errorf("parseUnixListeners = %v, want %v", got, want)
+	}
+	for _, bad := range []string{
+		"0000000073e26456: 00000002 00000000 00010000 0001 01\n",
+		"0000000073e26456: 00000002 00000000 zz 0001 01 11418 /x\n",
+		"0000000073e26456: 00000002 00000000 00010000 0001 01 -1 /x\n",
+	} {
+		if _, err := parseUnixListeners([]byte(bad)); !errors.Is(err, errMalformed) {
+			t.Errorf("parseUnixListeners(%q) error = %v, want errMalformed", bad, err)
+		}
+	}
+}
+
+func TestSocketInode(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"socket:[12345]", 12345, true},
+		{"socket:[]", 0, false},
+		{"pipe:[12345]", 0, false},
+		{"/dev/null", 0, false},
+		{"socket:[12x]", 0, false},
+		{"anon_inode:[eventpoll]", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := socketInode([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("socketInode(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -54,8 +54,9 @@ type Process struct {
 // Identity returns the process's identity (pid and start time).
 func (p Process) Identity() Identity { return Identity{PID: p.PID, StartTime: p.StartTime} }
 
-// StartedAt returns the wall-clock time the process started (to the second
-// of the boot time), or the zero time if the boot time cannot be read.
+// StartedAt returns the wall-clock time the process started, good to about a
+// second (the boot time is kept in whole seconds), or the zero time if the
+// boot time cannot be read.
 func (p Process) StartedAt() time.Time { return startedAt(p.StartTime) }
 
 // Zombie reports whether the process had exited and awaited its reaping
@@ -288,7 +289,9 @@ type Session struct {
 // Sessions returns the descendants of pid that are detached session
 // masters: session leaders with no controlling terminal that listen on at
 // least one named unix socket. Reading the sockets looks at the live
-// processes, so a master that exited since the snapshot is left out.
+// processes, so a master that exited since the snapshot is left out. If
+// some candidates' descriptors could not be read (see [UnixListeners]),
+// the sessions found among the others are returned with the error.
 func (s *Snapshot) Sessions(pid int) ([]Session, error) {
 	leaders := s.DetachedLeaders(pid)
 	if len(leaders) == 0 {
@@ -300,7 +303,7 @@ func (s *Snapshot) Sessions(pid int) ([]Session, error) {
 	}
 	socks, err := UnixListeners(pids)
 	if err != nil {
-		return nil, fmt.Errorf("find sessions under %d: %w", pid, err)
+		err = fmt.Errorf("find sessions under %d: %w", pid, err)
 	}
 	var out []Session
 	for _, p := range leaders {
@@ -308,7 +311,7 @@ func (s *Snapshot) Sessions(pid int) ([]Session, error) {
 			out = append(out, Session{Process: p, Sockets: paths})
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // Cmdline returns the command line of pid: from the snapshot if it was
@@ -371,8 +374,9 @@ func (id Identity) Alive() bool {
 	return err == nil && p.StartTime == id.StartTime && !p.Zombie()
 }
 
-// StartedAt returns the wall-clock time the process started (to the second
-// of the boot time), or the zero time if the boot time cannot be read.
+// StartedAt returns the wall-clock time the process started, good to about a
+// second (the boot time is kept in whole seconds), or the zero time if the
+// boot time cannot be read.
 func (id Identity) StartedAt() time.Time { return startedAt(id.StartTime) }
 
 // Process reads the process's /proc/PID/stat now. The error wraps

@@ -17,8 +17,8 @@ import (
 var ErrNoProcess = errors.New("no such process")
 
 // ClockTicks is the unit of [Process.StartTime] and [Identity.StartTime] in
-// ticks per second: USER_HZ, which the Linux ABI fixes at 100 on every
-// architecture (sysconf(_SC_CLK_TCK) returns it without asking the kernel).
+// ticks per second: USER_HZ, which Linux fixes at 100 for user space on
+// every current architecture (it is what sysconf(_SC_CLK_TCK) returns).
 const ClockTicks = 100
 
 // errMalformed is wrapped by errors about a /proc file we could not parse.

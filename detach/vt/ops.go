@@ -185,15 +185,16 @@ func (t *Terminal) reverseIndex() {
 	}
 }
 
-// scrollUp scrolls rows top..bot up by n. Rows leaving a full-screen region of the primary screen
-// go to the scrollback when history is set.
+// scrollUp scrolls rows top..bot up by n. When history is set, rows leaving the primary screen's
+// region go to the scrollback, whatever the region (tmux does so, which keeps the history of programs
+// with a status line).
 func (t *Terminal) scrollUp(top, bot, n int, history bool) {
 	n = min(n, bot-top+1)
 	if n <= 0 {
 		return
 	}
 	ls := t.scr.lines
-	if history && !t.altOn && top == 0 && bot == t.rows-1 {
+	if history && !t.altOn {
 		for _, l := range ls[top : top+n] {
 			t.pushScrollback(l)
 		}

@@ -2,15 +2,15 @@ package vt
 
 // Parser states, after the DEC/ANSI state machine (vt100.net/emu/dec_ansi_parser).
 const (
-	stGround   uint8 = iota
-	stEsc            // after ESC
-	stEscInter       // ESC and intermediates
-	stCSI            // CSI parameters and intermediates
-	stCSIIgnore      // malformed CSI: consume until the final byte
-	stOSC            // OSC string
-	stOSCEsc         // ESC inside an OSC string: ST or a new sequence
-	stStr            // DCS, SOS, PM or APC string: ignored until ST
-	stStrEsc         // ESC inside such a string
+	stGround    uint8 = iota
+	stEsc             // after ESC
+	stEscInter        // ESC and intermediates
+	stCSI             // CSI parameters and intermediates
+	stCSIIgnore       // malformed CSI: consume until the final byte
+	stOSC             // OSC string
+	stOSCEsc          // ESC inside an OSC string: ST or a new sequence
+	stStr             // DCS, SOS, PM or APC string: ignored until ST
+	stStrEsc          // ESC inside such a string
 )
 
 // Write parses p and updates the terminal. It never blocks and always returns len(p), nil.
@@ -227,13 +227,14 @@ func (t *Terminal) ground(b byte) {
 			if t.nutf8 == t.utf8want {
 				r := decodeUTF8(t.utf8[:t.nutf8])
 				t.nutf8 = 0
-				t.print(r)
+				if r >= 0 {
+					t.print(r)
+				}
 			}
 			return
 		}
-		t.nutf8 = 0
-		t.print(0xfffd)
-		// b starts something new: fall through
+		t.nutf8 = 0 // invalid UTF-8 is dropped, as tmux does; b starts something new
+
 	}
 	switch {
 	case b < 0x80:
@@ -247,36 +248,30 @@ func (t *Terminal) ground(b byte) {
 		t.utf8[0], t.nutf8, t.utf8want = b, 1, 3
 	case b >= 0xf0 && b <= 0xf4:
 		t.utf8[0], t.nutf8, t.utf8want = b, 1, 4
-	default:
-		t.print(0xfffd)
 	}
 }
 
-// abortUTF8 ends an incomplete UTF-8 sequence cut by a control.
-func (t *Terminal) abortUTF8() {
-	if t.nutf8 > 0 {
-		t.nutf8 = 0
-		t.print(0xfffd)
-	}
-}
+// abortUTF8 drops an incomplete UTF-8 sequence cut by a control.
+func (t *Terminal) abortUTF8() { t.nutf8 = 0 }
 
+// decodeUTF8 decodes a complete sequence, or returns -1 for an overlong or out of range one.
 func decodeUTF8(p []byte) rune {
 	var r rune
 	switch len(p) {
 	case 2:
 		r = rune(p[0]&0x1f)<<6 | rune(p[1]&0x3f)
 		if r < 0x80 {
-			return 0xfffd
+			return -1
 		}
 	case 3:
 		r = rune(p[0]&0x0f)<<12 | rune(p[1]&0x3f)<<6 | rune(p[2]&0x3f)
 		if r < 0x800 || (r >= 0xd800 && r <= 0xdfff) {
-			return 0xfffd
+			return -1
 		}
 	case 4:
 		r = rune(p[0]&0x07)<<18 | rune(p[1]&0x3f)<<12 | rune(p[2]&0x3f)<<6 | rune(p[3]&0x3f)
 		if r < 0x10000 || r > 0x10ffff {
-			return 0xfffd
+			return -1
 		}
 	}
 	return r

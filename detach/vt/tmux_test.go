@@ -19,7 +19,6 @@ import (
 // tmuxServer is a tmux server on a private socket, used as the oracle: bytes are fed to a pane with cat
 // and the pane's state is read back with capture-pane and display-message.
 type tmuxServer struct {
-	t    *testing.T
 	dir  string
 	sock string
 	n    int
@@ -34,7 +33,7 @@ func startTmux(t *testing.T) *tmuxServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &tmuxServer{t: t, dir: dir, sock: filepath.Join(dir, "sock")}
+	s := &tmuxServer{dir: dir, sock: filepath.Join(dir, "sock")}
 	// history-limit only applies to panes made after it is set, so it goes in the configuration file.
 	if err := os.WriteFile(filepath.Join(dir, "conf"), []byte("set -g history-limit 5000\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -45,6 +44,8 @@ func startTmux(t *testing.T) *tmuxServer {
 		exec.CommandContext(ctx, "tmux", "-S", s.sock, "kill-server").Run()
 		os.RemoveAll(dir)
 	})
+	// A session that stays keeps the server up between the tests' own sessions.
+	s.must(t, "new-session", "-d", "-s", "keep", "sleep 86400")
 	return s
 }
 
@@ -62,33 +63,33 @@ func (s *tmuxServer) tmux(args ...string) (string, error) {
 	return out.String(), nil
 }
 
-func (s *tmuxServer) must(args ...string) string {
-	s.t.Helper()
+func (s *tmuxServer) must(t testing.TB, args ...string) string {
+	t.Helper()
 	out, err := s.tmux(args...)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return out
 }
 
 // feed starts a new session of cols x rows whose pane gets data raw (no output processing) and
 // returns its name once tmux has read all of it.
-func (s *tmuxServer) feed(cols, rows int, data []byte) string {
-	s.t.Helper()
+func (s *tmuxServer) feed(t testing.TB, cols, rows int, data []byte) string {
+	t.Helper()
 	s.n++
 	name := fmt.Sprintf("p%d", s.n)
 	file := filepath.Join(s.dir, name)
 	if err := os.WriteFile(file, data, 0o600); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	script := fmt.Sprintf("stty -opost -echo; cat %s; tmux -S %s wait-for -S %s; exec sleep 86400", file, s.sock, name)
-	s.must("new-session", "-d", "-s", name, "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), "sh", "-c", script)
-	s.must("wait-for", name)
+	s.must(t, "new-session", "-d", "-s", name, "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), "sh", "-c", script)
+	s.must(t, "wait-for", name)
 	// cat has written everything; wait until the pane's state stops changing so tmux has parsed it.
 	prev := ""
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		cur := s.must("capture-pane", "-p", "-e", "-N", "-t", name) + s.must("display-message", "-p", "-t", name, tmuxFormat)
+		cur := s.must(t, "capture-pane", "-p", "-e", "-N", "-t", name) + s.must(t, "display-message", "-p", "-t", name, tmuxFormat)
 		if cur == prev {
 			break
 		}
@@ -100,7 +101,7 @@ func (s *tmuxServer) feed(cols, rows int, data []byte) string {
 
 const tmuxFormat = "#{cursor_x},#{cursor_y},#{cursor_flag},#{insert_flag},#{keypad_cursor_flag},#{keypad_flag}," +
 	"#{wrap_flag},#{origin_flag},#{alternate_on},#{mouse_standard_flag},#{mouse_button_flag},#{mouse_any_flag}," +
-	"#{mouse_sgr_flag},#{scroll_region_upper},#{scroll_region_lower},#{history_size}"
+	"#{mouse_all_flag},#{mouse_sgr_flag},#{scroll_region_upper},#{scroll_region_lower},#{history_size}"
 
 // paneState is what the tests compare between tmux and the emulator.
 type paneState struct {
@@ -118,17 +119,17 @@ type tcell struct {
 	attr   attr
 }
 
-func (s *tmuxServer) state(name string) paneState {
-	s.t.Helper()
+func (s *tmuxServer) state(t testing.TB, name string) paneState {
+	t.Helper()
 	var st paneState
-	st.flags = strings.TrimSpace(s.must("display-message", "-p", "-t", name, tmuxFormat))
-	st.title = strings.TrimSpace(s.must("display-message", "-p", "-t", name, "#{pane_title}"))
-	st.screen = parseCapture(s.must("capture-pane", "-p", "-e", "-N", "-t", name))
+	st.flags = strings.TrimSpace(s.must(t, "display-message", "-p", "-t", name, tmuxFormat))
+	st.title = strings.TrimSpace(s.must(t, "display-message", "-p", "-t", name, "#{pane_title}"))
+	st.screen = parseCapture(s.must(t, "capture-pane", "-p", "-e", "-N", "-t", name))
 	if strings.Split(st.flags, ",")[8] == "1" {
-		st.primary = parseCapture(s.must("capture-pane", "-p", "-e", "-N", "-a", "-t", name))
+		st.primary = parseCapture(s.must(t, "capture-pane", "-p", "-e", "-N", "-a", "-t", name))
 	}
-	if hs := strings.Split(st.flags, ",")[15]; hs != "0" {
-		st.history = parseCapture(s.must("capture-pane", "-p", "-e", "-N", "-S", "-", "-E", "-1", "-t", name))
+	if hs := strings.Split(st.flags, ",")[16]; hs != "0" {
+		st.history = parseCapture(s.must(t, "capture-pane", "-p", "-e", "-N", "-S", "-", "-E", "-1", "-t", name))
 	}
 	return st
 }
@@ -148,7 +149,18 @@ func parseCapture(out string) [][]tcell {
 func parseStyled(s string, pen *tcell) []tcell {
 	var row []tcell
 	for len(s) > 0 {
+		// The DEC graphics charset: tmux shows it with SO and SI, the scrollback with ESC ( 0 and ESC ( B.
+		if s[0] == 0x0e || s[0] == 0x0f {
+			pen.attr = pen.attr&^attrACS | attr(0x0f-s[0])*attrACS
+			s = s[1:]
+			continue
+		}
 		if s[0] == 0x1b && len(s) >= 3 && s[1] == '(' {
+			if s[2] == '0' {
+				pen.attr |= attrACS
+			} else {
+				pen.attr &^= attrACS
+			}
 			s = s[3:]
 			continue
 		}
@@ -207,7 +219,7 @@ func applyTestSGR(pen *tcell, params string) {
 		n := num(i)
 		switch {
 		case p == "" || n == 0:
-			pen.fg, pen.bg, pen.attr = 0, 0, 0
+			pen.fg, pen.bg, pen.attr = 0, 0, pen.attr&attrACS
 		case n == 1:
 			pen.attr |= attrBold
 		case n == 2:
@@ -291,9 +303,9 @@ func ourState(t *Terminal) paneState {
 		}
 		return 0
 	}
-	st.flags = fmt.Sprintf("%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d",
+	st.flags = fmt.Sprintf("%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d",
 		cx, t.y, 1-b(modeHidden), b(modeInsert), b(modeCursorKeys), b(modeKeypad),
-		b(modeWrap), b(modeOrigin), bi(t.altOn), bi(t.mouse == 1000), bi(t.mouse == 1002), bi(t.mouse == 1003),
+		b(modeWrap), b(modeOrigin), bi(t.altOn), bi(t.mouse == 1000), bi(t.mouse == 1002), bi(t.mouse >= 1000), bi(t.mouse == 1003),
 		b(modeMouseSGR), t.top, t.bot, t.sb.n)
 	st.title = t.title
 	return st
@@ -302,7 +314,7 @@ func ourState(t *Terminal) paneState {
 func renderCells(t *Terminal, cells []cell) []tcell {
 	var row []tcell
 	for _, c := range cells {
-		tc := tcell{fg: c.fg, bg: c.bg, attr: c.attr &^ attrACS}
+		tc := tcell{fg: c.fg, bg: c.bg, attr: c.attr}
 		if c.flags&cellCont == 0 {
 			tc.text = string(t.appendCellText(nil, c))
 		}

@@ -147,8 +147,8 @@ type Terminal struct {
 		pen   cell
 		valid bool
 	}
-	title string
-	last  cell // last printed graphic character, for REP
+	title   string
+	last    cell // last printed graphic character, for REP
 	hasLast bool
 
 	graphemes   []string

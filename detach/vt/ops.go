@@ -257,23 +257,37 @@ func (t *Terminal) clearCells(y, from, to int) {
 	}
 }
 
+// cx is the cursor column for erasing: past the last column in the pending wrap state, as in tmux,
+// so that erasing after a full line keeps its last character.
+func (t *Terminal) cx() int {
+	if t.pending {
+		return t.cols
+	}
+	return t.x
+}
+
 func (t *Terminal) eraseLine(mode int) {
+	x := t.cx()
 	t.pending = false
 	switch mode {
 	case 0:
-		t.clearCells(t.y, t.x, t.cols)
+		t.clearCells(t.y, x, t.cols)
 	case 1:
-		t.clearCells(t.y, 0, t.x+1)
+		t.clearCells(t.y, 0, x+1)
 	case 2:
 		t.clearCells(t.y, 0, t.cols)
 	}
 }
 
 func (t *Terminal) eraseDisplay(mode int) {
+	x := t.cx()
 	t.pending = false
+	if mode == 0 && x == 0 && t.y == 0 {
+		mode = 2 // tmux treats it as a clear screen, scrolling into the scrollback
+	}
 	switch mode {
 	case 0:
-		t.clearCells(t.y, t.x, t.cols)
+		t.clearCells(t.y, x, t.cols)
 		for y := t.y + 1; y < t.rows; y++ {
 			t.clearCells(y, 0, t.cols)
 		}
@@ -281,7 +295,7 @@ func (t *Terminal) eraseDisplay(mode int) {
 		for y := 0; y < t.y; y++ {
 			t.clearCells(y, 0, t.cols)
 		}
-		t.clearCells(t.y, 0, t.x+1)
+		t.clearCells(t.y, 0, x+1)
 	case 2:
 		if !t.altOn {
 			// As tmux does: the used rows go to the scrollback first.
@@ -315,7 +329,9 @@ func (t *Terminal) lineEmpty(l *line) bool {
 
 // insertCells handles ICH: n blanks at the cursor, the rest of the line shifting right.
 func (t *Terminal) insertCells(n int) {
-	t.pending = false
+	if t.pending {
+		return
+	}
 	cells := t.scr.lines[t.y].cells
 	n = min(n, t.cols-t.x)
 	t.fixWideAt(cells, t.x)
@@ -329,7 +345,9 @@ func (t *Terminal) insertCells(n int) {
 
 // deleteCells handles DCH: n cells at the cursor go, the rest shifting left, blanks coming in at the end.
 func (t *Terminal) deleteCells(n int) {
-	t.pending = false
+	if t.pending {
+		return
+	}
 	cells := t.scr.lines[t.y].cells
 	n = min(n, t.cols-t.x)
 	t.fixWideAt(cells, t.x)
@@ -350,8 +368,9 @@ func (t *Terminal) fixLineEnd(cells []cell) {
 
 // eraseCells handles ECH.
 func (t *Terminal) eraseCells(n int) {
+	x := t.cx()
 	t.pending = false
-	t.clearCells(t.y, t.x, t.x+min(n, t.cols))
+	t.clearCells(t.y, x, x+min(n, t.cols))
 }
 
 func (t *Terminal) insertLines(n int) {

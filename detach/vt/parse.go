@@ -526,6 +526,9 @@ func (t *Terminal) setPrivateModes(on bool) {
 		switch p := t.params[i]; p {
 		case 1:
 			t.setMode(modeCursorKeys, on)
+		case 3: // DECCOLM: the width does not change, but the screen is cleared as tmux does
+			t.cursorPosition(1, 1)
+			t.eraseDisplay(2)
 		case 6:
 			t.setMode(modeOrigin, on)
 			t.cursorPosition(1, 1)

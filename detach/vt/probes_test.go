@@ -111,7 +111,7 @@ func TestProbesTmux(t *testing.T) {
 			name := tm.feed(t, probeCols, probeRows, []byte(p.in))
 			term := New(probeCols, probeRows)
 			term.Write([]byte(p.in))
-			if d := compareStates(tm.state(t, name), ourState(term), true); d != "" {
+			if d := compareStates(tm.state(t, name), ourState(term), true, true); d != "" {
 				t.Errorf("input %q differs from tmux:\n%s", p.in, d)
 			}
 			tm.must(t, "kill-session", "-t", name)

@@ -32,6 +32,12 @@ func (t *Terminal) Repaint(dst []byte, opt RepaintOptions) []byte {
 	}
 
 	dst = w.screen(dst, t, t.prim)
+	if !t.altOn && t.altSave.valid {
+		// A later 1049l restores this cursor and pen even though the alternate screen is off.
+		dst = appendCSI(dst, 'H', t.altSave.y+1, t.altSave.x+1)
+		dst = w.set(dst, t.altSave.pen)
+		dst = append(dst, "\x1b[?1049h\x1b[?1049l"...)
+	}
 	if t.altOn {
 		if t.altSave.valid {
 			dst = appendCSI(dst, 'H', t.altSave.y+1, t.altSave.x+1)

@@ -323,9 +323,15 @@ func renderCells(t *Terminal, cells []cell) []tcell {
 	return row
 }
 
-// trimRow drops trailing default spaces, which capture-pane may or may not show.
-func trimRow(row []tcell) []tcell {
-	for len(row) > 0 && row[len(row)-1] == (tcell{text: " "}) {
+// trimRow drops trailing default spaces, which capture-pane may or may not show. With bce, trailing
+// blanks with only a background go too: tmux does not count cells erased with a colour as used, so
+// capture-pane leaves them out.
+func trimRow(row []tcell, bce bool) []tcell {
+	for len(row) > 0 {
+		c := row[len(row)-1]
+		if c != (tcell{text: " "}) && !(bce && c == tcell{text: " ", bg: c.bg}) {
+			break
+		}
 		row = row[:len(row)-1]
 	}
 	return row
@@ -348,17 +354,17 @@ func showRow(row []tcell) string {
 }
 
 // diffRows returns a description of the first differences between two screens, or "".
-func diffRows(what string, want, got [][]tcell) string {
+func diffRows(what string, want, got [][]tcell, bce bool) string {
 	var b strings.Builder
 	n := max(len(want), len(got))
 	bad := 0
 	for y := 0; y < n; y++ {
 		var w, g []tcell
 		if y < len(want) {
-			w = trimRow(want[y])
+			w = trimRow(want[y], bce)
 		}
 		if y < len(got) {
-			g = trimRow(got[y])
+			g = trimRow(got[y], bce)
 		}
 		if fmt.Sprint(w) != fmt.Sprint(g) {
 			if bad < 4 {
@@ -373,13 +379,13 @@ func diffRows(what string, want, got [][]tcell) string {
 	return b.String()
 }
 
-// compareStates returns the differences between tmux's state and ours, or "".
-func compareStates(tm, us paneState, checkHistory bool) string {
+// compareStates returns the differences between tmux's state and ours, or "". bce: see trimRow.
+func compareStates(tm, us paneState, checkHistory, bce bool) string {
 	var b strings.Builder
-	b.WriteString(diffRows("screen", tm.screen, us.screen))
-	b.WriteString(diffRows("primary under alternate", tm.primary, us.primary))
+	b.WriteString(diffRows("screen", tm.screen, us.screen, bce))
+	b.WriteString(diffRows("primary under alternate", tm.primary, us.primary, bce))
 	if checkHistory {
-		b.WriteString(diffRows("history", tm.history, us.history))
+		b.WriteString(diffRows("history", tm.history, us.history, bce))
 	}
 	if tm.flags != us.flags {
 		fmt.Fprintf(&b, "flags (%s):\n  tmux: %s\n  ours: %s\n", tmuxFormat, tm.flags, us.flags)

@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/keeper
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/keeper
 
 # run builds keeper and supervises the example config in the foreground.
 run: build

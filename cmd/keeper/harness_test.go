@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 	}
 	keeperBin = filepath.Join(dir, "keeper")
 	build := exec.Command("go", "build", "-o", keeperBin, ".")
+	// Static, as make builds it: no libc mapped into every session master.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build keeper:", err)

@@ -409,6 +409,9 @@ func (l *loader) checkNames() {
 			keys = programKeys
 		case prefix == "group" && s.Name != "group":
 			keys = groupKeys
+		case s.Name == "DEFAULT":
+			l.warn(s.File, s.Line, "[DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored")
+			continue
 		case s.Name == "inet_http_server":
 			l.warn(s.File, s.Line, "[%s] is not implemented by keeper (it serves only [unix_http_server]); ignored", s.Name)
 			continue

@@ -519,6 +519,7 @@ command = y
 
 [ctlplugin:z]
 [mystery]
+[DEFAULT]
 
 [supervisorctl]
 serverurl = http://localhost:9001
@@ -551,15 +552,16 @@ process_name = q%(process_num)s
 		f + ":13: [fcgi-program:y] is not implemented by keeper; ignored",
 		f + ":16: [ctlplugin:z] is not implemented by keeper; ignored",
 		f + ":17: [mystery] is not a section keeper or supervisord knows; ignored",
-		f + `:20: [supervisorctl] serverurl "http://localhost:9001" is not a unix:// URL; keeper serves only unix sockets`,
-		f + ":24: [program:p] stdout_events_enabled is not implemented by keeper; ignored",
-		f + ":25: [program:p] stderr_capture_maxbytes is not implemented by keeper; ignored",
-		f + ":26: [program:p] stdout_syslog is not implemented by keeper; ignored",
-		f + ":27: [program:p] stdout_logfile is AUTO without rotation (stdout_logfile_maxbytes=0): it can fill the disk",
-		f + ":28: [program:p] stderr_logfile=syslog is not implemented by keeper; not logged",
-		f + ":29: [program:p] colour is not a key keeper or supervisord knows; ignored",
-		f + ":34: [program:q] stderr_logfile is ignored because redirect_stderr is true",
-		f + ":38: [group:empty] has no programs",
+		f + ":18: [DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored",
+		f + `:21: [supervisorctl] serverurl "http://localhost:9001" is not a unix:// URL; keeper serves only unix sockets`,
+		f + ":25: [program:p] stdout_events_enabled is not implemented by keeper; ignored",
+		f + ":26: [program:p] stderr_capture_maxbytes is not implemented by keeper; ignored",
+		f + ":27: [program:p] stdout_syslog is not implemented by keeper; ignored",
+		f + ":28: [program:p] stdout_logfile is AUTO without rotation (stdout_logfile_maxbytes=0): it can fill the disk",
+		f + ":29: [program:p] stderr_logfile=syslog is not implemented by keeper; not logged",
+		f + ":30: [program:p] colour is not a key keeper or supervisord knows; ignored",
+		f + ":35: [program:q] stderr_logfile is ignored because redirect_stderr is true",
+		f + ":39: [group:empty] has no programs",
 	}
 	if got := warnings(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

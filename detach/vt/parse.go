@@ -406,8 +406,8 @@ func (t *Terminal) csiDispatch(final byte) {
 		t.cursorDown(n)
 	case 'C', 'a': // CUF, HPR
 		t.moveTo(t.x+n, t.y)
-	case 'D': // CUB
-		t.moveTo(t.x-n, t.y)
+	case 'D': // CUB, from past the last column in the pending wrap state as tmux does
+		t.moveTo(t.cx()-n, t.y)
 	case 'E': // CNL
 		t.cursorDown(n)
 		t.x = 0

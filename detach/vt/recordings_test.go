@@ -216,7 +216,7 @@ func TestReplayTmux(t *testing.T) {
 				replay := a.Repaint(nil, RepaintOptions{Scrollback: -1})
 				replay = append(replay, data[k:]...)
 				pane := tm.feed(t, recCols, recRows, replay)
-				if d := compareStates(want, tm.state(t, pane), true, false); d != "" {
+				if d := compareStates(want, tm.state(t, pane), true, true); d != "" {
 					t.Errorf("tmux pane replayed from the split differs (tmux = unbroken, ours = replayed):\n%s", d)
 				}
 				tm.must(t, "kill-session", "-t", pane)

@@ -96,25 +96,26 @@ func (t *Terminal) Repaint(dst []byte, opt RepaintOptions) []byte {
 		}
 	}
 
-	// Cursor position, with the pending wrap reproduced by printing the last column's cell again.
+	// Cursor position. The pending wrap state, and the last character that REP repeats, are reproduced
+	// by printing the cell before the cursor again, once the modes are set (but insert mode) and
+	// before the pen is.
 	y := t.y
 	if t.modes&modeOrigin != 0 {
 		dst = append(dst, "\x1b[?6h"...)
 		y -= t.top
 	}
-	if t.pending {
-		cells := t.scr.lines[t.y].cells
-		x := t.cols - 1
-		if cells[x].flags&cellCont != 0 && x > 0 {
-			x--
+	reprint := -1
+	switch {
+	case t.pending:
+		reprint = t.cols - 1
+		if t.scr.lines[t.y].cells[reprint].flags&cellCont != 0 && reprint > 0 {
+			reprint--
 		}
-		dst = appendCSI(dst, 'H', y+1, x+1)
-		dst = w.set(dst, cells[x])
-		dst = t.appendCellText(dst, cells[x])
-		if w.acs {
-			dst = append(dst, "\x1b(B"...)
-			w.acs = false
-		}
+	case t.hasLast && t.x > 0 && t.modes&modeInsert == 0:
+		reprint = t.x - 1
+	}
+	if reprint >= 0 {
+		dst = appendCSI(dst, 'H', y+1, reprint+1)
 	} else {
 		dst = appendCSI(dst, 'H', y+1, t.x+1)
 	}
@@ -135,9 +136,6 @@ func (t *Terminal) Repaint(dst []byte, opt RepaintOptions) []byte {
 	if t.modes&modeWrap == 0 {
 		dst = append(dst, "\x1b[?7l"...)
 	}
-	if t.modes&modeInsert != 0 {
-		dst = append(dst, "\x1b[4h"...)
-	}
 	if t.style != 0 {
 		dst = appendCSI(dst, 'q', t.style)
 		dst = dst[:len(dst)-1]
@@ -145,6 +143,18 @@ func (t *Terminal) Repaint(dst []byte, opt RepaintOptions) []byte {
 	}
 	if t.modes&modeHidden != 0 {
 		dst = append(dst, "\x1b[?25l"...)
+	}
+	if reprint >= 0 {
+		c := t.scr.lines[t.y].cells[reprint]
+		dst = w.set(dst, c)
+		dst = t.appendCellText(dst, c)
+		if w.acs {
+			dst = append(dst, "\x1b(B"...)
+			w.acs = false
+		}
+	}
+	if t.modes&modeInsert != 0 {
+		dst = append(dst, "\x1b[4h"...)
 	}
 	dst = w.set(dst, t.pen)
 	dst = appendCharsets(dst, t.g, t.gl)

@@ -31,10 +31,10 @@ func (t *Terminal) printASCII(p []byte) {
 		t.fixWideAt(cells, x)
 		t.fixWideAt(cells, x+n-1)
 		dst := cells[x : x+n]
-		for i, b := range p[:n] {
-			c := pen
-			c.r = rune(b)
-			dst[i] = c
+		src := p[:n]
+		for i := range dst {
+			pen.r = rune(src[i])
+			dst[i] = pen
 		}
 		p = p[n:]
 		t.x += n

@@ -1,5 +1,7 @@
 package vt
 
+import "unicode/utf8"
+
 // RepaintOptions says what Repaint sends besides the screen.
 type RepaintOptions struct {
 	// Scrollback is how many of the most recent scrollback lines to send first, so they land in the
@@ -17,16 +19,16 @@ func (t *Terminal) Repaint(dst []byte, opt RepaintOptions) []byte {
 	var w sgrWriter
 
 	if opt.Scrollback != 0 && t.sb.n > 0 {
-		// Print the lines, then scroll them all off the screen into the client's scrollback.
-		count := 0
-		var scratch []byte
-		scratch = t.sb.each(opt.Scrollback, scratch, func(rec []byte) {
+		// Print the lines, then scroll them all off the screen into the client's scrollback. A line
+		// wider than the screen (kept from before a resize) takes several rows.
+		row := 0
+		t.sb.each(opt.Scrollback, nil, func(rec []byte) {
 			dst = append(dst, rec[1:]...)
 			dst = append(dst, "\r\n"...)
-			count++
+			row = min(row+max(1, (recordWidth(rec[1:])+t.cols-1)/t.cols), t.rows-1)
 		})
 		dst = appendCSI(dst, 'H', t.rows, 1)
-		for range min(count, t.rows-1) {
+		for range row {
 			dst = append(dst, '\n')
 		}
 	}
@@ -161,6 +163,31 @@ func (t *Terminal) Repaint(dst []byte, opt RepaintOptions) []byte {
 	return t.appendHeld(dst)
 }
 
+// recordWidth returns the number of columns a serialized line takes.
+func recordWidth(rec []byte) int {
+	w := 0
+	for i := 0; i < len(rec); {
+		switch b := rec[i]; {
+		case b == 0x1b && i+1 < len(rec) && rec[i+1] == '[':
+			i += 2
+			for i < len(rec) && (rec[i] < 0x40 || rec[i] > 0x7e) {
+				i++
+			}
+			i++
+		case b == 0x1b:
+			i += 3 // ESC ( 0 or ESC ( B
+		case b < 0x80:
+			w++
+			i++
+		default:
+			r, n := utf8.DecodeRune(rec[i:])
+			w += runeWidth(r)
+			i += n
+		}
+	}
+	return w
+}
+
 // appendHeld appends the bytes of a sequence the parser is in the middle of.
 func (t *Terminal) appendHeld(dst []byte) []byte {
 	switch t.state {
@@ -254,6 +281,15 @@ func (w *sgrWriter) line(dst []byte, t *Terminal, cells []cell, minCells int) []
 		n--
 	}
 	for _, c := range cells[:n] {
+		if c.attr == w.pen.attr && c.fg == w.pen.fg && c.bg == w.pen.bg && !w.acs && c.flags == 0 && c.r < 0x80 {
+			// Fast path: ASCII or a blank in the current pen.
+			b := byte(c.r)
+			if b == 0 {
+				b = ' '
+			}
+			dst = append(dst, b)
+			continue
+		}
 		if c.flags&cellCont != 0 {
 			continue
 		}

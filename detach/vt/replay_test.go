@@ -14,10 +14,10 @@ func TestReplayEverySplit(t *testing.T) {
 	extra := []string{
 		"\x1b[?1000h\x1b[?1005h\x1b[?1015h\x1b[?1004h\x1b[?12h\x1b[4 q\x1b[?9h", // modes not shown by tmux
 		"\x1b(0\x0e\x1b)0lq\x0fx\x1b7\x1b[5;5H",                                 // charsets and a saved cursor
-		"\x1b[3;5r\x1b[?6h\x1b[2;3H\x1b7\x1b[?6l\x1b[1;1H",                     // saved origin mode
+		"\x1b[3;5r\x1b[?6h\x1b[2;3H\x1b7\x1b[?6l\x1b[1;1H",                      // saved origin mode
 		"ab\x1b[?1049h\x1b[31mcd\x1b[?1049l\x1b[?1049h",                         // alternate screen with a saved pen
-		"\x1b[3g\x1b[4G\x1bH\x1b[13G\x1bH",                                       // tab stops
-		"\x1b]2;long title here\x1b\\x\x1bPdata\x1b\\y\x1b]0;t\x07",              // strings
+		"\x1b[3g\x1b[4G\x1bH\x1b[13G\x1bH",                                      // tab stops
+		"\x1b]2;long title here\x1b\\x\x1bPdata\x1b\\y\x1b]0;t\x07",             // strings
 		"01234567890123456789\x1b[41m",                                          // pending wrap
 		"0123456789012345678\x1b(0q\x1b(B",                                      // pending wrap on a graphics cell
 		"012345678901234567中",                                                   // pending wrap on a wide cell

@@ -63,7 +63,7 @@ func (t *Terminal) wrap() {
 	t.scr.lines[t.y].wrapped = true
 	t.pending = false
 	t.x = 0
-	t.linefeed(false)
+	t.linefeed()
 }
 
 // print prints a rune of any width.
@@ -164,7 +164,7 @@ func (t *Terminal) repeat(n int) {
 }
 
 // linefeed moves down a line, scrolling at the bottom of the region.
-func (t *Terminal) linefeed(_ bool) {
+func (t *Terminal) linefeed() {
 	t.pending = false
 	switch {
 	case t.y == t.bot:

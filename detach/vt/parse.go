@@ -286,7 +286,7 @@ func (t *Terminal) execute(b byte) {
 	case 0x09: // HT
 		t.tab(1)
 	case 0x0a, 0x0b, 0x0c: // LF, VT, FF
-		t.linefeed(false)
+		t.linefeed()
 	case 0x0d: // CR
 		t.x = 0
 		t.pending = false
@@ -301,11 +301,11 @@ func (t *Terminal) execute(b byte) {
 func (t *Terminal) escDispatch(b byte) {
 	switch b {
 	case 'D': // IND
-		t.linefeed(false)
+		t.linefeed()
 	case 'E': // NEL
 		t.x = 0
 		t.pending = false
-		t.linefeed(false)
+		t.linefeed()
 	case 'H': // HTS
 		t.tabs[t.x] = true
 	case 'M': // RI

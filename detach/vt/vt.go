@@ -7,7 +7,12 @@ package vt
 //     and pen in a slot of its own, not the DECSC one;
 //   - ED 2 on the primary screen scrolls the used lines into the scrollback before clearing;
 //   - text drawn with DEC special graphics is kept as ASCII with a charset attribute;
-//   - the pending wrap after the last column is a flag, cleared by every cursor movement.
+//   - the pending wrap after the last column is a flag, cleared by every cursor movement; erasing, ICH,
+//     DCH and CUB in that state count from past the last column, as tmux does;
+//   - rows scrolled out of any scroll region of the primary screen go to the scrollback, and ED 0 from
+//     the home position clears like ED 2; DECCOLM clears the screen without changing the width;
+//   - invalid UTF-8 is dropped, REP repeats only an ASCII character printed right before it, and there
+//     is no CHT (CSI I) in tmux, though we have it.
 //
 // Resize keeps it simple: no reflow. Columns are cut or padded with blanks; when rows are removed, blank
 // rows under the cursor go first and then top rows go to the scrollback; added rows are blank at the bottom.

@@ -1,0 +1,51 @@
+// Command keeper-bench measures keeper's session master against Debian's
+// dtach on the same workloads, interleaved, through dtach's wire protocol.
+//
+// Usage:
+//
+//	keeper-bench detach [-keeper bin/keeper] [-dtach /usr/bin/dtach] [-rounds 5] [-mb 64] [-sessions 100]
+//	                    [-trips 2000] [-warmup 200] [-keeper-env VAR=VALUE,...] [-strace]
+//	keeper-bench flood -bytes N    (program run on a session's pty)
+//	keeper-bench echo              (program run on a session's pty)
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+const usage = `usage: keeper-bench detach [flags]   compare keeper dtach with dtach
+       keeper-bench flood [-bytes N]  raw tty; wait for one byte, write N bytes, then idle
+       keeper-bench echo              raw tty; write back every byte read
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "detach":
+		err = runDetach(os.Args[2:], os.Stdout)
+	case "flood":
+		err = runFlood(os.Args[2:])
+	case "echo":
+		err = runEcho(os.Args[2:])
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "keeper-bench: unknown subcommand %q\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // the flag set printed its usage
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "keeper-bench %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# bench-detach.sh: keeper's session master against Debian's dtach, in one
+# run, interleaved, on the same workloads through dtach's wire protocol
+# (flood throughput, keystroke echo latency, master memory). Prints each
+# figure, the ratio keeper/dtach and the issue's targets. Exits non-zero
+# only when the benchmark could not run, never for a missed target.
+#
+# Environment: DTACH (default /usr/bin/dtach), ROUNDS (default 7, at least
+# 5), MB (MiB per flood, default 64), SESSIONS (default 100), GO (default go),
+# BENCH_ARGS (more keeper-bench detach flags, e.g. -strace).
+set -eu
+
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+DTACH=${DTACH:-/usr/bin/dtach}
+
+if [ ! -x "$DTACH" ]; then
+	echo "bench-detach: $DTACH not found: install Debian's dtach (apt-get install dtach) or set DTACH" >&2
+	exit 1
+fi
+
+# Under "make bench-detach" the build target has just run.
+[ -n "${MAKELEVEL:-}" ] || make --no-print-directory build GO="$GO"
+"$GO" build -o bin/keeper-bench ./cmd/keeper-bench
+
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+exec bin/keeper-bench detach -keeper bin/keeper -dtach "$DTACH" \
+	-rounds "${ROUNDS:-7}" -mb "${MB:-64}" -sessions "${SESSIONS:-100}" ${BENCH_ARGS:-}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"keeper/supervise"
+)
+
+// detachedFlag marks the re-executed, already detached daemon process.
+const detachedFlag = "detached-child"
+
+func init() {
+	commands["daemon"] = &command{
+		summary: "run the supervisor daemon on a supervisord-dialect config",
+		usage: `keeper daemon [-c FILE] [-n]
+
+  -c, --configuration FILE  the config; default keeper.conf, then supervisord's
+                            search order ($CWD/supervisord.conf, $CWD/etc/supervisord.conf,
+                            /etc/keeper/keeper.conf, /etc/supervisord.conf,
+                            /etc/supervisor/supervisord.conf)
+  -n, --nodaemon            stay in the foreground, logging to stdout too
+
+Without -n (and nodaemon=false) the daemon detaches, and the command returns
+once its control socket answers, so 'keeper daemon && keeper status' works.`,
+		run: runDaemon,
+	}
+	commands[supervise.ExecCommand] = &command{
+		summary: "set a program's umask and exec it (internal)",
+		hidden:  true,
+		run: func(_ context.Context, args []string, _, _ io.Writer) error {
+			return exitStatus(supervise.ExecMain(args[1:]))
+		},
+	}
+}
+
+func runDaemon(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("daemon", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.StringP("configuration", "c", "", "config file")
+	nodaemon := fs.BoolP("nodaemon", "n", false, "stay in the foreground")
+	detached := fs.Bool(detachedFlag, false, "")
+	fs.MarkHidden(detachedFlag)
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitError{2}
+	}
+	path := *configPath
+	if path == "" {
+		cwd, _ := os.Getwd()
+		found, err := supervise.FindConfig(cwd)
+		if err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		path = found
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	supervise.Version = version
+	// Descriptors this command inherited must not reach the programs.
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	cfg, err := supervise.LoadConfig(path)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	if !*detached {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stderr, "keeper: warning: %s\n", w)
+		}
+	}
+	if *detached {
+		return runDetachedDaemon(path)
+	}
+	if *nodaemon || cfg.Supervisord.Nodaemon {
+		return supervise.Run(supervise.RunOptions{ConfigPath: path, Foreground: true})
+	}
+	return startDetachedDaemon(path, cfg.Supervisord.Directory)
+}
+
+// startDetachedDaemon re-executes keeper as the daemon in a new session
+// with stdio on /dev/null, and returns once it reported its control socket
+// listening, or with the error that stopped it.
+func startDetachedDaemon(path, dir string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	cmd := exec.Command(exe, "daemon", "-c", path, "--"+detachedFlag)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("daemon: start %s: %w", exe, err)
+	}
+	w.Close()
+	report, _ := io.ReadAll(r)
+	r.Close()
+	if string(report) == "ok" {
+		// The daemon lives on; it is not our child to wait for.
+		_ = cmd.Process.Release()
+		return nil
+	}
+	// It failed: collect its exit so no zombie is left behind.
+	_ = cmd.Wait()
+	if len(report) == 0 {
+		return fmt.Errorf("daemon: exited before its control socket was listening (see its log)")
+	}
+	return fmt.Errorf("daemon: %s", report)
+}
+
+// runDetachedDaemon is the re-executed daemon: it reports readiness on
+// fd 3 to the command that started it.
+func runDetachedDaemon(path string) error {
+	report := os.NewFile(3, "ready")
+	err := supervise.Run(supervise.RunOptions{
+		ConfigPath: path,
+		Ready: func(err error) {
+			if err != nil {
+				report.WriteString(err.Error())
+			} else {
+				report.WriteString("ok")
+			}
+			report.Close()
+		},
+	})
+	if err != nil {
+		return exitError{1}
+	}
+	return nil
+}

@@ -1,0 +1,416 @@
+package supervise
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"keeper/supervise/logfile"
+)
+
+// Version is the version keeper reports as supervisord's
+// (supervisor.getSupervisorVersion); set by the command at start.
+var Version = "0.1.0-dev"
+
+// Daemon supervises the processes of a config. Its lock guards every
+// process and group; state changes wake waiters through notifyLocked.
+type Daemon struct {
+	mu      sync.Mutex
+	cfg     *Config // the config the active groups came from
+	read    *Config // the config last read by reloadConfig (reread)
+	groups  map[string]*groupState
+	mood    Mood
+	changed chan struct{} // closed and replaced on every state change
+
+	reaper  *Reaper
+	log     *logfile.Logger
+	logFile *logfile.File
+	environ []string // the daemon's environment plus [supervisord] environment
+	started time.Time
+
+	stopped chan struct{} // closed when Run returns
+	restart bool          // Run returns because of a restart (reload)
+	wake    chan struct{} // asks Run to act on a mood change
+}
+
+// groupState is an active process group.
+type groupState struct {
+	cfg   *GroupConfig
+	procs map[string]*process
+}
+
+// NewDaemon prepares a daemon for cfg: logs opened, processes created,
+// none started. The caller is expected to have made the process a child
+// subreaper through reaper.
+func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfile.File) (*Daemon, error) {
+	d := &Daemon{
+		cfg:     cfg,
+		read:    cfg,
+		groups:  make(map[string]*groupState),
+		mood:    MoodRunning,
+		changed: make(chan struct{}),
+		reaper:  reaper,
+		log:     log,
+		logFile: logFile,
+		started: time.Now(),
+		stopped: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+	}
+	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
+	if !cfg.Supervisord.Nocleanup {
+		d.cleanAutoLogs()
+	}
+	for _, g := range cfg.Groups {
+		if err := d.addGroupLocked(g); err != nil {
+			d.closeAll()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// notifyLocked wakes everyone waiting for a state change.
+func (d *Daemon) notifyLocked() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+// waitFor blocks until cond (called under the lock) holds, ctx is done or
+// timeout passes; it reports whether cond held.
+func (d *Daemon) waitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		d.mu.Lock()
+		ok := cond()
+		ch := d.changed
+		d.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+func (d *Daemon) addGroupLocked(g *GroupConfig) error {
+	gs := &groupState{cfg: g, procs: make(map[string]*process)}
+	for _, pc := range g.Processes {
+		p := newProcess(d, pc)
+		if err := d.openLogs(p); err != nil {
+			for _, q := range gs.procs {
+				q.closeLogs()
+			}
+			return err
+		}
+		gs.procs[pc.Name] = p
+	}
+	d.groups[g.Name] = gs
+	return nil
+}
+
+// autoLogPath names an AUTO log as supervisord does:
+// NAME-CHANNEL---IDENTIFIER-RANDOM.log in childlogdir.
+func (d *Daemon) autoLogPath(name, channel string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return filepath.Join(d.cfg.Supervisord.Childlogdir,
+		fmt.Sprintf("%s-%s---%s-%s.log", name, channel, d.cfg.Supervisord.Identifier, hex.EncodeToString(b[:])))
+}
+
+func (d *Daemon) cleanAutoLogs() {
+	pattern := filepath.Join(d.cfg.Supervisord.Childlogdir, "*---"+d.cfg.Supervisord.Identifier+"-*.log*")
+	matches, _ := filepath.Glob(pattern)
+	for _, m := range matches {
+		os.Remove(m)
+	}
+}
+
+func (d *Daemon) openLogs(p *process) error {
+	open := func(lc LogConfig, channel string) (*logfile.File, error) {
+		var path string
+		switch lc.Mode {
+		case LogNone:
+			return nil, nil
+		case LogAuto:
+			path = d.autoLogPath(p.cfg.Name, channel)
+		default:
+			path = lc.Path
+		}
+		f, err := logfile.Open(path, lc.MaxBytes, lc.Backups)
+		if err != nil {
+			return nil, fmt.Errorf("open %s log of [program:%s]: %w", channel, p.cfg.Program, err)
+		}
+		return f, nil
+	}
+	var err error
+	if p.stdout, err = open(p.cfg.Stdout, "stdout"); err != nil {
+		return err
+	}
+	if !p.cfg.RedirectStderr {
+		if p.stderr, err = open(p.cfg.Stderr, "stderr"); err != nil {
+			p.closeLogs()
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *process) closeLogs() {
+	if p.stdout != nil {
+		p.stdout.Close()
+	}
+	if p.stderr != nil {
+		p.stderr.Close()
+	}
+}
+
+func (d *Daemon) closeAll() {
+	for _, g := range d.groups {
+		for _, p := range g.procs {
+			p.closeLogs()
+		}
+	}
+}
+
+// processesLocked lists active processes: by group then process priority
+// (start order), or lexically by group and name.
+func (d *Daemon) processesLocked(lexical bool) []*process {
+	groups := make([]*groupState, 0, len(d.groups))
+	for _, g := range d.groups {
+		groups = append(groups, g)
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		if !lexical && groups[i].cfg.Priority != groups[j].cfg.Priority {
+			return groups[i].cfg.Priority < groups[j].cfg.Priority
+		}
+		return groups[i].cfg.Name < groups[j].cfg.Name
+	})
+	var out []*process
+	for _, g := range groups {
+		out = append(out, g.sorted(lexical)...)
+	}
+	return out
+}
+
+func (g *groupState) sorted(lexical bool) []*process {
+	procs := make([]*process, 0, len(g.procs))
+	for _, p := range g.procs {
+		procs = append(procs, p)
+	}
+	sort.Slice(procs, func(i, j int) bool {
+		if !lexical && procs[i].cfg.Priority != procs[j].cfg.Priority {
+			return procs[i].cfg.Priority < procs[j].cfg.Priority
+		}
+		return procs[i].cfg.Name < procs[j].cfg.Name
+	})
+	return procs
+}
+
+// lookup resolves a namespec: "name", "group:name" or "group:*" (process
+// nil then).
+func (d *Daemon) lookupLocked(namespec string) (*groupState, *process, bool) {
+	groupName, procName, hasColon := strings.Cut(namespec, ":")
+	if !hasColon {
+		procName = groupName
+	}
+	g, ok := d.groups[groupName]
+	if !ok {
+		return nil, nil, false
+	}
+	if procName == "*" || procName == "" {
+		return g, nil, true
+	}
+	p, ok := g.procs[procName]
+	return g, p, ok
+}
+
+// startAutostart spawns, in priority order, the processes of groups that
+// are set to start by themselves and never started.
+func (d *Daemon) startAutostartLocked(groups map[string]bool) {
+	for _, p := range d.processesLocked(false) {
+		if groups != nil && !groups[p.group] {
+			continue
+		}
+		if p.cfg.Autostart && p.laststart.IsZero() && p.state == Stopped {
+			p.spawn()
+		}
+	}
+}
+
+// processExited is called under the lock after a process's exit was
+// handled, for what outlives it (its sessions).
+func (d *Daemon) processExited(p *process) {}
+
+// stopAllLocked stops every process in reverse priority order, a group
+// at a time, waiting for each group to stop before the next one.
+func (d *Daemon) stopAll(ctx context.Context) {
+	d.mu.Lock()
+	procs := d.processesLocked(false)
+	d.mu.Unlock()
+	// Group processes by group priority, in reverse.
+	for i := len(procs) - 1; i >= 0; {
+		j := i
+		for j >= 0 && procs[j].group == procs[i].group {
+			j--
+		}
+		batch := procs[j+1 : i+1]
+		d.mu.Lock()
+		for k := len(batch) - 1; k >= 0; k-- {
+			if batch[k].state.running() {
+				batch[k].stop()
+			}
+		}
+		d.mu.Unlock()
+		d.waitFor(ctx, time.Hour, func() bool {
+			for _, p := range batch {
+				if !p.state.stopped() {
+					return false
+				}
+			}
+			return true
+		})
+		i = j
+	}
+}
+
+// setMood changes the daemon's state and tells Run.
+func (d *Daemon) setMood(m Mood) {
+	d.mu.Lock()
+	d.mood = m
+	d.notifyLocked()
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Shutdown asks the daemon to stop every process and exit.
+func (d *Daemon) Shutdown() { d.setMood(MoodShutdown) }
+
+// Restart asks the daemon to stop every process, read its config again and
+// start over (supervisorctl reload, SIGHUP).
+func (d *Daemon) Restart() { d.setMood(MoodRestarting) }
+
+// Run starts the autostart processes and supervises until a shutdown or a
+// restart is asked for; then it stops every process. It reports whether
+// the caller should start over with a freshly read config.
+func (d *Daemon) Run(ctx context.Context) (restart bool) {
+	defer close(d.stopped)
+	d.mu.Lock()
+	d.startAutostartLocked(nil)
+	d.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			d.setMood(MoodShutdown)
+		case <-d.wake:
+		}
+		d.mu.Lock()
+		mood := d.mood
+		d.mu.Unlock()
+		if mood > MoodRestarting {
+			continue
+		}
+		d.log.Infof("%s", map[bool]string{true: "restarting", false: "shutting down"}[mood == MoodRestarting])
+		d.stopAll(context.Background())
+		d.mu.Lock()
+		d.closeAll()
+		d.mu.Unlock()
+		return mood == MoodRestarting
+	}
+}
+
+// Stopped is closed once Run has stopped every process.
+func (d *Daemon) Stopped() <-chan struct{} { return d.stopped }
+
+// ReopenLogs reopens every log file (SIGUSR2, for logrotate).
+func (d *Daemon) ReopenLogs() {
+	d.log.Infof("supervisord logreopen")
+	if d.logFile != nil {
+		d.logFile.Reopen()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, g := range d.groups {
+		for _, p := range g.procs {
+			for _, f := range []*logfile.File{p.stdout, p.stderr} {
+				if f != nil {
+					if err := f.Reopen(); err != nil {
+						d.log.Errorf("reopen %s: %v", f.Path(), err)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (d *Daemon) serverURLFor(cfg *ProcessConfig) string {
+	if cfg.ServerURL != "" {
+		return cfg.ServerURL
+	}
+	return "unix://" + d.cfg.Server.File
+}
+
+// sessionEnv adds what a program's keeper dtach sessions need to announce
+// themselves to the daemon.
+func (d *Daemon) sessionEnv(p *process, env []string) []string { return env }
+
+// signalPid sends sig to pid (a negative pid is a process group). It never
+// signals pid 0, 1 or -1 (which would mean "everything"), whatever bug
+// might ask for it.
+func signalPid(pid int, sig os.Signal) error {
+	if pid >= -1 && pid <= 1 {
+		return fmt.Errorf("refuse to signal pid %d", pid)
+	}
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return errors.New("not a unix signal")
+	}
+	return syscall.Kill(pid, s)
+}
+
+// signalName names sig as supervisord does (TERM, KILL, ...).
+func signalName(sig os.Signal) string {
+	if s, ok := sig.(syscall.Signal); ok {
+		if name := unixSignalName(s); name != "" {
+			return strings.TrimPrefix(name, "SIG")
+		}
+	}
+	return sig.String()
+}
+
+// describeExit returns the exit code and supervisord's wording of how a
+// process ended ("exit status 3", "terminated by SIGTERM").
+func describeExit(ws syscall.WaitStatus) (code int, how string) {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus(), fmt.Sprintf("exit status %d", ws.ExitStatus())
+	case ws.Signaled():
+		how = "terminated by " + unixSignalName(ws.Signal())
+		if ws.CoreDump() {
+			how += " (core dumped)"
+		}
+		return -1, how
+	}
+	return -1, "unknown termination cause 0x" + fmt.Sprintf("%04x", int(ws))
+}
+
+func unixSignalName(s syscall.Signal) string { return unix.SignalName(s) }

@@ -1,0 +1,319 @@
+package supervise
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"keeper/supervise/logfile"
+)
+
+// process is one supervised process and its state machine, supervisord's
+// Subprocess. Every field is guarded by the daemon's lock; transitions
+// happen the moment their cause happens (an exit, a timer), never on a tick.
+type process struct {
+	d     *Daemon
+	cfg   *ProcessConfig
+	group string
+
+	state      State
+	pid        int
+	laststart  time.Time
+	laststop   time.Time
+	spawnErr   string
+	exitStatus int
+	backoff    int
+	killing    bool
+	// gen counts spawns and state changes that make pending timers and
+	// exits stale: a timer or exit of an older generation does nothing.
+	gen   int
+	timer *time.Timer
+
+	stdin          *os.File
+	stdout, stderr *logfile.File
+}
+
+func newProcess(d *Daemon, cfg *ProcessConfig) *process {
+	return &process{d: d, cfg: cfg, group: cfg.Group}
+}
+
+func (p *process) namespec() string { return p.cfg.Namespec() }
+
+// changeState moves to state s and wakes everyone waiting on a change.
+// Entering BACKOFF counts a failed start and schedules the next attempt,
+// or gives up (FATAL) after startretries.
+func (p *process) changeState(s State) {
+	if s == p.state {
+		return
+	}
+	p.state = s
+	p.d.notifyLocked()
+	if s != Backoff {
+		return
+	}
+	p.backoff++
+	if p.backoff > p.cfg.Startretries {
+		p.giveUp()
+		return
+	}
+	p.after(time.Duration(p.backoff)*time.Second, func() {
+		if p.state == Backoff && p.d.mood > MoodRestarting {
+			p.spawn()
+		}
+	})
+}
+
+func (p *process) giveUp() {
+	p.backoff = 0
+	p.stopTimer()
+	p.state = Fatal
+	p.d.notifyLocked()
+	p.d.log.Infof("gave up: %s entered FATAL state, too many start retries too quickly", p.cfg.Name)
+}
+
+// after runs fn under the daemon's lock after delay, unless the process
+// changed generation meanwhile. One timer per process is pending at most.
+func (p *process) after(delay time.Duration, fn func()) {
+	p.stopTimer()
+	gen := p.gen
+	p.timer = time.AfterFunc(delay, func() {
+		p.d.mu.Lock()
+		defer p.d.mu.Unlock()
+		if p.gen == gen {
+			fn()
+		}
+	})
+}
+
+func (p *process) stopTimer() {
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	p.gen++
+}
+
+// spawn starts the process: STOPPED/EXITED/FATAL/BACKOFF -> STARTING, or
+// -> BACKOFF with spawnErr set when it cannot be started.
+func (p *process) spawn() {
+	if p.pid != 0 {
+		p.d.log.Warnf("process '%s' already running", p.cfg.Name)
+		return
+	}
+	p.stopTimer()
+	p.killing = false
+	p.spawnErr = ""
+	p.exitStatus = 0
+	p.laststart = time.Now()
+	p.changeState(Starting)
+
+	pid, exits, err := p.d.startCmd(p)
+	if err != nil {
+		p.recordSpawnErr(err.Error())
+		p.changeState(Backoff)
+		return
+	}
+	p.pid = pid
+	p.d.log.Infof("spawned: '%s' with pid %d", p.cfg.Name, pid)
+	gen := p.gen
+	go func() {
+		exit := <-exits
+		p.d.mu.Lock()
+		defer p.d.mu.Unlock()
+		p.finish(gen, exit)
+	}()
+	if p.cfg.Startsecs <= 0 {
+		p.toRunning()
+		return
+	}
+	p.after(p.cfg.Startsecs, func() {
+		if p.state == Starting {
+			p.toRunning()
+		}
+	})
+}
+
+func (p *process) toRunning() {
+	p.backoff = 0
+	p.changeState(Running)
+	p.d.log.Infof("success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
+		p.cfg.Name, formatSeconds(p.cfg.Startsecs))
+}
+
+func (p *process) recordSpawnErr(msg string) {
+	p.spawnErr = msg
+	p.d.log.Infof("spawnerr: %s", msg)
+}
+
+// finish handles the exit of the process started in generation gen.
+func (p *process) finish(gen int, exit Exit) {
+	if p.pid != exit.Pid {
+		return
+	}
+	p.closePipes()
+	now := time.Now()
+	p.laststop = now
+	code, how := describeExit(exit.Status)
+	expected := contains(p.cfg.Exitcodes, code)
+	tooQuickly := now.Sub(p.laststart) < p.cfg.Startsecs
+	p.pid = 0
+	p.stopTimer()
+	switch {
+	case p.killing:
+		p.killing = false
+		p.exitStatus = code
+		p.changeState(Stopped)
+		if expected {
+			p.d.log.Infof("stopped: %s (%s)", p.cfg.Name, how)
+		} else {
+			p.d.log.Warnf("stopped: %s (%s)", p.cfg.Name, how)
+		}
+	case tooQuickly && p.state == Starting:
+		p.exitStatus = 0
+		p.spawnErr = "Exited too quickly (process log may have details)"
+		p.d.log.Warnf("exited: %s (%s; not expected)", p.cfg.Name, how)
+		p.changeState(Backoff)
+	default:
+		p.backoff = 0
+		p.exitStatus = code
+		if p.state == Starting {
+			p.changeState(Running)
+		}
+		if expected {
+			p.d.log.Infof("exited: %s (%s; expected)", p.cfg.Name, how)
+		} else {
+			p.spawnErr = fmt.Sprintf("Bad exit code %d", code)
+			p.d.log.Warnf("exited: %s (%s; not expected)", p.cfg.Name, how)
+		}
+		p.changeState(Exited)
+		p.maybeRestart(expected)
+	}
+	p.d.processExited(p)
+}
+
+// maybeRestart applies autorestart to a process that just EXITED.
+func (p *process) maybeRestart(expected bool) {
+	if p.d.mood <= MoodRestarting {
+		return
+	}
+	switch p.cfg.Autorestart {
+	case AutorestartTrue:
+		p.spawn()
+	case AutorestartUnexpected:
+		if !expected {
+			p.spawn()
+		}
+	}
+}
+
+// stop is an administrative stop: stopsignal now, SIGKILL after stopwait.
+// It returns an error message when there is nothing to stop.
+func (p *process) stop() string {
+	return p.kill(p.cfg.Stopsignal)
+}
+
+// kill signals the process intending it to exit, as supervisord's kill.
+func (p *process) kill(sig os.Signal) string {
+	if p.state == Backoff {
+		p.stopTimer()
+		p.changeState(Stopped)
+		return ""
+	}
+	if p.pid == 0 {
+		return fmt.Sprintf("attempted to kill %s with sig %s but it wasn't running", p.cfg.Name, signalName(sig))
+	}
+	asGroup := p.cfg.Stopasgroup
+	if p.state == Stopping {
+		asGroup = p.cfg.Killasgroup
+	}
+	p.killing = true
+	p.changeState(Stopping)
+	target := p.pid
+	if asGroup {
+		target = -p.pid
+	}
+	p.d.log.Debugf("killing %s (pid %d) with signal %s", p.cfg.Name, p.pid, signalName(sig))
+	if err := signalPid(target, sig); err != nil {
+		p.d.log.Debugf("unable to signal %s (pid %d), it probably just exited on its own: %v", p.cfg.Name, p.pid, err)
+	}
+	p.after(p.cfg.Stopwait, func() {
+		if p.state == Stopping && p.pid != 0 {
+			p.d.log.Warnf("killing '%s' (%d) with SIGKILL", p.cfg.Name, p.pid)
+			p.kill(sigKill)
+		}
+	})
+	return ""
+}
+
+// signal sends sig without intending the process to exit.
+func (p *process) signal(sig os.Signal) string {
+	if p.pid == 0 {
+		return fmt.Sprintf("attempted to send %s sig %s but it wasn't running", p.cfg.Name, signalName(sig))
+	}
+	p.d.log.Debugf("sending %s (pid %d) sig %s", p.cfg.Name, p.pid, signalName(sig))
+	_ = signalPid(p.pid, sig)
+	return ""
+}
+
+func (p *process) closePipes() {
+	if p.stdin != nil {
+		p.stdin.Close()
+		p.stdin = nil
+	}
+}
+
+// description is the status line supervisorctl prints for the process.
+func (p *process) description(now time.Time) string {
+	switch p.state {
+	case Running:
+		up := now.Truncate(time.Second).Sub(p.laststart.Truncate(time.Second))
+		if up < 0 {
+			up = 0
+		}
+		return fmt.Sprintf("pid %d, uptime %s", p.pid, formatUptime(up))
+	case Fatal, Backoff:
+		if p.spawnErr == "" {
+			return fmt.Sprintf("unknown error (try \"tail %s\")", p.cfg.Name)
+		}
+		return p.spawnErr
+	case Stopped, Exited:
+		if p.laststart.IsZero() {
+			return "Not started"
+		}
+		return p.laststop.Local().Format("Jan 02 03:04 PM")
+	}
+	return ""
+}
+
+// formatUptime writes a duration as Python's str(timedelta) does:
+// "0:00:05", "1 day, 2:03:04".
+func formatUptime(d time.Duration) string {
+	secs := int64(d / time.Second)
+	days := secs / 86400
+	secs %= 86400
+	hms := fmt.Sprintf("%d:%02d:%02d", secs/3600, secs%3600/60, secs%60)
+	switch days {
+	case 0:
+		return hms
+	case 1:
+		return "1 day, " + hms
+	}
+	return fmt.Sprintf("%d days, %s", days, hms)
+}
+
+// formatSeconds writes a duration in seconds as supervisord's messages do.
+func formatSeconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprint(int64(d / time.Second))
+	}
+	return fmt.Sprint(d.Seconds())
+}
+
+func contains(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,477 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"keeper/supervise/logfile"
+	"keeper/supervise/xmlrpc"
+)
+
+// APIVersion is the XML-RPC API version supervisord 4 reports, which
+// supervisorctl checks before anything else.
+const APIVersion = "3.0"
+
+// Fault codes of supervisord's XML-RPC interface.
+const (
+	FaultUnknownMethod        = 1
+	FaultIncorrectParameters  = 2
+	FaultBadArguments         = 3
+	FaultSignatureUnsupported = 4
+	FaultShutdownState        = 6
+	FaultBadName              = 10
+	FaultBadSignal            = 11
+	FaultNoFile               = 20
+	FaultNotExecutable        = 21
+	FaultFailed               = 30
+	FaultAbnormalTermination  = 40
+	FaultSpawnError           = 50
+	FaultAlreadyStarted       = 60
+	FaultNotRunning           = 70
+	FaultSuccess              = 80
+	FaultAlreadyAdded         = 90
+	FaultStillRunning         = 91
+	FaultCantReread           = 92
+)
+
+var faultNames = map[int]string{
+	1: "UNKNOWN_METHOD", 2: "INCORRECT_PARAMETERS", 3: "BAD_ARGUMENTS", 4: "SIGNATURE_UNSUPPORTED",
+	6: "SHUTDOWN_STATE", 10: "BAD_NAME", 11: "BAD_SIGNAL", 20: "NO_FILE", 21: "NOT_EXECUTABLE",
+	30: "FAILED", 40: "ABNORMAL_TERMINATION", 50: "SPAWN_ERROR", 60: "ALREADY_STARTED",
+	70: "NOT_RUNNING", 80: "SUCCESS", 90: "ALREADY_ADDED", 91: "STILL_RUNNING", 92: "CANT_REREAD",
+}
+
+// fault builds a supervisord fault: its string is the code's name, then
+// ": extra" when given.
+func fault(code int, extra ...any) *xmlrpc.Fault {
+	text, ok := faultNames[code]
+	if !ok {
+		text = "UNKNOWN"
+	}
+	if len(extra) > 0 {
+		text += ": " + fmt.Sprint(extra...)
+	}
+	return &xmlrpc.Fault{Code: code, String: text}
+}
+
+// rpcMethod is one XML-RPC method: its signature (return type first, for
+// system.methodSignature), its help and its body.
+type rpcMethod struct {
+	signature []string
+	help      string
+	call      func(ctx context.Context, d *Daemon, args params) (any, error)
+	// always runs even while the daemon is shutting down
+	anyMood bool
+}
+
+// params gives typed access to a call's parameters, failing with
+// INCORRECT_PARAMETERS as supervisord's dispatcher does.
+type params []any
+
+func (p params) str(i int) (string, error) {
+	if i >= len(p) {
+		return "", fault(FaultIncorrectParameters)
+	}
+	switch v := p[i].(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	}
+	return "", fault(FaultIncorrectParameters)
+}
+
+func (p params) integer(i int) (int, error) {
+	if i >= len(p) {
+		return 0, fault(FaultIncorrectParameters)
+	}
+	switch v := p[i].(type) {
+	case int:
+		return v, nil
+	case string: // supervisord int()s its offsets
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err == nil {
+			return n, nil
+		}
+	}
+	return 0, fault(FaultIncorrectParameters)
+}
+
+// flag reads an optional boolean (wait=True by default).
+func (p params) flag(i int, def bool) bool {
+	if i >= len(p) {
+		return def
+	}
+	switch v := p[i].(type) {
+	case bool:
+		return v
+	case int:
+		return v != 0
+	}
+	return def
+}
+
+// Handle answers one XML-RPC call; it is the control socket's handler.
+func (d *Daemon) Handle(ctx context.Context, method string, args []any) (any, error) {
+	m, ok := methods[method]
+	if !ok {
+		return nil, fault(FaultUnknownMethod)
+	}
+	if !m.anyMood {
+		d.mu.Lock()
+		mood := d.mood
+		d.mu.Unlock()
+		if mood < MoodRunning {
+			return nil, fault(FaultShutdownState)
+		}
+	}
+	return m.call(ctx, d, params(args))
+}
+
+// processInfo is supervisord's getProcessInfo struct, members in its order.
+func (d *Daemon) processInfoLocked(p *process, now time.Time) xmlrpc.Struct {
+	logPath := func(f *logfile.File) string {
+		if f == nil {
+			return ""
+		}
+		return f.Path()
+	}
+	return xmlrpc.Struct{
+		{Name: "name", Value: p.cfg.Name},
+		{Name: "group", Value: p.group},
+		{Name: "start", Value: unixTime(p.laststart)},
+		{Name: "stop", Value: unixTime(p.laststop)},
+		{Name: "now", Value: unixTime(now)},
+		{Name: "state", Value: int(p.state)},
+		{Name: "statename", Value: p.state.String()},
+		{Name: "spawnerr", Value: p.spawnErr},
+		{Name: "exitstatus", Value: p.exitStatus},
+		{Name: "logfile", Value: logPath(p.stdout)},
+		{Name: "stdout_logfile", Value: logPath(p.stdout)},
+		{Name: "stderr_logfile", Value: logPath(p.stderr)},
+		{Name: "pid", Value: p.pid},
+		{Name: "description", Value: p.description(now)},
+	}
+}
+
+func unixTime(t time.Time) int {
+	if t.IsZero() {
+		return 0
+	}
+	return int(t.Unix())
+}
+
+// result is one entry of a multi-process answer (startAllProcesses...).
+func result(p *process, err error) xmlrpc.Struct {
+	status, desc := FaultSuccess, "OK"
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) {
+		status, desc = f.Code, f.String
+	} else if err != nil {
+		status, desc = FaultFailed, "FAILED: "+err.Error()
+	}
+	return xmlrpc.Struct{
+		{Name: "name", Value: p.cfg.Name},
+		{Name: "group", Value: p.group},
+		{Name: "status", Value: status},
+		{Name: "description", Value: desc},
+	}
+}
+
+// target resolves a namespec to one process, or to a group when the spec
+// names a group ("group:*" or a group name): supervisord's
+// _getGroupAndProcess.
+func (d *Daemon) targetLocked(name string) (*groupState, *process, error) {
+	g, p, ok := d.lookupLocked(name)
+	if !ok {
+		return nil, nil, fault(FaultBadName, name)
+	}
+	return g, p, nil
+}
+
+// startProcess starts one process and, with wait, answers once it is
+// RUNNING or failed.
+func (d *Daemon) startProcess(ctx context.Context, p *process, name string, wait bool) error {
+	d.mu.Lock()
+	env := mergeEnv(d.environ, p.cfg.Environment)
+	if _, err := resolveCommand(p.cfg.Argv, lookupEnv(env, "PATH")); err != nil {
+		d.mu.Unlock()
+		if strings.HasPrefix(err.Error(), "can't find") {
+			return fault(FaultNoFile, err.Error())
+		}
+		return fault(FaultNotExecutable, err.Error())
+	}
+	if p.state.running() {
+		d.mu.Unlock()
+		return fault(FaultAlreadyStarted, name)
+	}
+	if p.state == Unknown {
+		d.mu.Unlock()
+		return fault(FaultFailed, name+" is in an unknown process state")
+	}
+	p.spawn()
+	if p.spawnErr != "" {
+		d.mu.Unlock()
+		return fault(FaultSpawnError, name)
+	}
+	d.mu.Unlock()
+	if !wait {
+		return nil
+	}
+	var err error
+	d.waitFor(ctx, 24*time.Hour, func() bool {
+		switch {
+		case p.spawnErr != "":
+			err = fault(FaultSpawnError, name)
+		case p.state != Starting && p.state != Running:
+			err = fault(FaultAbnormalTermination, name)
+		case p.state == Running:
+			err = nil
+		default:
+			return false
+		}
+		return true
+	})
+	return err
+}
+
+// stopProcess stops one process and, with wait, answers once it stopped.
+func (d *Daemon) stopProcess(ctx context.Context, p *process, name string, wait bool) error {
+	d.mu.Lock()
+	if !p.state.running() {
+		d.mu.Unlock()
+		return fault(FaultNotRunning, name)
+	}
+	if msg := p.stop(); msg != "" {
+		d.mu.Unlock()
+		return fault(FaultFailed, msg)
+	}
+	d.mu.Unlock()
+	if wait {
+		d.waitFor(ctx, 24*time.Hour, func() bool { return p.state.stopped() })
+	}
+	return nil
+}
+
+// forEach runs fn on each process concurrently, in start order, and
+// collects supervisord's per-process results: failures that were known at
+// once first, then the others in order.
+func forEach(procs []*process, fn func(p *process) error) []any {
+	errs := make([]error, len(procs))
+	done := make(chan int, len(procs))
+	for i, p := range procs {
+		go func(i int, p *process) {
+			errs[i] = fn(p)
+			done <- i
+		}(i, p)
+	}
+	for range procs {
+		<-done
+	}
+	out := make([]any, 0, len(procs))
+	for i, p := range procs {
+		out = append(out, result(p, errs[i]))
+	}
+	return out
+}
+
+func (d *Daemon) selectLocked(procs []*process, keep func(p *process) bool) []*process {
+	var out []*process
+	for _, p := range procs {
+		if keep(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// signalFault reads a signal argument, answering BAD_SIGNAL for a bad one.
+func signalFault(s string) (syscall.Signal, error) {
+	sig, err := parseSignal(s)
+	if err != nil || unix.SignalName(sig) == "" {
+		return 0, fault(FaultBadSignal, s)
+	}
+	return sig, nil
+}
+
+// configInfo is one entry of getAllConfigInfo, in supervisord's member
+// order, plus autorestart.
+func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool) xmlrpc.Struct {
+	orNone := func(s string) string {
+		if s == "" {
+			return "none"
+		}
+		return s
+	}
+	logName := func(lc LogConfig) string {
+		switch lc.Mode {
+		case LogAuto:
+			return "auto"
+		case LogNone:
+			return "none"
+		}
+		return lc.Path
+	}
+	var uid any = "none"
+	if pc.User != "" {
+		if a, err := lookupAccount(pc.User); err == nil {
+			uid = int(a.uid)
+		}
+	}
+	exitcodes := make([]any, len(pc.Exitcodes))
+	for i, c := range pc.Exitcodes {
+		exitcodes[i] = c
+	}
+	serverURL := pc.ServerURL
+	if serverURL == "" {
+		serverURL = "auto"
+	}
+	return xmlrpc.Struct{
+		{Name: "autostart", Value: pc.Autostart},
+		{Name: "directory", Value: orNone(pc.Directory)},
+		{Name: "uid", Value: uid},
+		{Name: "command", Value: pc.Command},
+		{Name: "exitcodes", Value: exitcodes},
+		{Name: "group", Value: g.Name},
+		{Name: "group_prio", Value: g.Priority},
+		{Name: "inuse", Value: inUse},
+		{Name: "killasgroup", Value: pc.Killasgroup},
+		{Name: "name", Value: pc.Name},
+		{Name: "process_prio", Value: pc.Priority},
+		{Name: "redirect_stderr", Value: pc.RedirectStderr},
+		{Name: "startretries", Value: pc.Startretries},
+		{Name: "startsecs", Value: int(pc.Startsecs / time.Second)},
+		{Name: "stdout_capture_maxbytes", Value: 0},
+		{Name: "stdout_events_enabled", Value: false},
+		{Name: "stdout_logfile", Value: logName(pc.Stdout)},
+		{Name: "stdout_logfile_backups", Value: pc.Stdout.Backups},
+		{Name: "stdout_logfile_maxbytes", Value: pc.Stdout.MaxBytes},
+		{Name: "stdout_syslog", Value: false},
+		{Name: "stopsignal", Value: int(pc.Stopsignal)},
+		{Name: "stopwaitsecs", Value: int(pc.Stopwait / time.Second)},
+		{Name: "stderr_capture_maxbytes", Value: 0},
+		{Name: "stderr_events_enabled", Value: false},
+		{Name: "stderr_logfile", Value: logName(pc.Stderr)},
+		{Name: "stderr_logfile_backups", Value: pc.Stderr.Backups},
+		{Name: "stderr_logfile_maxbytes", Value: pc.Stderr.MaxBytes},
+		{Name: "stderr_syslog", Value: false},
+		{Name: "serverurl", Value: serverURL},
+		{Name: "autorestart", Value: string(pc.Autorestart)},
+	}
+}
+
+// Reread reads the config file again and returns the names of the groups
+// added, changed and removed compared with the active ones.
+func (d *Daemon) Reread() (added, changed, removed []string, err error) {
+	cfg, err := LoadConfig(d.cfg.Path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.read = cfg
+	for _, w := range cfg.Warnings {
+		d.log.Warnf("%s", w.String())
+	}
+	seen := map[string]bool{}
+	for _, g := range cfg.Groups {
+		seen[g.Name] = true
+		active, ok := d.groups[g.Name]
+		switch {
+		case !ok:
+			added = append(added, g.Name)
+		case !active.cfg.Equal(g):
+			changed = append(changed, g.Name)
+		}
+	}
+	for name := range d.groups {
+		if !seen[name] {
+			removed = append(removed, name)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(changed)
+	sort.Strings(removed)
+	return added, changed, removed, nil
+}
+
+// AddGroup activates a group of the last read config and starts its
+// autostart processes.
+func (d *Daemon) AddGroup(name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var g *GroupConfig
+	for _, c := range d.read.Groups {
+		if c.Name == name {
+			g = c
+		}
+	}
+	if g == nil {
+		return fault(FaultBadName, name)
+	}
+	if _, ok := d.groups[name]; ok {
+		return fault(FaultAlreadyAdded, name)
+	}
+	if err := d.addGroupLocked(g); err != nil {
+		return fault(FaultFailed, err.Error())
+	}
+	d.log.Infof("added process group %s", name)
+	d.startAutostartLocked(map[string]bool{name: true})
+	return nil
+}
+
+// RemoveGroup deactivates a group whose processes are all stopped.
+func (d *Daemon) RemoveGroup(name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g, ok := d.groups[name]
+	if !ok {
+		return fault(FaultBadName, name)
+	}
+	for _, p := range g.procs {
+		if !p.state.stopped() {
+			return fault(FaultStillRunning, name)
+		}
+	}
+	for _, p := range g.procs {
+		p.stopTimer()
+		p.closeLogs()
+	}
+	delete(d.groups, name)
+	d.log.Infof("removed process group %s", name)
+	return nil
+}
+
+// mainLogPath is the daemon's own log file, "" when it has none.
+func (d *Daemon) mainLogPath() string {
+	if d.logFile == nil {
+		return ""
+	}
+	return d.logFile.Path()
+}
+
+func readLogFault(err error) error {
+	switch {
+	case errors.Is(err, logfile.ErrBadArguments):
+		return fault(FaultBadArguments)
+	default:
+		return fault(FaultFailed)
+	}
+}
+
+func exists(path string) bool {
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}

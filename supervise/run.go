@@ -1,0 +1,168 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"keeper/supervise/logfile"
+)
+
+// RunOptions says how to run a daemon.
+type RunOptions struct {
+	ConfigPath string
+	// Foreground keeps the daemon attached to the terminal, logging to
+	// stdout too (nodaemon, -n).
+	Foreground bool
+	// Ready, if not nil, is called once the control socket answers, or
+	// with the error that kept the daemon from starting.
+	Ready func(err error)
+}
+
+// Run runs a daemon on the config at opts.ConfigPath until it is shut
+// down. The process becomes a child subreaper before anything else, so no
+// orphan of a supervised program is ever lost to PID 1. SIGTERM and SIGINT
+// shut down, SIGHUP restarts (re-reading the config), SIGUSR2 reopens the
+// logs, SIGPIPE is ignored.
+func Run(opts RunOptions) error {
+	ready := opts.Ready
+	if ready == nil {
+		ready = func(error) {}
+	}
+	fail := func(err error) error {
+		ready(err)
+		return err
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2)
+	signal.Ignore(syscall.SIGPIPE)
+	defer signal.Stop(sigs)
+
+	cfg, err := LoadConfig(opts.ConfigPath)
+	if err != nil {
+		return fail(err)
+	}
+	reaper, err := NewReaper(nil)
+	if err != nil {
+		return fail(err)
+	}
+	syscall.Umask(cfg.Supervisord.Umask)
+	logFile, err := logfile.Open(cfg.Supervisord.Logfile, cfg.Supervisord.LogfileMaxBytes, cfg.Supervisord.LogfileBackups)
+	if err != nil {
+		return fail(fmt.Errorf("open daemon log: %w", err))
+	}
+	defer logFile.Close()
+	level, err := logfile.ParseLevel(cfg.Supervisord.Loglevel)
+	if err != nil {
+		level = logfile.LevelInfo
+	}
+	var also io.Writer
+	if opts.Foreground && !cfg.Supervisord.Silent {
+		also = os.Stdout
+	}
+	log := logfile.NewLogger(logFile, also, level)
+	for _, w := range cfg.Warnings {
+		log.Warnf("%s", w.String())
+	}
+
+	ln, err := ListenControl(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	if err := writePidfile(cfg.Supervisord.Pidfile); err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	defer os.Remove(cfg.Supervisord.Pidfile)
+
+	var handler atomic.Pointer[http.Handler]
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			(*handler.Load()).ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	d, err := NewDaemon(cfg, reaper, log, logFile)
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	h := d.HTTPHandler()
+	handler.Store(&h)
+	go srv.Serve(ln)
+	log.Infof("keeper %s started with pid %d, control socket %s", Version, os.Getpid(), cfg.Server.File)
+	ready(nil)
+
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case sig := <-sigs:
+					switch sig {
+					case syscall.SIGHUP:
+						log.Infof("received SIGHUP indicating restart request")
+						d.Restart()
+					case syscall.SIGUSR2:
+						d.ReopenLogs()
+					default:
+						log.Infof("received %s indicating exit request", signalName(sig))
+						d.Shutdown()
+					}
+				}
+			}
+		}()
+		restart := d.Run(context.Background())
+		cancel()
+		if !restart {
+			break
+		}
+		next, err := LoadConfig(opts.ConfigPath)
+		if err != nil {
+			log.Errorf("restart: %v; keeping the config read before", err)
+			next = d.cfg
+		}
+		nd, err := NewDaemon(next, reaper, log, logFile)
+		if err != nil {
+			log.Errorf("restart: %v; keeping the config read before", err)
+			if nd, err = NewDaemon(d.cfg, reaper, log, logFile); err != nil {
+				log.Criticalf("restart: %v", err)
+				break
+			}
+		}
+		d = nd
+		h := d.HTTPHandler()
+		handler.Store(&h)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warnf("close control socket: %v", err)
+	}
+	srv.Close()
+	log.Infof("keeper stopped")
+	return nil
+}
+
+// writePidfile writes the daemon's pid, replacing a file left by a dead
+// daemon (the control socket already proved no live one owns it).
+func writePidfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write pidfile: %w", err)
+	}
+	return nil
+}
+

@@ -1,0 +1,267 @@
+package supervise
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"keeper/supervise/logfile"
+	"keeper/supervise/xmlrpc"
+)
+
+// maxSunPath is the longest path a unix socket address holds.
+const maxSunPath = len(unix.RawSockaddrUnix{}.Path) - 1
+
+// ErrDaemonRunning reports a control socket another daemon answers on.
+var ErrDaemonRunning = errors.New("another keeper daemon is running")
+
+// ListenControl creates the control socket of cfg: a live socket means
+// another daemon (an error), a dead one is removed; the socket gets the
+// configured mode and owner. Connections from peers other than root, the
+// daemon's own user and, when the socket was given a group, that group's
+// members are refused and logged.
+func ListenControl(cfg *Config, log *logfile.Logger) (net.Listener, error) {
+	path := cfg.Server.File
+	if len(path) > maxSunPath {
+		return nil, fmt.Errorf("listen on %s: the path is %d bytes, a unix socket path holds at most %d: set a shorter [unix_http_server] file", path, len(path), maxSunPath)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("listen on %s: %w there (stop it with 'keeper -c %s shutdown')", path, ErrDaemonRunning, cfg.Path)
+	} else if _, statErr := os.Lstat(path); statErr == nil {
+		// Nobody answers: a socket left by a daemon that died.
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+		log.Infof("removed stale socket %s", path)
+	}
+	old := syscall.Umask(0o177)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	l.SetUnlinkOnClose(true)
+	if err := os.Chmod(path, cfg.Server.Chmod); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("chmod %s: %w", path, err)
+	}
+	allowGid := -1
+	if cfg.Server.ChownUser != "" {
+		uid, gid, err := chownIDs(cfg.Server.ChownUser, cfg.Server.ChownGroup)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("chown %s: %w", path, err)
+		}
+		if err := os.Lchown(path, uid, gid); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("chown %s: %w", path, err)
+		}
+		if cfg.Server.ChownGroup != "" {
+			allowGid = gid
+		}
+	}
+	return &peerListener{UnixListener: l, allowGid: allowGid, log: log}, nil
+}
+
+func chownIDs(userName, groupName string) (int, int, error) {
+	u, err := user.Lookup(userName)
+	if err != nil {
+		return 0, 0, fmt.Errorf("user %q does not exist", userName)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if groupName != "" {
+		g, err := user.LookupGroup(groupName)
+		if err != nil {
+			return 0, 0, fmt.Errorf("group %q does not exist", groupName)
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	return uid, gid, nil
+}
+
+// peerListener accepts only peers whose credentials (SO_PEERCRED) allow
+// them to control the daemon.
+type peerListener struct {
+	*net.UnixListener
+	allowGid int
+	log      *logfile.Logger
+}
+
+func (l *peerListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return nil, err
+		}
+		cred, err := peerCred(c)
+		if err == nil && l.allowed(cred) {
+			return c, nil
+		}
+		if err != nil {
+			l.log.Warnf("refused control connection: read peer credentials: %v", err)
+		} else {
+			l.log.Warnf("refused control connection from uid %d (pid %d): only root, uid %d or members of the socket's group may control this daemon",
+				cred.Uid, cred.Pid, os.Geteuid())
+		}
+		c.Close()
+	}
+}
+
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	err = raw.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cred, credErr
+}
+
+func (l *peerListener) allowed(cred *unix.Ucred) bool {
+	if cred.Uid == 0 || int(cred.Uid) == os.Geteuid() {
+		return true
+	}
+	if l.allowGid < 0 {
+		return false
+	}
+	if int(cred.Gid) == l.allowGid {
+		return true
+	}
+	// Supplementary groups are not in the credentials; the peer's
+	// /proc status lists them.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cred.Pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
+			for _, g := range strings.Fields(rest) {
+				if g == strconv.Itoa(l.allowGid) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Handler is the control socket's HTTP handler: XML-RPC on /RPC2, log
+// streams on /logtail/NAME[/stdout|stderr] and /mainlogtail, all behind
+// the optional Basic authentication of [unix_http_server].
+func (d *Daemon) HTTPHandler() http.Handler {
+	rpc := xmlrpc.Serve(d.Handle)
+	mux := http.NewServeMux()
+	mux.Handle("/RPC2", rpc)
+	mux.Handle("/RPC2/", rpc)
+	mux.HandleFunc("/logtail/", d.serveLogtail)
+	mux.HandleFunc("/mainlogtail", func(w http.ResponseWriter, r *http.Request) {
+		d.follow(w, r, d.mainLogPath())
+	})
+	return d.authenticate(mux)
+}
+
+func (d *Daemon) authenticate(next http.Handler) http.Handler {
+	server := d.cfg.Server
+	if server.Username == "" && server.Password == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := basicAuth(r)
+		if !ok || !server.CheckPassword(user, pass) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func basicAuth(r *http.Request) (string, string, bool) {
+	h := r.Header.Get("Authorization")
+	enc, ok := strings.CutPrefix(h, "Basic ")
+	if !ok {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil {
+		return "", "", false
+	}
+	u, p, ok := strings.Cut(string(raw), ":")
+	return u, p, ok
+}
+
+// serveLogtail streams a process's log: /logtail/NAMESPEC[/stdout|stderr].
+func (d *Daemon) serveLogtail(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/logtail/")
+	rest, _ = url.PathUnescape(rest)
+	name, channel, _ := strings.Cut(rest, "/")
+	if channel == "" {
+		channel = "stdout"
+	}
+	if channel != "stdout" && channel != "stderr" {
+		http.NotFound(w, r)
+		return
+	}
+	d.mu.Lock()
+	_, p, ok := d.lookupLocked(name)
+	var f *logfile.File
+	if ok && p != nil {
+		f = p.stdout
+		if channel == "stderr" {
+			f = p.stderr
+		}
+	}
+	d.mu.Unlock()
+	if f == nil {
+		http.NotFound(w, r)
+		return
+	}
+	d.follow(w, r, f.Path())
+}
+
+func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, path string) {
+	if !exists(path) {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	flush := func() {
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		// A shutting-down daemon ends its streams.
+		select {
+		case <-d.stopped:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_ = logfile.Follow(ctx, path, w, flush)
+}

@@ -1,0 +1,295 @@
+package supervise
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"keeper/supervise/logfile"
+)
+
+var sigKill os.Signal = syscall.SIGKILL
+
+// resolveCommand finds the program to execute as supervisord does: a name
+// with a slash is taken as is, anything else is searched in PATH, and the
+// result must be an executable file. The errors are supervisord's spawnerr
+// texts.
+func resolveCommand(argv []string, path string) (string, error) {
+	if len(argv) == 0 {
+		return "", errors.New("command is empty")
+	}
+	program := argv[0]
+	filename := program
+	var st fs.FileInfo
+	if strings.Contains(program, "/") {
+		st, _ = os.Stat(program)
+	} else {
+		for _, dir := range filepath.SplitList(path) {
+			found := filepath.Join(dir, program)
+			if fi, err := os.Stat(found); err == nil {
+				filename, st = found, fi
+				break
+			}
+		}
+	}
+	switch {
+	case st == nil:
+		return "", fmt.Errorf("can't find command %s", pyRepr(filename))
+	case st.IsDir():
+		return "", fmt.Errorf("command at %s is a directory", pyRepr(filename))
+	case st.Mode().Perm()&0o111 == 0:
+		return "", fmt.Errorf("command at %s is not executable", pyRepr(filename))
+	case unix.Access(filename, unix.X_OK) != nil:
+		return "", fmt.Errorf("no permission to run command %s", pyRepr(filename))
+	}
+	return filename, nil
+}
+
+// pyRepr quotes s as Python's repr does for plain strings, so spawn errors
+// read as supervisord's.
+func pyRepr(s string) string {
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		return `"` + s + `"`
+	}
+	return "'" + strings.ReplaceAll(s, "'", `\'`) + "'"
+}
+
+// account is the identity a process runs as.
+type account struct {
+	uid, gid uint32
+	groups   []uint32
+	name     string
+	home     string
+	shell    string
+}
+
+// lookupAccount resolves user= (a name or a numeric uid).
+func lookupAccount(name string) (*account, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, numErr := strconv.Atoi(name); numErr == nil {
+			u, err = user.LookupId(name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("user %s does not exist: create it or fix user=", pyRepr(name))
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	a := &account{uid: uint32(uid), gid: uint32(gid), name: u.Username, home: u.HomeDir, shell: loginShell(u.Username)}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if g, err := strconv.ParseUint(id, 10, 32); err == nil {
+				a.groups = append(a.groups, uint32(g))
+			}
+		}
+	}
+	return a, nil
+}
+
+// loginShell reads a user's shell from /etc/passwd (os/user has no field
+// for it); "/bin/sh" when it can't be found.
+func loginShell(name string) string {
+	f, err := os.Open("/etc/passwd")
+	if err != nil {
+		return "/bin/sh"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) == 7 && fields[0] == name && fields[6] != "" {
+			return fields[6]
+		}
+	}
+	return "/bin/sh"
+}
+
+// setEnv sets key in env ("K=V" list), replacing an earlier value in place.
+func setEnv(env []string, key, value string) []string {
+	prefix := key + "="
+	for i, kv := range env {
+		if strings.HasPrefix(kv, prefix) {
+			env[i] = prefix + value
+			return env
+		}
+	}
+	return append(env, prefix+value)
+}
+
+func lookupEnv(env []string, key string) string {
+	prefix := key + "="
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], prefix); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// startCmd spawns p's program in its own process group with its logs,
+// environment and identity, and returns its pid and exit channel.
+func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
+	cfg := p.cfg
+	env := append([]string(nil), d.environ...)
+	var acct *account
+	if cfg.User != "" {
+		a, err := lookupAccount(cfg.User)
+		if err != nil {
+			return 0, nil, err
+		}
+		acct = a
+		for k, v := range map[string]string{"HOME": a.home, "USER": a.name, "LOGNAME": a.name, "SHELL": a.shell} {
+			env = setEnv(env, k, v)
+		}
+	}
+	env = setEnv(env, "SUPERVISOR_ENABLED", "1")
+	env = setEnv(env, "SUPERVISOR_SERVER_URL", d.serverURLFor(cfg))
+	env = setEnv(env, "SUPERVISOR_PROCESS_NAME", cfg.Name)
+	env = setEnv(env, "SUPERVISOR_GROUP_NAME", cfg.Group)
+	env = d.sessionEnv(p, env)
+	for _, kv := range cfg.Environment {
+		k, v, _ := strings.Cut(kv, "=")
+		env = setEnv(env, k, v)
+	}
+
+	filename, err := resolveCommand(cfg.Argv, lookupEnv(env, "PATH"))
+	if err != nil {
+		return 0, nil, err
+	}
+	argv := cfg.Argv
+	path := filename
+	if cfg.Umask >= 0 {
+		// Go cannot set a child's umask between fork and exec; keeper
+		// re-executes itself to set it, then execs the program.
+		self, err := os.Executable()
+		if err != nil {
+			return 0, nil, fmt.Errorf("couldn't set umask for %s: %v", cfg.Name, err)
+		}
+		path = self
+		argv = append([]string{"keeper", execCommand, strconv.FormatInt(int64(cfg.Umask), 8), filename}, cfg.Argv...)
+	}
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: cfg.Directory}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if acct != nil && os.Geteuid() == 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: acct.uid, Gid: acct.gid, Groups: acct.groups}
+	}
+
+	files, err := d.openPipes(p, cmd)
+	if err != nil {
+		return 0, nil, err
+	}
+	exits, err := d.reaper.Start(cmd)
+	files.closeChildEnds()
+	if err != nil {
+		files.closeParentEnds()
+		return 0, nil, spawnError(cfg, err)
+	}
+	pid := cmd.Process.Pid
+	// The reaper waits by pid; the pidfd os/exec holds is not needed.
+	_ = cmd.Process.Release()
+	p.stdin = files.stdin
+	files.capture(p)
+	return pid, exits, nil
+}
+
+// spawnError words a failed fork/exec as supervisord's child would.
+func spawnError(cfg *ProcessConfig, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "chdir" {
+		return fmt.Errorf("couldn't chdir to %s: %s", cfg.Directory, errnoName(pe.Err))
+	}
+	return fmt.Errorf("couldn't exec %s: %s", cfg.Argv[0], errnoName(err))
+}
+
+// errnoName returns the errno's symbolic name (ENOENT), as supervisord
+// reports spawn failures.
+func errnoName(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		if name := unix.ErrnoName(errno); name != "" {
+			return name
+		}
+	}
+	return err.Error()
+}
+
+// pipes are the descriptors of one spawn: the child's ends are closed in
+// the daemon after the fork, the parent's feed the logs.
+type pipes struct {
+	stdin            *os.File
+	childIn          *os.File
+	stdout, stderr   *os.File // parent read ends, nil when not captured
+	childOut, childErr *os.File
+}
+
+func (d *Daemon) openPipes(p *process, cmd *exec.Cmd) (*pipes, error) {
+	f := &pipes{}
+	var err error
+	if f.childIn, f.stdin, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("too many open files to spawn '%s'", p.cfg.Name)
+	}
+	cmd.Stdin = f.childIn
+	if p.stdout != nil {
+		if f.stdout, f.childOut, err = os.Pipe(); err != nil {
+			f.closeChildEnds()
+			f.closeParentEnds()
+			return nil, fmt.Errorf("too many open files to spawn '%s'", p.cfg.Name)
+		}
+		cmd.Stdout = f.childOut
+	}
+	switch {
+	case p.cfg.RedirectStderr:
+		cmd.Stderr = cmd.Stdout
+	case p.stderr != nil:
+		if f.stderr, f.childErr, err = os.Pipe(); err != nil {
+			f.closeChildEnds()
+			f.closeParentEnds()
+			return nil, fmt.Errorf("too many open files to spawn '%s'", p.cfg.Name)
+		}
+		cmd.Stderr = f.childErr
+	}
+	return f, nil
+}
+
+func (f *pipes) closeChildEnds() {
+	for _, c := range []*os.File{f.childIn, f.childOut, f.childErr} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+func (f *pipes) closeParentEnds() {
+	for _, c := range []*os.File{f.stdin, f.stdout, f.stderr} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// capture copies the program's output into its logs until the pipes close.
+func (f *pipes) capture(p *process) {
+	if f.stdout != nil {
+		go func(r *os.File, dst *logfile.File) {
+			logfile.Capture(r, dst)
+			r.Close()
+		}(f.stdout, p.stdout)
+	}
+	if f.stderr != nil {
+		go func(r *os.File, dst *logfile.File) {
+			logfile.Capture(r, dst)
+			r.Close()
+		}(f.stderr, p.stderr)
+	}
+}

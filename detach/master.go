@@ -3,11 +3,14 @@ package detach
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,14 +61,16 @@ func (e *StartError) Unwrap() error { return e.Err }
 // Master is a running session master: a program on a pty, served to
 // clients on a unix socket.
 type Master struct {
-	opts  MasterOptions
-	ln    *net.UnixListener
-	pty   *os.File
-	ptyFd int
-	cmd   *exec.Cmd
-	exit  chan struct{} // closed when the program was waited for
+	opts   MasterOptions
+	ln     *net.UnixListener
+	pty    *os.File
+	ptyFd  int             // for ioctls; reads and writes go through ptyRaw
+	ptyRaw syscall.RawConn // the pty in the runtime's poller, non-blocking
+	cmd    *exec.Cmd
+	exit   chan struct{} // closed when the program was waited for
 
-	ptyWrite sync.Mutex // keeps each client's keystrokes whole
+	ptyWrite    sync.Mutex  // keeps each client's keystrokes whole
+	trimPending atomic.Bool // a memory trim is scheduled
 
 	mu          sync.Mutex
 	clients     map[*client]struct{}
@@ -123,8 +128,9 @@ func (m *Master) startProgram() error {
 		// Best effort, as in dtach: a pty with default settings still works.
 		_ = unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, m.opts.Termios)
 	}
+
 	ws := m.opts.Winsize
-	_ = pty.Setsize(ptmx, &pty.Winsize{Rows: ws.Rows, Cols: ws.Cols, X: ws.XPixel, Y: ws.YPixel})
+	_ = unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols, Xpixel: ws.XPixel, Ypixel: ws.YPixel})
 
 	cmd := exec.Command(m.opts.Argv[0], m.opts.Argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
@@ -143,9 +149,17 @@ func (m *Master) startProgram() error {
 	}
 	m.cmd = cmd
 	m.pty = ptmx
-	// The output path reads the pty with plain blocking reads on its own
-	// thread: fewer wake-ups than the runtime poller for a hot stream.
-	m.ptyFd = int(ptmx.Fd())
+	raw, err := ptmx.SyscallConn()
+	if err != nil {
+		return &StartError{Msg: fmt.Sprintf("%s: init_pty: %s", m.opts.Progname, Strerror(err)), Err: err}
+	}
+	m.ptyRaw = raw
+	raw.Control(func(fd uintptr) {
+		m.ptyFd = int(fd)
+		// Whatever touched the descriptor before (os.File.Fd makes it
+		// blocking), the output path needs it non-blocking.
+		_ = unix.SetNonblock(m.ptyFd, true)
+	})
 	go func() {
 		_ = cmd.Wait()
 		close(m.exit)
@@ -195,17 +209,73 @@ func (m *Master) Serve() int {
 // closes. This loop is the single place output passes through.
 func (m *Master) pump() {
 	<-m.gate
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, readBatch)
+	var sinceTrim int
 	for {
-		n, err := unix.Read(m.ptyFd, buf)
-		if err == syscall.EINTR {
-			continue
+		n, err := m.readPty(buf)
+		if n > 0 {
+			m.broadcast(buf[:n])
+			sinceTrim += n
+			if sinceTrim > trimAfter && m.trimPending.CompareAndSwap(false, true) {
+				sinceTrim = 0
+				time.AfterFunc(trimDelay, m.trim)
+			}
 		}
-		if n <= 0 {
+		if err != nil {
 			return
 		}
-		m.broadcast(buf[:n])
 	}
+}
+
+// After a burst of output (trimAfter bytes) the master hands the memory
+// its client queues grew back to the kernel once trimDelay has passed, so
+// an idle session stays small; a quiet session never pays for it.
+const (
+	trimAfter = 1 << 20
+	trimDelay = 2 * time.Second
+)
+
+func (m *Master) trim() {
+	debug.FreeOSMemory()
+	m.trimPending.Store(false)
+}
+
+// ttyChunk is the most one read of a pty master returns (the tty layer's
+// buffer), and readBatch how much output is gathered before it is sent.
+const (
+	ttyChunk  = 4096
+	readBatch = 16 * ttyChunk
+)
+
+// readPty reads what the pty holds into buf, several reads to one batch so
+// a flood costs fewer writes to clients, and waits in the runtime's poller
+// only when nothing at all was read: an interactive echo goes out at once.
+func (m *Master) readPty(buf []byte) (int, error) {
+	n := 0
+	var readErr error
+	err := m.ptyRaw.Read(func(fd uintptr) bool {
+		for n+ttyChunk <= len(buf) {
+			c, err := unix.Read(int(fd), buf[n:])
+			switch {
+			case c > 0:
+				n += c
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return n > 0
+			case err == nil:
+				readErr = io.EOF
+				return true
+			default:
+				readErr = err
+				return true
+			}
+		}
+		return true
+	})
+	if readErr == nil {
+		readErr = err
+	}
+	return n, readErr
 }
 
 // broadcast hands p to every attached client, waiting while all of them
@@ -350,19 +420,25 @@ func (m *Master) handle(c *client, p Packet) {
 	// Unknown packet types are ignored, as in dtach.
 }
 
+// writePty types b into the program, waiting while its input is full.
 func (m *Master) writePty(b []byte) {
 	m.ptyWrite.Lock()
 	defer m.ptyWrite.Unlock()
-	for len(b) > 0 {
-		n, err := unix.Write(m.ptyFd, b)
-		if err == syscall.EINTR {
-			continue
+	_ = m.ptyRaw.Write(func(fd uintptr) bool {
+		for len(b) > 0 {
+			n, err := unix.Write(int(fd), b)
+			switch {
+			case n > 0:
+				b = b[n:]
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return false
+			default:
+				return true
+			}
 		}
-		if err != nil {
-			return
-		}
-		b = b[n:]
-	}
+		return true
+	})
 }
 
 func (m *Master) setWinsize(ws Winsize) {

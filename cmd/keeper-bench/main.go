@@ -1,10 +1,15 @@
-// Command keeper-bench measures keeper's session master against Debian's
-// dtach on the same workloads, interleaved, through dtach's wire protocol.
+// Command keeper-bench measures keeper against the programs it replaces:
+// its session master against Debian's dtach on the same workloads,
+// interleaved, through dtach's wire protocol (detach), and its daemon
+// against Debian's supervisord on the same programs, side by side
+// (supervise).
 //
 // Usage:
 //
 //	keeper-bench detach [-keeper bin/keeper] [-dtach /usr/bin/dtach] [-rounds 5] [-mb 64] [-sessions 100]
 //	                    [-trips 2000] [-warmup 200] [-keeper-env VAR=VALUE,...] [-strace]
+//	keeper-bench supervise [-keeper bin/keeper] [-supervisord /usr/bin/supervisord] [-supervisorctl /usr/bin/supervisorctl]
+//	                       [-programs 50] [-status 30] [-calls 200] [-respawns 12] [-starts 5] [-idle 2s] [-strace]
 //	keeper-bench flood -bytes N    (program run on a session's pty)
 //	keeper-bench echo              (program run on a session's pty)
 package main
@@ -17,6 +22,7 @@ import (
 )
 
 const usage = `usage: keeper-bench detach [flags]   compare keeper dtach with dtach
+       keeper-bench supervise [flags] compare keeper daemon with supervisord
        keeper-bench flood [-bytes N]  raw tty; wait for one byte, write N bytes, then idle
        keeper-bench echo              raw tty; write back every byte read
 `
@@ -30,6 +36,8 @@ func main() {
 	switch os.Args[1] {
 	case "detach":
 		err = runDetach(os.Args[2:], os.Stdout)
+	case "supervise":
+		err = runSupervise(os.Args[2:], os.Stdout)
 	case "flood":
 		err = runFlood(os.Args[2:])
 	case "echo":

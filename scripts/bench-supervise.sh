@@ -1,0 +1,36 @@
+#!/bin/sh
+# bench-supervise.sh: keeper's daemon against Debian's supervisord, in one
+# run, side by side on the same generated programs (50 "sleep infinity",
+# startsecs=1): status command wall time, raw XML-RPC server time of
+# getAllProcessInfo and getAPIVersion, crash-to-respawn latency, time to
+# start all programs, daemon memory. Prints each figure, the ratio
+# supervisord/keeper and the issues' targets. Exits non-zero only when the
+# benchmark could not run, never for a missed target.
+#
+# Environment: SUPERVISORD (default /usr/bin/supervisord), SUPERVISORCTL
+# (default /usr/bin/supervisorctl), PROGRAMS (default 50), STATUS (status
+# commands per daemon, default 30), CALLS (calls per method, default 200),
+# RESPAWNS (default 12), STARTS (default 5), GO (default go), BENCH_ARGS
+# (more keeper-bench supervise flags, e.g. -strace).
+set -eu
+
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+SUPERVISORD=${SUPERVISORD:-/usr/bin/supervisord}
+SUPERVISORCTL=${SUPERVISORCTL:-/usr/bin/supervisorctl}
+
+for f in "$SUPERVISORD" "$SUPERVISORCTL"; do
+	if [ ! -x "$f" ]; then
+		echo "bench-supervise: $f not found: install Debian's supervisor (apt-get install supervisor) or set SUPERVISORD and SUPERVISORCTL" >&2
+		exit 1
+	fi
+done
+
+# Under "make bench-supervise" the build target has just run.
+[ -n "${MAKELEVEL:-}" ] || make --no-print-directory build GO="$GO"
+"$GO" build -o bin/keeper-bench ./cmd/keeper-bench
+
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+exec bin/keeper-bench supervise -keeper bin/keeper -supervisord "$SUPERVISORD" -supervisorctl "$SUPERVISORCTL" \
+	-programs "${PROGRAMS:-50}" -status "${STATUS:-30}" -calls "${CALLS:-200}" \
+	-respawns "${RESPAWNS:-12}" -starts "${STARTS:-5}" ${BENCH_ARGS:-}

@@ -45,18 +45,24 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	if name == "dtach" && (len(args) == 0 || args[0] != masterCommand) {
 		return detach.DtachMain(argv, version, os.Stdin, os.Stdout, os.Stderr)
 	}
-	if len(args) == 0 {
+	// Global options (-c FILE, -s URL, -u USER, -p PASS, as supervisorctl
+	// takes them) come before the subcommand; the client commands read
+	// them from ctx.
+	opts, args, help, showVersion, err := parseGlobalOptions(args, stderr)
+	switch {
+	case err != nil:
+		return 2
+	case showVersion:
+		fmt.Fprintf(stdout, "keeper %s\n", version)
+		return 0
+	case help:
+		printUsage(stdout)
+		return 0
+	case len(args) == 0:
 		printUsage(stderr)
 		return 2
 	}
-	switch args[0] {
-	case "--version", "-V":
-		fmt.Fprintf(stdout, "keeper %s\n", version)
-		return 0
-	case "--help", "-h":
-		printUsage(stdout)
-		return 0
-	}
+	ctx = withCtlOptions(ctx, opts)
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "keeper: unknown command %q\nRun 'keeper help' for the list of commands.\n", args[0])
@@ -79,7 +85,7 @@ func exitCode(err error, stderr io.Writer) int {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "keeper %s: a process supervisor for programs that leave terminals behind\n\n", version)
-	fmt.Fprintln(w, "Usage: keeper COMMAND [ARGS...]")
+	fmt.Fprintln(w, "Usage: keeper [-c FILE | -s unix:///PATH] [-u USER -p PASS] COMMAND [ARGS...]")
 	fmt.Fprintln(w, "\nCommands:")
 	names := make([]string, 0, len(commands))
 	for name, cmd := range commands {
@@ -99,14 +105,6 @@ func init() {
 		summary: "show the commands, or one command's usage",
 		usage:   "keeper help [COMMAND]",
 		run:     runHelp,
-	}
-	commands["version"] = &command{
-		summary: "print keeper's version",
-		usage:   "keeper version",
-		run: func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-			fmt.Fprintf(stdout, "keeper %s\n", version)
-			return nil
-		},
 	}
 }
 

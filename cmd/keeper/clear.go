@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"slices"
+)
+
+const clearHelp = "clear <name>\t\tClear a process' log files.\n" +
+	"clear <name> <name>\tClear multiple process' log files\n" +
+	"clear all\t\tClear all process' log files"
+
+func init() {
+	commands["clear"] = &command{
+		summary: "clear the log files of processes: NAME or all",
+		usage: `keeper [-c FILE | -s unix:///PATH] clear NAME...|all
+
+Empties the stdout and stderr logs of the processes. Prints "NAME: cleared"
+or "NAME: ERROR (...)" per process, as supervisorctl does. Exit status: 0,
+1 for an unknown name, 7 (no socket) or 4 (refused connection) when no
+daemon answers.`,
+		run: ctlRunner("clear", clearHelp, (*ctl).doClear),
+	}
+}
+
+func (c *ctl) clearResult(r xmlrpcResult) (string, error) {
+	name := makeNamespec(r.group, r.name)
+	switch r.code {
+	case faultBadName:
+		return name + ": ERROR (no such process)", nil
+	case faultFailed:
+		return name + ": ERROR (failed)", nil
+	case faultSuccess:
+		return name + ": cleared", nil
+	}
+	return "", c.badResult(r.code, name)
+}
+
+func (c *ctl) doClear(ctx context.Context, names []string) error {
+	if slices.Contains(names, "all") {
+		v, err := c.call(ctx, "supervisor.clearAllProcessLogs")
+		if err != nil {
+			return c.abort(err)
+		}
+		return c.printResults(v, c.clearResult)
+	}
+	for _, name := range names {
+		group, process, wholeGroup := splitNamespec(name)
+		if wholeGroup {
+			process = "None" // supervisorctl prints Python's None for GROUP:*
+		}
+		_, err := c.call(ctx, "supervisor.clearProcessLogs", name)
+		if code, desc, ok := faultCode(err); ok {
+			line, err := c.clearResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			if err != nil {
+				return err
+			}
+			c.printf("%s", line)
+			c.setStatusFromFault(code)
+			continue
+		} else if err != nil {
+			return c.abort(err)
+		}
+		c.printf("%s: cleared", makeNamespec(group, process))
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"io"
+)
+
+const reloadHelp = "reload \t\tRestart the remote supervisord."
+
+func init() {
+	commands["reload"] = &command{
+		summary: "restart the daemon: stop everything, reread the config, start again",
+		usage:   `keeper [-c FILE | -s unix:///PATH] reload`,
+		run:     runReload,
+	}
+}
+
+func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newCtlFlags("reload", stderr)
+	if done, err := parseCtlFlags(fs, args); done {
+		return err
+	}
+	c, err := newCtl(ctx, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		c.printf("Error: reload accepts no arguments")
+		c.status = exitGeneric
+		c.printf("%s", reloadHelp)
+		return c.result()
+	}
+	_, err = c.call(ctx, "supervisor.restart")
+	if code, _, ok := faultCode(err); ok && code == faultShutdownState {
+		c.status = exitGeneric
+		c.printf("ERROR: already shutting down")
+	} else if err != nil {
+		c.fail(err)
+	} else {
+		c.printf("Restarted supervisord")
+	}
+	return c.result()
+}

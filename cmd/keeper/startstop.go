@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+)
+
+const (
+	startHelp = "start <name>\t\tStart a process\n" +
+		"start <gname>:*\t\tStart all processes in a group\n" +
+		"start <name> <name>\tStart multiple processes or groups\n" +
+		"start all\t\tStart all processes"
+	stopHelp = "stop <name>\t\tStop a process\n" +
+		"stop <gname>:*\t\tStop all processes in a group\n" +
+		"stop <name> <name>\tStop multiple processes or groups\n" +
+		"stop all\t\tStop all processes"
+	restartHelp = "restart <name>\t\tRestart a process\n" +
+		"restart <gname>:*\tRestart all processes in a group\n" +
+		"restart <name> <name>\tRestart multiple processes or groups\n" +
+		"restart all\t\tRestart all processes\n" +
+		"Note: restart does not reread config files. For that, see reread and update."
+)
+
+func init() {
+	commands["start"] = &command{
+		summary: "start processes: NAME, GROUP:* or all",
+		usage: `keeper [-c FILE | -s unix:///PATH] start NAME|GROUP:*|all...
+
+Prints "NAME: started" or "NAME: ERROR (...)" per process, as supervisorctl
+does. Exit status: 0 (also when already started), 1 for an unknown name,
+2 for an unknown group or no name, 7 when a program failed to start,
+7 (no socket) or 4 (refused connection) when no daemon answers.`,
+		run: ctlRunner("start", startHelp, (*ctl).doStart),
+	}
+	commands["stop"] = &command{
+		summary: "stop processes: NAME, GROUP:* or all",
+		usage: `keeper [-c FILE | -s unix:///PATH] stop NAME|GROUP:*|all...
+
+Prints "NAME: stopped" or "NAME: ERROR (...)" per process, as supervisorctl
+does. Exit status: 0 (also when not running), 1 for an unknown name or group,
+7 (no socket) or 4 (refused connection) when no daemon answers.`,
+		run: ctlRunner("stop", stopHelp, (*ctl).doStop),
+	}
+	commands["restart"] = &command{
+		summary: "stop, then start processes: NAME, GROUP:* or all",
+		usage: `keeper [-c FILE | -s unix:///PATH] restart NAME|GROUP:*|all...
+
+Runs stop, then start, with their messages and exit statuses. It does not
+reread the config: see reread and update.`,
+		run: ctlRunner("restart", restartHelp, func(c *ctl, ctx context.Context, names []string) error {
+			if err := c.doStop(ctx, names); err != nil {
+				return err
+			}
+			return c.doStart(ctx, names)
+		}),
+	}
+}
+
+// ctlRunner makes the run function of a command that checks the daemon is
+// up, then wants at least one name: supervisorctl's start, stop, restart
+// and clear.
+func ctlRunner(name, help string, do func(c *ctl, ctx context.Context, names []string) error) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		fs := newCtlFlags(name, stderr)
+		if done, err := parseCtlFlags(fs, args); done {
+			return err
+		}
+		c, err := newCtl(ctx, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		if !c.upcheck(ctx) {
+			return c.result()
+		}
+		if fs.NArg() == 0 {
+			c.printf("Error: %s requires a process name", name)
+			c.status = exitGeneric
+			if name == "start" {
+				c.status = exitInvalidArgs
+			}
+			c.printf("%s", help)
+			return c.result()
+		}
+		do(c, ctx, fs.Args())
+		return c.result()
+	}
+}
+
+// errAborted is returned by a step that met an error supervisorctl does not
+// handle: it was printed and the command stops there.
+var errAborted = fmt.Errorf("aborted")
+
+// abort prints err as fail does and returns errAborted.
+func (c *ctl) abort(err error) error {
+	c.fail(err)
+	return errAborted
+}
+
+// badResult is the error for a result code a command has no message for.
+func (c *ctl) badResult(code int, name string) error {
+	c.printf("error: unknown result code %d for %s", code, name)
+	c.status = exitGeneric
+	return errAborted
+}
+
+func (c *ctl) startResult(r xmlrpcResult) (string, error) {
+	name := makeNamespec(r.group, r.name)
+	switch r.code {
+	case faultBadName:
+		return name + ": ERROR (no such process)", nil
+	case faultNoFile:
+		return name + ": ERROR (no such file)", nil
+	case faultNotExecutable:
+		return name + ": ERROR (file is not executable)", nil
+	case faultAlreadyStarted:
+		return name + ": ERROR (already started)", nil
+	case faultSpawnError:
+		return name + ": ERROR (spawn error)", nil
+	case faultAbnormalTermination:
+		return name + ": ERROR (abnormal termination)", nil
+	case faultSuccess:
+		return name + ": started", nil
+	}
+	return "", c.badResult(r.code, name)
+}
+
+// printResults prints the results of a start, stop, signal or clear of
+// several processes and sets the exit status from each.
+func (c *ctl) printResults(v any, format func(xmlrpcResult) (string, error), ignored ...int) error {
+	for _, item := range arrayOf(v) {
+		r := resultOf(item)
+		line, err := format(r)
+		if err != nil {
+			return err
+		}
+		c.printf("%s", line)
+		c.setStatusFromFault(r.code, ignored...)
+	}
+	return nil
+}
+
+func (c *ctl) doStart(ctx context.Context, names []string) error {
+	if slices.Contains(names, "all") {
+		v, err := c.call(ctx, "supervisor.startAllProcesses")
+		if err != nil {
+			return c.abort(err)
+		}
+		return c.printResults(v, c.startResult, faultAlreadyStarted)
+	}
+	for _, name := range names {
+		group, process, wholeGroup := splitNamespec(name)
+		if wholeGroup {
+			v, err := c.call(ctx, "supervisor.startProcessGroup", group)
+			if code, _, ok := faultCode(err); ok && code == faultBadName {
+				c.printf("%s: ERROR (no such group)", group)
+				c.status = exitInvalidArgs
+				continue
+			} else if err != nil {
+				return c.abort(err)
+			}
+			if err := c.printResults(v, c.startResult, faultAlreadyStarted); err != nil {
+				return err
+			}
+			continue
+		}
+		_, err := c.call(ctx, "supervisor.startProcess", name)
+		if code, desc, ok := faultCode(err); ok {
+			line, err := c.startResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			if err != nil {
+				return err
+			}
+			c.printf("%s", line)
+			c.setStatusFromFault(code, faultAlreadyStarted)
+			continue
+		} else if err != nil {
+			return c.abort(err)
+		}
+		c.printf("%s: started", makeNamespec(group, process))
+	}
+	return nil
+}
+
+func (c *ctl) stopResult(r xmlrpcResult) (string, error) {
+	return c.signalResult(r, "stopped")
+}
+
+func (c *ctl) doStop(ctx context.Context, names []string) error {
+	if slices.Contains(names, "all") {
+		v, err := c.call(ctx, "supervisor.stopAllProcesses")
+		if err != nil {
+			return c.abort(err)
+		}
+		return c.printResults(v, c.stopResult, faultNotRunning)
+	}
+	for _, name := range names {
+		group, process, wholeGroup := splitNamespec(name)
+		if wholeGroup {
+			v, err := c.call(ctx, "supervisor.stopProcessGroup", group)
+			if code, _, ok := faultCode(err); ok && code == faultBadName {
+				c.printf("%s: ERROR (no such group)", group)
+				c.status = exitGeneric
+				continue
+			} else if err != nil {
+				return c.abort(err)
+			}
+			if err := c.printResults(v, c.stopResult, faultNotRunning); err != nil {
+				return err
+			}
+			continue
+		}
+		_, err := c.call(ctx, "supervisor.stopProcess", name)
+		if code, desc, ok := faultCode(err); ok {
+			line, err := c.stopResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			if err != nil {
+				return err
+			}
+			c.printf("%s", line)
+			c.setStatusFromFault(code, faultNotRunning)
+			continue
+		} else if err != nil {
+			return c.abort(err)
+		}
+		c.printf("%s: stopped", makeNamespec(group, process))
+	}
+	return nil
+}
+
+// xmlrpcResult is one entry of the arrays that supervisord's start, stop,
+// signal and clear methods for several processes return.
+type xmlrpcResult struct {
+	name, group, description string
+	code                     int
+}
+
+func resultOf(v any) xmlrpcResult {
+	s := structOf(v)
+	return xmlrpcResult{
+		name:        getStr(s, "name"),
+		group:       getStr(s, "group"),
+		description: getStr(s, "description"),
+		code:        getInt(s, "status"),
+	}
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+)
+
+const (
+	tailHelp = "tail [-f] <name> [stdout|stderr] (default stdout)\n" +
+		"Ex:\n" +
+		"tail -f <name>\t\tContinuous tail of named process stdout\n" +
+		"\t\t\tCtrl-C to exit.\n" +
+		"tail -100 <name>\tlast 100 *bytes* of process stdout\n" +
+		"tail <name> stderr\tlast 1600 *bytes* of process stderr"
+	maintailHelp = "maintail -f \tContinuous tail of supervisor main log file (Ctrl-C to exit)\n" +
+		"maintail -100\tlast 100 *bytes* of supervisord main log file\n" +
+		"maintail\tlast 1600 *bytes* of supervisor main log file\n"
+	// defaultTailBytes is how much of a log tail and maintail show.
+	defaultTailBytes = 1600
+)
+
+func init() {
+	commands["tail"] = &command{
+		summary: "show the end of a process's log, or follow it",
+		usage: `keeper [-c FILE | -s unix:///PATH] tail [-f | -BYTES] NAME [stdout|stderr]
+
+Prints the last 1600 (or BYTES) bytes of the process's stdout (or stderr)
+log. With -f, prints "==> Press Ctrl-C to exit <==" and follows the log
+until interrupted. The modifier must come first, as with supervisorctl.
+Exit status: 0, 1 for an unknown name or a bad argument, 7 (no socket) or
+4 (refused connection) when no daemon answers.`,
+		run: runTail,
+	}
+	commands["maintail"] = &command{
+		summary: "show the end of the daemon's own log, or follow it",
+		usage: `keeper [-c FILE | -s unix:///PATH] maintail [-f | -BYTES]
+
+Prints the last 1600 (or BYTES) bytes of the daemon's log; with -f follows
+it until interrupted.`,
+		run: runMaintail,
+	}
+}
+
+// The argument handling of tail and maintail is supervisorctl's, by hand:
+// its -BYTES modifier (tail -100 NAME) is no flag pflag can parse.
+
+func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := newCtl(ctx, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if !c.upcheck(ctx) {
+		return c.result()
+	}
+	args = args[1:]
+	if len(args) < 1 || len(args) > 3 {
+		if len(args) < 1 {
+			c.printf("Error: too few arguments")
+		} else {
+			c.printf("Error: too many arguments")
+		}
+		c.status = exitGeneric
+		c.printf("%s", tailHelp)
+		return c.result()
+	}
+	modifier := ""
+	if strings.HasPrefix(args[0], "-") {
+		modifier, args = args[0], args[1:]
+	}
+	var name, channel string
+	switch {
+	case len(args) == 1:
+		name, channel = args[0], "stdout"
+	case len(args) > 1:
+		name, channel = args[0], strings.ToLower(args[len(args)-1])
+		if channel != "stdout" && channel != "stderr" {
+			c.printf("Error: bad channel %s", pyRepr(channel))
+			c.status = exitGeneric
+			return c.result()
+		}
+	default:
+		c.printf("Error: tail requires process name")
+		c.status = exitGeneric
+		return c.result()
+	}
+	bytes, follow := defaultTailBytes, false
+	if modifier != "" {
+		what := modifier[1:]
+		if what == "f" {
+			follow = true
+		} else if n, ok := parsePyInt(what); ok {
+			bytes = n
+		} else {
+			c.printf("Error: bad argument %s", modifier)
+			c.status = exitGeneric
+			return c.result()
+		}
+	}
+	if follow {
+		c.follow(ctx, "/logtail/"+name+"/"+channel, stderr)
+		return c.result()
+	}
+	method := "supervisor.readProcessStdoutLog"
+	if channel == "stderr" {
+		method = "supervisor.readProcessStderrLog"
+	}
+	v, err := c.call(ctx, method, name, -bytes, 0)
+	if code, _, ok := faultCode(err); ok && (code == faultNoFile || code == faultFailed || code == faultBadName) {
+		c.status = exitGeneric
+		switch code {
+		case faultNoFile:
+			c.printf("%s: ERROR (no log file)", name)
+		case faultFailed:
+			c.printf("%s: ERROR (unknown error reading log)", name)
+		default:
+			c.printf("%s: ERROR (no such process name)", name)
+		}
+	} else if err != nil {
+		c.fail(err)
+	} else {
+		c.printf("%s", pyStr(v))
+	}
+	return c.result()
+}
+
+func runMaintail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := newCtl(ctx, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if !c.upcheck(ctx) {
+		return c.result()
+	}
+	args = args[1:]
+	bytes := defaultTailBytes
+	switch {
+	case len(args) > 1:
+		c.printf("Error: too many arguments")
+		c.status = exitGeneric
+		c.printf("%s", maintailHelp)
+		return c.result()
+	case len(args) == 1:
+		what, ok := strings.CutPrefix(args[0], "-")
+		if ok && what == "f" {
+			c.follow(ctx, "/mainlogtail", stderr)
+			return c.result()
+		}
+		n, isInt := parsePyInt(what)
+		if !ok || !isInt {
+			c.printf("Error: bad argument %s", args[0])
+			c.status = exitGeneric
+			return c.result()
+		}
+		bytes = n
+	}
+	v, err := c.call(ctx, "supervisor.readLog", -bytes, 0)
+	if code, _, ok := faultCode(err); ok && (code == faultNoFile || code == faultFailed) {
+		c.status = exitGeneric
+		if code == faultNoFile {
+			c.printf("supervisord: ERROR (no log file)")
+		} else {
+			c.printf("supervisord: ERROR (unknown error reading log)")
+		}
+	} else if err != nil {
+		c.fail(err)
+	} else {
+		c.printf("%s", pyStr(v))
+	}
+	return c.result()
+}
+
+// follow streams GET path (a chunked response that never ends) to stdout
+// until the daemon closes it or SIGINT arrives, after which it prints an
+// empty line, as supervisorctl does on Ctrl-C. A failed request is reported
+// on stderr as supervisorctl reports it, with exit status 0.
+func (c *ctl) follow(ctx context.Context, path string, stderr io.Writer) {
+	c.printf("==> Press Ctrl-C to exit <==")
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	shown := c.url + path
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", c.socket)
+		},
+		DisableCompression: true,
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, (&url.URL{Scheme: "http", Host: "localhost", Path: path}).String(), nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s Cannot connect, error: %v\n", shown, err)
+		return
+	}
+	req.Header.Set("User-Agent", "keeper")
+	if c.user != "" || c.pass != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			c.printf("")
+			return
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		fmt.Fprintf(stderr, "%s Cannot connect, error: %v\n", shown, err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "%s Cannot read, status code %d\n", shown, resp.StatusCode)
+		return
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := c.out.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				c.printf("")
+			}
+			return
+		}
+	}
+}
+
+// pyRepr quotes s as Python's repr() does for a str of printable characters.
+func pyRepr(s string) string {
+	quote := byte('\'')
+	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
+		quote = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(quote)
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == rune(quote):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(quote)
+	return b.String()
+}

@@ -178,6 +178,7 @@ func (m *Master) Serve() int {
 	die := make(chan os.Signal, 1)
 	signal.Notify(die, syscall.SIGTERM, syscall.SIGINT)
 
+	defer m.announce()()
 	go m.acceptLoop()
 	ended := make(chan struct{})
 	go func() {

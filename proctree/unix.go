@@ -152,3 +152,36 @@ func parseUnixListeners(b []byte) (map[uint64]string, error) {
 	}
 	return out, nil
 }
+
+// UnixClients counts, for each of paths, the connections a server has
+// accepted on the named unix socket at that path: the server side of an
+// accepted connection is listed in /proc/net/unix under the listening
+// socket's path, in the connected state. Paths are compared as the kernel
+// reports them (see UnixListeners).
+func UnixClients(paths []string) (map[string]int, error) {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil, fmt.Errorf("read /proc/net/unix: %w", err)
+	}
+	want := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		want[p] = true
+	}
+	out := make(map[string]int, len(paths))
+	for _, line := range bytes.Split(b, []byte("\n"))[1:] {
+		f := bytes.Fields(line)
+		// Num RefCount Protocol Flags Type St Inode Path
+		if len(f) < 8 {
+			continue
+		}
+		flags, err := strconv.ParseUint(string(f[3]), 16, 32)
+		if err != nil || flags&soAcceptCon != 0 || string(f[5]) != "03" {
+			continue
+		}
+		path := string(bytes.Join(f[7:], []byte(" ")))
+		if want[path] {
+			out[path]++
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,142 @@
+package detach
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment a supervising daemon gives its programs. A keeper master
+// started under such a program records itself in SessionDirEnv, naming the
+// program from ProgramEnv, so the daemon tracks it with no process scan.
+const (
+	SessionDirEnv = "KEEPER_SESSION_DIR"
+	ProgramEnv    = "KEEPER_PROGRAM"
+	DaemonEnv     = "KEEPER_DAEMON" // the daemon's control socket: marks its descendants
+)
+
+// Record describes one session in a session directory: one JSON file per
+// master, named after its pid. Identity is the master's pid and start time
+// (clock ticks since boot, as in /proc/PID/stat), never the pid alone.
+type Record struct {
+	Name      string    `json:"name"` // the socket's file name
+	Socket    string    `json:"socket"`
+	Program   string    `json:"program"` // namespec of the program it belongs to
+	PID       int       `json:"pid"`
+	StartTime uint64    `json:"start_time"`
+	Created   time.Time `json:"created"`
+	Maker     string    `json:"maker"` // "keeper" or "dtach"
+}
+
+func recordPath(dir string, pid int) string {
+	return filepath.Join(dir, strconv.Itoa(pid)+".session")
+}
+
+// WriteRecord stores r in dir atomically (a reader never sees half a file).
+func WriteRecord(dir string, r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("write session record: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("write session record: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".record-*")
+	if err != nil {
+		return fmt.Errorf("write session record: %w", err)
+	}
+	_, werr := tmp.Write(append(b, '\n'))
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write session record %s: %w", tmp.Name(), errors.Join(werr, cerr))
+	}
+	if err := os.Rename(tmp.Name(), recordPath(dir, r.PID)); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write session record: %w", err)
+	}
+	return nil
+}
+
+// RemoveRecord deletes the record of the master pid, if any.
+func RemoveRecord(dir string, pid int) {
+	os.Remove(recordPath(dir, pid))
+}
+
+// ReadRecords returns every record in dir; unreadable files are skipped.
+// A missing directory holds no records.
+func ReadRecords(dir string) ([]Record, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session directory: %w", err)
+	}
+	var out []Record
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".session") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		var r Record
+		if json.Unmarshal(b, &r) == nil && r.PID > 0 {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// selfStartTime reads this process's start time from /proc/self/stat.
+func selfStartTime() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	fields := strings.Fields(s[i+1:])
+	// Field 22 of stat is starttime; fields here start at field 3.
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("read /proc/self/stat: short line")
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// announce records this master in the session directory its environment
+// names, if any, and returns a function that removes the record.
+func (m *Master) announce() func() {
+	dir := os.Getenv(SessionDirEnv)
+	if dir == "" {
+		return func() {}
+	}
+	start, err := selfStartTime()
+	if err != nil {
+		return func() {}
+	}
+	sock, err := filepath.Abs(m.opts.Socket)
+	if err != nil {
+		sock = m.opts.Socket
+	}
+	r := Record{
+		Name:      filepath.Base(sock),
+		Socket:    sock,
+		Program:   os.Getenv(ProgramEnv),
+		PID:       os.Getpid(),
+		StartTime: start,
+		Created:   time.Now(),
+		Maker:     "keeper",
+	}
+	if WriteRecord(dir, r) != nil {
+		return func() {}
+	}
+	return func() { RemoveRecord(dir, r.PID) }
+}

@@ -1,0 +1,532 @@
+package supervise
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"keeper/detach"
+	"keeper/proctree"
+)
+
+// Sessions are the detached terminals a program leaves behind: session
+// masters (keeper's own or the real dtach's) that left the program's
+// process group with setsid. They are tracked apart from the program: a
+// stop leaves them running and listed, kill-sessions and the kill modes
+// of stop and shutdown reap them.
+//
+// Every session has a record under the daemon's state directory (one file
+// per master, see detach.Record). keeper masters write their own, from the
+// environment the daemon gives the program; sessions of the real dtach
+// are found in the process table (a session leader with no terminal that
+// holds a pty master, listens on a unix socket and carries the daemon's
+// mark in its environment) and recorded by the daemon. Records outlive the
+// daemon, so the next one finds every session again, after checking each
+// master is the same process (pid and start time).
+
+// sessionGrace is how long a reaped session's processes have between
+// SIGTERM and SIGKILL.
+const sessionGrace = 2 * time.Second
+
+// StateDir is where a daemon keeps what must outlive it: session records
+// and the identities of the programs it runs. It sits beside the pidfile:
+// /run/keeper.pid gives /run/keeper.state.
+func StateDir(cfg *Config) string {
+	pidfile := cfg.Supervisord.Pidfile
+	base := strings.TrimSuffix(filepath.Base(pidfile), filepath.Ext(pidfile))
+	return filepath.Join(filepath.Dir(pidfile), base+".state")
+}
+
+// sessionsRoot holds one directory of session records per program.
+func (d *Daemon) sessionsRoot() string { return filepath.Join(d.stateDir, "sessions") }
+
+func (d *Daemon) sessionDir(namespec string) string {
+	return filepath.Join(d.sessionsRoot(), namespec)
+}
+
+// sessionEnv gives a program what its sessions need: where keeper masters
+// record themselves, which program they belong to, and the daemon's mark.
+// The record directory is created for the program's user.
+func (d *Daemon) sessionEnv(p *process, env []string) []string {
+	dir := d.sessionDir(p.namespec())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		d.log.Warnf("create session directory %s: %v", dir, err)
+	} else if p.cfg.User != "" && os.Geteuid() == 0 {
+		if acct, err := lookupAccount(p.cfg.User); err == nil {
+			_ = os.Chown(dir, int(acct.uid), int(acct.gid))
+		}
+	}
+	env = setEnv(env, detach.SessionDirEnv, dir)
+	env = setEnv(env, detach.ProgramEnv, p.namespec())
+	return setEnv(env, detach.DaemonEnv, d.cfg.Server.File)
+}
+
+// Session is one detached terminal session as listed.
+type Session struct {
+	Program   string    // namespec of the program it belongs to
+	Name      string    // the socket's file name
+	Socket    string    // the socket's path
+	PID       int       // the master's pid
+	StartTime uint64    // the master's start time, with PID its identity
+	Maker     string    // "keeper" or "dtach"
+	Child     int       // the program on the pty, 0 when gone
+	Command   string    // its command line
+	Clients   int       // clients connected to the socket
+	Attached  bool      // a client is attached (the socket's owner-exec bit)
+	Created   time.Time // when the session was first recorded
+}
+
+// State is "attached" or "detached".
+func (s *Session) State() string {
+	if s.Attached {
+		return "attached"
+	}
+	return "detached"
+}
+
+func (s *Session) identity() proctree.Identity {
+	return proctree.Identity{PID: s.PID, StartTime: s.StartTime}
+}
+
+// sessionsMu serializes discovery so two listings don't record the same
+// dtach master twice.
+var sessionsMu sync.Mutex
+
+// Sessions lists the live sessions of the named programs (all when names
+// is empty; a group name means its processes). Records of sessions that
+// ended are dropped and their stale sockets removed; new masters of the
+// real dtach are recorded.
+func (d *Daemon) Sessions(names []string) ([]Session, error) {
+	sessionsMu.Lock()
+	defer sessionsMu.Unlock()
+	snap, err := proctree.Take()
+	if err != nil {
+		return nil, err
+	}
+	records, err := d.liveRecords(snap)
+	if err != nil {
+		return nil, err
+	}
+	records = append(records, d.discover(snap, records)...)
+
+	want, err := d.programFilter(names)
+	if err != nil {
+		return nil, err
+	}
+	var out []Session
+	var paths []string
+	for _, r := range records {
+		if want != nil && !want[r.Program] {
+			continue
+		}
+		s := Session{Program: r.Program, Name: r.Name, Socket: r.Socket, PID: r.PID,
+			StartTime: r.StartTime, Maker: r.Maker, Created: r.Created}
+		for _, c := range snap.Children(r.PID) {
+			if c.HasTTY() {
+				s.Child = c.PID
+				if argv, err := snap.Cmdline(c.PID); err == nil {
+					s.Command = strings.Join(argv, " ")
+				}
+				break
+			}
+		}
+		if fi, err := os.Stat(s.Socket); err == nil {
+			s.Attached = fi.Mode().Perm()&0o100 != 0
+		}
+		out = append(out, s)
+		paths = append(paths, s.Socket)
+	}
+	if clients, err := proctree.UnixClients(paths); err == nil {
+		for i := range out {
+			out[i].Clients = clients[out[i].Socket]
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Program != out[j].Program {
+			return out[i].Program < out[j].Program
+		}
+		return out[i].Created.Before(out[j].Created)
+	})
+	return out, nil
+}
+
+// programFilter turns names (processes, groups, group:*) into the set of
+// namespecs to list; nil means all.
+func (d *Daemon) programFilter(names []string) (map[string]bool, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	want := map[string]bool{}
+	for _, name := range names {
+		g, p, ok := d.lookupLocked(name)
+		switch {
+		case !ok:
+			// A program removed from the config may still have sessions.
+			want[name] = true
+		case p != nil:
+			want[p.namespec()] = true
+		default:
+			for _, p := range g.procs {
+				want[p.namespec()] = true
+			}
+		}
+	}
+	return want, nil
+}
+
+// liveRecords reads every record and keeps those whose master is still the
+// same process; the others are deleted with their stale sockets.
+func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
+	dirs, err := os.ReadDir(d.sessionsRoot())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	var live []detach.Record
+	for _, e := range dirs {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(d.sessionsRoot(), e.Name())
+		records, _ := detach.ReadRecords(dir)
+		for _, r := range records {
+			p, ok := snap.Get(r.PID)
+			if ok && p.StartTime == r.StartTime && !p.Zombie() {
+				live = append(live, r)
+				continue
+			}
+			detach.RemoveRecord(dir, r.PID)
+			removeStaleSocket(r.Socket)
+			d.log.Infof("session %s of %s ended (master pid %d): record dropped", r.Name, r.Program, r.PID)
+		}
+	}
+	return live, nil
+}
+
+// removeStaleSocket removes a socket file nobody listens on.
+func removeStaleSocket(path string) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return
+	}
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return
+	}
+	os.Remove(path)
+}
+
+// discover finds masters of the real dtach started under this daemon's
+// programs that have no record yet, and records them.
+func (d *Daemon) discover(snap *proctree.Snapshot, known []detach.Record) []detach.Record {
+	recorded := map[int]bool{}
+	for _, r := range known {
+		recorded[r.PID] = true
+	}
+	self := os.Getpid()
+	mark := []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
+	var found []detach.Record
+	for _, p := range snap.Processes() {
+		if !p.SessionLeader() || p.HasTTY() || p.Zombie() || recorded[p.PID] || p.PID == self {
+			continue
+		}
+		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.PID))
+		if err != nil || !bytes.Contains(environ, mark) {
+			continue
+		}
+		program := envValue(environ, detach.ProgramEnv)
+		if program == "" || !holdsPtyMaster(p.PID) {
+			continue
+		}
+		socket := d.masterSocket(snap, p.PID)
+		if socket == "" {
+			continue
+		}
+		r := detach.Record{Name: filepath.Base(socket), Socket: socket, Program: program, PID: p.PID,
+			StartTime: p.StartTime, Created: p.StartedAt(), Maker: "dtach"}
+		if err := detach.WriteRecord(d.sessionDir(program), r); err != nil {
+			d.log.Warnf("record session %s of %s: %v", r.Name, program, err)
+		}
+		d.log.Infof("found session %s of %s (dtach master pid %d)", r.Name, program, p.PID)
+		found = append(found, r)
+	}
+	return found
+}
+
+func envValue(environ []byte, key string) string {
+	for _, kv := range bytes.Split(environ, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte(key+"=")); ok {
+			return string(v)
+		}
+	}
+	return ""
+}
+
+// holdsPtyMaster reports whether pid has /dev/ptmx open: a session
+// master does, a daemon that merely left its session (ssh-agent) does not.
+func holdsPtyMaster(pid int) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if link, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && link == "/dev/ptmx" {
+			return true
+		}
+	}
+	return false
+}
+
+// masterSocket finds the socket a master listens on as an absolute path.
+// The kernel may report a relative name (dtach binds long paths after a
+// chdir): the master's command line, which names the socket, settles it.
+func (d *Daemon) masterSocket(snap *proctree.Snapshot, pid int) string {
+	listeners, _ := proctree.UnixListeners([]int{pid})
+	paths := listeners[pid]
+	if len(paths) == 0 {
+		return ""
+	}
+	bound := paths[0]
+	if filepath.IsAbs(bound) && !strings.HasPrefix(bound, "/proc/") {
+		return bound
+	}
+	argv, _ := snap.Cmdline(pid)
+	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	for _, a := range argv {
+		if filepath.Base(a) != filepath.Base(bound) {
+			continue
+		}
+		if !filepath.IsAbs(a) {
+			a = filepath.Join(cwd, a)
+		}
+		return a
+	}
+	return ""
+}
+
+// KillSessions reaps the sessions completely: SIGHUP to the foreground
+// group of each pty, SIGTERM to the master and everything in the pty's
+// session, then after sessionGrace SIGKILL to all that is left. It returns
+// the sessions reaped.
+func (d *Daemon) KillSessions(names []string) ([]Session, error) {
+	list, err := d.Sessions(names)
+	if err != nil {
+		return nil, err
+	}
+	d.reapSessions(list)
+	return list, nil
+}
+
+// sessionProcesses lists everything a session consists of in snap: the
+// master, its descendants, and every process in the session of the
+// program on its pty (which may have left the master's tree).
+func sessionProcesses(snap *proctree.Snapshot, s Session) []proctree.Identity {
+	seen := map[int]bool{}
+	var ids []proctree.Identity
+	add := func(p proctree.Process) {
+		if !seen[p.PID] && !p.Zombie() {
+			seen[p.PID] = true
+			ids = append(ids, p.Identity())
+		}
+	}
+	master, ok := snap.Get(s.PID)
+	if !ok || master.StartTime != s.StartTime {
+		return nil
+	}
+	add(master)
+	for _, p := range snap.Descendants(s.PID) {
+		add(p)
+		if p.PPID == s.PID && p.SessionLeader() {
+			for _, q := range snap.InSession(p.PID) {
+				add(q)
+			}
+		}
+	}
+	return ids
+}
+
+func (d *Daemon) reapSessions(list []Session) {
+	if len(list) == 0 {
+		return
+	}
+	snap, err := proctree.Take()
+	if err != nil {
+		d.log.Errorf("kill sessions: %v", err)
+		return
+	}
+	var all []proctree.Identity
+	for _, s := range list {
+		// The program in the pty's foreground hears a hangup first, as
+		// when a terminal goes away.
+		for _, c := range snap.Children(s.PID) {
+			if c.HasTTY() && c.TPGID > 1 {
+				_ = signalPid(-c.TPGID, unix.SIGHUP)
+			}
+		}
+		all = append(all, sessionProcesses(snap, s)...)
+	}
+	for _, id := range all {
+		_ = id.Signal(unix.SIGTERM)
+	}
+	if !waitGone(all, sessionGrace) {
+		// Take a fresh look: whatever the session started meanwhile
+		// goes too.
+		if snap, err := proctree.Take(); err == nil {
+			for _, s := range list {
+				all = append(all, sessionProcesses(snap, s)...)
+			}
+		}
+		for _, id := range all {
+			if id.Alive() {
+				_ = id.Signal(unix.SIGKILL)
+			}
+		}
+		waitGone(all, sessionGrace)
+	}
+	for _, s := range list {
+		detach.RemoveRecord(d.sessionDir(s.Program), s.PID)
+		removeStaleSocket(s.Socket)
+		d.log.Infof("killed session %s of %s (master pid %d)", s.Name, s.Program, s.PID)
+	}
+}
+
+// waitGone waits until none of ids is alive (a zombie is not), up to
+// timeout; it reports whether all are gone.
+func waitGone(ids []proctree.Identity, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		alive := false
+		for _, id := range ids {
+			if id.Alive() {
+				alive = true
+				break
+			}
+		}
+		if !alive {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sessionsMode resolves what a stop or shutdown does with sessions: the
+// flag's mode when given, else the program's sessions= key.
+func sessionsMode(flag string, cfg *ProcessConfig) Sessions {
+	switch Sessions(flag) {
+	case SessionsKeep, SessionsKill:
+		return Sessions(flag)
+	}
+	return cfg.Sessions
+}
+
+// programRecord is where the daemon notes the identity of a program it
+// runs, so that after a crash the next daemon stops it before starting a
+// new one (no program runs twice).
+func (d *Daemon) programRecord(p *process) string {
+	return filepath.Join(d.stateDir, "programs", p.namespec()+".pid")
+}
+
+func (d *Daemon) recordProgram(p *process, pid int) {
+	id, err := proctree.IdentityOf(pid)
+	if err != nil {
+		return
+	}
+	path := d.programRecord(p)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return
+	}
+	_ = os.WriteFile(path, []byte(fmt.Sprintf("%d %d\n", id.PID, id.StartTime)), 0o600)
+}
+
+func (d *Daemon) forgetProgram(p *process) { os.Remove(d.programRecord(p)) }
+
+// stopLeftovers stops program instances a previous daemon left running
+// (it died without stopping them): their process groups get the stop
+// signal, then SIGKILL after stopwaitsecs.
+func (d *Daemon) stopLeftovers() {
+	dir := filepath.Join(d.stateDir, "programs")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	byName := map[string]*process{}
+	d.mu.Lock()
+	for _, p := range d.processesLocked(false) {
+		byName[p.namespec()] = p
+	}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range ents {
+		path := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(path)
+		os.Remove(path)
+		if err != nil {
+			continue
+		}
+		var id proctree.Identity
+		if _, err := fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime); err != nil || id.PID <= 1 || !id.Alive() {
+			continue
+		}
+		name := strings.TrimSuffix(e.Name(), ".pid")
+		sig, wait := unix.SIGTERM, 10*time.Second
+		if p := byName[name]; p != nil {
+			sig, wait = p.cfg.Stopsignal, p.cfg.Stopwait
+		}
+		d.log.Warnf("stopping %s (pid %d) left running by a previous daemon", name, id.PID)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = signalPid(-id.PID, sig)
+			_ = id.Signal(sig)
+			if !waitGone([]proctree.Identity{id}, wait) {
+				_ = signalPid(-id.PID, unix.SIGKILL)
+				_ = id.Signal(unix.SIGKILL)
+				waitGone([]proctree.Identity{id}, 5*time.Second)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+
+// reapAtShutdown reaps the sessions of every program whose mode, after the
+// shutdown's own, is kill.
+func (d *Daemon) reapAtShutdown() {
+	d.mu.Lock()
+	var names []string
+	killAll := d.shutdownMode == SessionsKill
+	for _, p := range d.processesLocked(false) {
+		if killAll || (d.shutdownMode == "" && p.cfg.Sessions == SessionsKill) {
+			names = append(names, p.namespec())
+		}
+	}
+	d.mu.Unlock()
+	var list []Session
+	var err error
+	switch {
+	case killAll:
+		// Every session, including those of programs no longer configured.
+		list, err = d.Sessions(nil)
+	case len(names) > 0:
+		list, err = d.Sessions(names)
+	}
+	if err != nil {
+		d.log.Errorf("kill sessions at shutdown: %v", err)
+		return
+	}
+	d.reapSessions(list)
+}

@@ -1,0 +1,174 @@
+package supervise
+
+import (
+	"context"
+	"time"
+
+	"keeper/supervise/xmlrpc"
+)
+
+// keeper's own calls join supervisord's once rpc_methods.go's init made
+// the table (package files initialize in file name order).
+func init() {
+	for name, m := range keeperRPC() {
+		methods[name] = m
+	}
+}
+
+// keeperRPC are keeper's own calls, under the keeper. namespace beside
+// supervisord's: sessions, and stop and shutdown with a sessions mode.
+func keeperRPC() map[string]*rpcMethod {
+	return map[string]*rpcMethod{
+		"keeper.getSessions": {
+			signature: []string{"array", "array"},
+			help:      "List the detached terminal sessions of the named programs (all when the array is empty).",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				list, err := d.Sessions(names(args, 0))
+				if err != nil {
+					return nil, fault(FaultFailed, err.Error())
+				}
+				return sessionStructs(list), nil
+			},
+		},
+		"keeper.killSessions": {
+			signature: []string{"array", "array"},
+			help:      "Reap the sessions of the named programs (all when the array is empty); return those reaped.",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				list, err := d.KillSessions(names(args, 0))
+				if err != nil {
+					return nil, fault(FaultFailed, err.Error())
+				}
+				return sessionStructs(list), nil
+			},
+		},
+		"keeper.stopProcess": {
+			signature: []string{"array", "string", "boolean", "string"},
+			help: "Stop a process (name or group:*) like supervisor.stopProcess; sessions \"keep\" or \"kill\" " +
+				"(\"\" for the program's sessions= key). Return the sessions reaped.",
+			call: func(ctx context.Context, d *Daemon, args params) (any, error) {
+				name, err := args.str(0)
+				if err != nil {
+					return nil, err
+				}
+				mode := ""
+				if len(args) > 2 {
+					if mode, err = args.str(2); err != nil {
+						return nil, err
+					}
+				}
+				return d.stopWithSessions(ctx, name, args.flag(1, true), mode)
+			},
+		},
+		"keeper.shutdown": {
+			signature: []string{"boolean", "string"},
+			help:      "Shut down; sessions \"keep\" or \"kill\" (\"\" for each program's sessions= key).",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				mode := ""
+				if len(args) > 0 {
+					var err error
+					if mode, err = args.str(0); err != nil {
+						return nil, err
+					}
+				}
+				if mode != "" && mode != string(SessionsKeep) && mode != string(SessionsKill) {
+					return nil, fault(FaultBadArguments, "sessions mode "+mode+" is not keep or kill")
+				}
+				d.mu.Lock()
+				d.shutdownMode = Sessions(mode)
+				d.mu.Unlock()
+				d.Shutdown()
+				return true, nil
+			},
+		},
+	}
+}
+
+func names(args params, i int) []string {
+	if i >= len(args) {
+		return nil
+	}
+	list, _ := args[i].([]any)
+	var out []string
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sessionStructs encodes sessions for XML-RPC.
+func sessionStructs(list []Session) []any {
+	out := make([]any, len(list))
+	now := time.Now()
+	for i, s := range list {
+		out[i] = xmlrpc.Struct{
+			{Name: "program", Value: s.Program},
+			{Name: "name", Value: s.Name},
+			{Name: "socket", Value: s.Socket},
+			{Name: "pid", Value: s.PID},
+			{Name: "start_time", Value: int(s.StartTime)},
+			{Name: "maker", Value: s.Maker},
+			{Name: "child_pid", Value: s.Child},
+			{Name: "command", Value: s.Command},
+			{Name: "clients", Value: s.Clients},
+			{Name: "state", Value: s.State()},
+			{Name: "created", Value: int(s.Created.Unix())},
+			{Name: "age", Value: int(now.Sub(s.Created) / time.Second)},
+		}
+	}
+	return out
+}
+
+// stopWithSessions stops name (a process or a group) and then keeps or
+// reaps its sessions; it returns the sessions reaped.
+func (d *Daemon) stopWithSessions(ctx context.Context, name string, wait bool, mode string) (any, error) {
+	if mode != "" && mode != string(SessionsKeep) && mode != string(SessionsKill) {
+		return nil, fault(FaultBadArguments, "sessions mode "+mode+" is not keep or kill")
+	}
+	d.mu.Lock()
+	g, p, err := d.targetLocked(name)
+	var procs []*process
+	if err == nil {
+		if p != nil {
+			procs = []*process{p}
+		} else {
+			procs = g.sorted(false)
+		}
+	}
+	var reap []string
+	for _, q := range procs {
+		// The reaping below is done here, not by the exit handler.
+		d.stopMode[q] = SessionsKeep
+		if sessionsMode(mode, q.cfg) == SessionsKill {
+			reap = append(reap, q.namespec())
+		}
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		if err := d.stopProcess(ctx, p, name, true); err != nil {
+			d.mu.Lock()
+			delete(d.stopMode, p)
+			d.mu.Unlock()
+			return nil, err
+		}
+	} else {
+		d.stopAll2(ctx, procs, true)
+	}
+	d.mu.Lock()
+	for _, q := range procs {
+		delete(d.stopMode, q)
+	}
+	d.mu.Unlock()
+	if len(reap) == 0 {
+		return []any{}, nil
+	}
+	list, err := d.KillSessions(reap)
+	if err != nil {
+		return nil, fault(FaultFailed, err.Error())
+	}
+	return sessionStructs(list), nil
+}

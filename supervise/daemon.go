@@ -36,8 +36,13 @@ type Daemon struct {
 	reaper  *Reaper
 	log     *logfile.Logger
 	logFile *logfile.File
-	environ []string // the daemon's environment plus [supervisord] environment
-	started time.Time
+	environ  []string // the daemon's environment plus [supervisord] environment
+	started  time.Time
+	stateDir string // see StateDir
+	// stopMode overrides, for a stop under way, the program's sessions=.
+	stopMode map[*process]Sessions
+	// shutdownMode overrides sessions= for every program at shutdown.
+	shutdownMode Sessions
 
 	stopped chan struct{} // closed when Run returns
 	restart bool          // Run returns because of a restart (reload)
@@ -67,6 +72,8 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}
+	d.stateDir = StateDir(cfg)
+	d.stopMode = make(map[*process]Sessions)
 	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
 	if !cfg.Supervisord.Nocleanup {
 		d.cleanAutoLogs()
@@ -254,9 +261,30 @@ func (d *Daemon) startAutostartLocked(groups map[string]bool) {
 	}
 }
 
+// processStarted is called under the lock once a process was spawned.
+func (d *Daemon) processStarted(p *process, pid int) { d.recordProgram(p, pid) }
+
 // processExited is called under the lock after a process's exit was
-// handled, for what outlives it (its sessions).
-func (d *Daemon) processExited(p *process) {}
+// handled: its identity record goes, and, when the stop asked for it, its
+// sessions are reaped (in the background: reaping waits on processes).
+func (d *Daemon) processExited(p *process) {
+	d.forgetProgram(p)
+	mode, ok := d.stopMode[p]
+	delete(d.stopMode, p)
+	if !ok {
+		mode = p.cfg.Sessions
+	}
+	// A shutdown reaps (or keeps) sessions itself once everything stopped;
+	// a restart always keeps them.
+	if p.state == Stopped && mode == SessionsKill && d.mood == MoodRunning {
+		name := p.namespec()
+		go func() {
+			if _, err := d.KillSessions([]string{name}); err != nil {
+				d.log.Errorf("kill sessions of %s: %v", name, err)
+			}
+		}()
+	}
+}
 
 // stopAllLocked stops every process in reverse priority order, a group
 // at a time, waiting for each group to stop before the next one.
@@ -314,6 +342,13 @@ func (d *Daemon) Restart() { d.setMood(MoodRestarting) }
 // the caller should start over with a freshly read config.
 func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	defer close(d.stopped)
+	// No program runs twice: what a dead daemon left running stops first.
+	d.stopLeftovers()
+	if list, err := d.Sessions(nil); err != nil {
+		d.log.Warnf("find sessions: %v", err)
+	} else if len(list) > 0 {
+		d.log.Infof("tracking %d sessions", len(list))
+	}
 	d.mu.Lock()
 	d.startAutostartLocked(nil)
 	d.mu.Unlock()
@@ -331,6 +366,9 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		}
 		d.log.Infof("%s", map[bool]string{true: "restarting", false: "shutting down"}[mood == MoodRestarting])
 		d.stopAll(context.Background())
+		if mood == MoodShutdown {
+			d.reapAtShutdown()
+		}
 		d.mu.Lock()
 		d.closeAll()
 		d.mu.Unlock()
@@ -368,10 +406,6 @@ func (d *Daemon) serverURLFor(cfg *ProcessConfig) string {
 	}
 	return "unix://" + d.cfg.Server.File
 }
-
-// sessionEnv adds what a program's keeper dtach sessions need to announce
-// themselves to the daemon.
-func (d *Daemon) sessionEnv(p *process, env []string) []string { return env }
 
 // signalPid sends sig to pid (a negative pid is a process group). It never
 // signals pid 0, 1 or -1 (which would mean "everything"), whatever bug

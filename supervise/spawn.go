@@ -196,6 +196,7 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 		return 0, nil, spawnError(cfg, err)
 	}
 	pid := cmd.Process.Pid
+	d.processStarted(p, pid)
 	// The reaper waits by pid; the pidfd os/exec holds is not needed.
 	_ = cmd.Process.Release()
 	p.stdin = files.stdin
@@ -203,11 +204,16 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 	return pid, exits, nil
 }
 
-// spawnError words a failed fork/exec as supervisord's child would.
+// spawnError words a failed fork/exec as supervisord's child would. The
+// child's chdir and exec fail alike ("fork/exec PATH: errno"), so a
+// directory= that is missing or not a directory is checked for first.
 func spawnError(cfg *ProcessConfig, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Op == "chdir" {
-		return fmt.Errorf("couldn't chdir to %s: %s", cfg.Directory, errnoName(pe.Err))
+	if cfg.Directory != "" {
+		if fi, statErr := os.Stat(cfg.Directory); statErr != nil {
+			return fmt.Errorf("couldn't chdir to %s: %s", cfg.Directory, errnoName(statErr))
+		} else if !fi.IsDir() {
+			return fmt.Errorf("couldn't chdir to %s: %s", cfg.Directory, errnoName(syscall.ENOTDIR))
+		}
 	}
 	return fmt.Errorf("couldn't exec %s: %s", cfg.Argv[0], errnoName(err))
 }

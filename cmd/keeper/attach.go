@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
 	"keeper/detach"
+	"keeper/supervise"
 )
 
 func init() {
@@ -16,9 +19,11 @@ func init() {
 		summary: "attach this terminal to a session, by name or socket path",
 		usage: `keeper attach [-e CHAR | -E] [-r none|ctrl_l|winch] [-z] NAME|SOCKET
 
-Attaches to a session's socket directly (no daemon involved). NAME is looked
-up in the session directory ($KEEPER_SESSION_DIR, default ` + detach.DefaultSessionDir() + `);
-anything with a slash, or an existing file, is a socket path.
+Attaches to a session's socket directly (no daemon involved). NAME is a
+name keeper sessions prints (PROGRAM:NAME when two programs have one), looked
+up in the daemon's state directory (found from the config, -c FILE), then in
+$KEEPER_SESSION_DIR; anything with a slash, or an existing file, is a socket
+path.
 Detach with the detach key (^\ by default), as with dtach.
 
   -e CHAR   detach key, a character or ^X notation (^? is DEL)
@@ -29,7 +34,7 @@ Detach with the detach key (^\ by default), as with dtach.
 	}
 }
 
-func runAttach(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runAttach(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("attach", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	detachKey := fs.StringP("detach-char", "e", `^\`, "detach key")
@@ -56,7 +61,7 @@ func runAttach(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("attach: %w", err)
 	}
 	opts.Redraw = method
-	sock, err := detach.ResolveSocket(fs.Arg(0))
+	sock, err := resolveSession(ctx, fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
@@ -69,4 +74,47 @@ func runAttach(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("attach: %w", err)
 	}
 	return exitStatus(code)
+}
+
+// resolveSession turns a session name into its socket path: a path is
+// itself; a name is looked up in the records of the daemon of the config
+// (keeper sessions prints those names), then in $KEEPER_SESSION_DIR.
+func resolveSession(ctx context.Context, name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	if _, err := os.Lstat(name); err == nil {
+		return name, nil
+	}
+	o := ctlOptionsFrom(ctx)
+	path := o.Config
+	if path == "" {
+		if cwd, err := os.Getwd(); err == nil {
+			path, _ = supervise.FindConfig(cwd)
+		}
+	}
+	if path != "" {
+		if cfg, err := supervise.LoadConfig(path); err == nil {
+			root := filepath.Join(supervise.StateDir(cfg), "sessions")
+			program, short, qualified := strings.Cut(name, ":")
+			dirs, _ := os.ReadDir(root)
+			var matches []string
+			for _, dir := range dirs {
+				records, _ := detach.ReadRecords(filepath.Join(root, dir.Name()))
+				for _, r := range records {
+					if (qualified && r.Program == program && r.Name == short) || (!qualified && r.Name == name) {
+						matches = append(matches, r.Socket)
+					}
+				}
+			}
+			switch len(matches) {
+			case 1:
+				return matches[0], nil
+			case 0:
+			default:
+				return "", fmt.Errorf("session name %q is ambiguous: %d programs have one; use PROGRAM:%s", name, len(matches), name)
+			}
+		}
+	}
+	return detach.ResolveSocket(name)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"syscall"
 )
@@ -12,8 +13,11 @@ const shutdownHelp = "shutdown \tShut the remote supervisord down."
 func init() {
 	commands["shutdown"] = &command{
 		summary: "stop every process and the daemon",
-		usage: `keeper [-c FILE | -s unix:///PATH] shutdown
+		usage: `keeper [-c FILE | -s unix:///PATH] shutdown [--keep-sessions|--kill-sessions]
 
+Stops every program in reverse priority order, then the daemon. Sessions
+are kept (the next daemon finds them again) unless --kill-sessions is given
+or a program says sessions=kill; --keep-sessions keeps them all.
 Prints "Shut down"; with no daemon, "ERROR: URL no such file (already shut
 down?)" or "... refused connection ..." and exit status 1.`,
 		run: runShutdown,
@@ -22,8 +26,14 @@ down?)" or "... refused connection ..." and exit status 1.`,
 
 func runShutdown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newCtlFlags("shutdown", stderr)
+	keep := fs.Bool("keep-sessions", false, "keep every program's sessions running")
+	kill := fs.Bool("kill-sessions", false, "reap every program's sessions")
 	if done, err := parseCtlFlags(fs, args); done {
 		return err
+	}
+	if *keep && *kill {
+		fmt.Fprintln(stderr, "keeper: shutdown: --keep-sessions and --kill-sessions exclude each other")
+		return exitError{exitInvalidArgs}
 	}
 	c, err := newCtl(ctx, stdout, stderr)
 	if err != nil {
@@ -35,7 +45,15 @@ func runShutdown(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		c.printf("%s", shutdownHelp)
 		return c.result()
 	}
-	_, err = c.call(ctx, "supervisor.shutdown")
+	if *keep || *kill {
+		mode := "keep"
+		if *kill {
+			mode = "kill"
+		}
+		_, err = c.call(ctx, "keeper.shutdown", mode)
+	} else {
+		_, err = c.call(ctx, "supervisor.shutdown")
+	}
 	code, _, isFault := faultCode(err)
 	switch {
 	case err == nil:

@@ -35,13 +35,16 @@ does. Exit status: 0 (also when already started), 1 for an unknown name,
 		run: ctlRunner("start", startHelp, (*ctl).doStart),
 	}
 	commands["stop"] = &command{
-		summary: "stop processes: NAME, GROUP:* or all",
-		usage: `keeper [-c FILE | -s unix:///PATH] stop NAME|GROUP:*|all...
+		summary: "stop processes: NAME, GROUP:* or all; their sessions stay unless told",
+		usage: `keeper [-c FILE | -s unix:///PATH] stop [--keep-sessions|--kill-sessions] NAME|GROUP:*|all...
 
 Prints "NAME: stopped" or "NAME: ERROR (...)" per process, as supervisorctl
-does. Exit status: 0 (also when not running), 1 for an unknown name or group,
-7 (no socket) or 4 (refused connection) when no daemon answers.`,
-		run: ctlRunner("stop", stopHelp, (*ctl).doStop),
+does. The program's detached terminal sessions keep running (and listed)
+unless --kill-sessions is given or the program says sessions=kill; with
+--kill-sessions each reaped session gets a line. Exit status: 0 (also when
+not running), 1 for an unknown name or group, 7 (no socket) or 4 (refused
+connection) when no daemon answers.`,
+		run: runStop,
 	}
 	commands["restart"] = &command{
 		summary: "stop, then start processes: NAME, GROUP:* or all",
@@ -241,5 +244,93 @@ func resultOf(v any) xmlrpcResult {
 		group:       getStr(s, "group"),
 		description: getStr(s, "description"),
 		code:        getInt(s, "status"),
+	}
+}
+
+func runStop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newCtlFlags("stop", stderr)
+	keep := fs.Bool("keep-sessions", false, "leave the program's sessions running")
+	kill := fs.Bool("kill-sessions", false, "reap the program's sessions after it stopped")
+	if done, err := parseCtlFlags(fs, args); done {
+		return err
+	}
+	if *keep && *kill {
+		fmt.Fprintln(stderr, "keeper: stop: --keep-sessions and --kill-sessions exclude each other")
+		return exitError{exitInvalidArgs}
+	}
+	if !*keep && !*kill {
+		return ctlRunner("stop", stopHelp, (*ctl).doStop)(ctx, args, stdout, stderr)
+	}
+	mode := "keep"
+	if *kill {
+		mode = "kill"
+	}
+	c, err := newCtl(ctx, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if !c.upcheck(ctx) {
+		return c.result()
+	}
+	if fs.NArg() == 0 {
+		c.printf("Error: stop requires a process name")
+		c.status = exitGeneric
+		c.printf("%s", stopHelp)
+		return c.result()
+	}
+	c.doStopSessions(ctx, fs.Args(), mode)
+	return c.result()
+}
+
+// doStopSessions stops processes with keeper.stopProcess, which keeps or
+// reaps their sessions as mode says, printing supervisorctl's lines and one
+// line per reaped session.
+func (c *ctl) doStopSessions(ctx context.Context, names []string, mode string) {
+	var targets []string
+	for _, name := range names {
+		group, _, wholeGroup := splitNamespec(name)
+		if name != "all" && !wholeGroup {
+			targets = append(targets, name)
+			continue
+		}
+		v, err := c.call(ctx, "supervisor.getAllProcessInfo")
+		if err != nil {
+			c.abort(err)
+			return
+		}
+		found := false
+		for _, item := range arrayOf(v) {
+			s := structOf(item)
+			if name == "all" || getStr(s, "group") == group {
+				found = true
+				if !isStoppedState(getInt(s, "state")) {
+					targets = append(targets, makeNamespec(getStr(s, "group"), getStr(s, "name")))
+				}
+			}
+		}
+		if !found && name != "all" {
+			c.printf("%s: ERROR (no such group)", group)
+			c.status = exitGeneric
+		}
+	}
+	for _, name := range targets {
+		group, process, _ := splitNamespec(name)
+		v, err := c.call(ctx, "keeper.stopProcess", name, true, mode)
+		if code, desc, ok := faultCode(err); ok {
+			line, err := c.stopResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			if err != nil {
+				return
+			}
+			c.printf("%s", line)
+			c.setStatusFromFault(code, faultNotRunning)
+			continue
+		} else if err != nil {
+			c.abort(err)
+			return
+		}
+		c.printf("%s: stopped", makeNamespec(group, process))
+		if mode == "kill" {
+			printReaped(c, sessionsFrom(v))
+		}
 	}
 }

@@ -191,6 +191,23 @@ func runSupervise(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// interpreter returns the program named on script's #! line, or python3.
+func interpreter(script string) string {
+	b, err := os.ReadFile(script)
+	if err != nil {
+		return "python3"
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(strings.TrimPrefix(line, "#!"))
+	if !strings.HasPrefix(line, "#!") || len(f) == 0 {
+		return "python3"
+	}
+	if filepath.Base(f[0]) == "env" && len(f) > 1 {
+		return f[1]
+	}
+	return f[0]
+}
+
 // executable checks bin is an executable file and returns its absolute path.
 func executable(name, bin string) (string, error) {
 	im, err := implFor(name, bin)
@@ -370,7 +387,7 @@ func (b *superBench) printHeader(nprog, nstatus, ncalls, ncrash, nstarts int) {
 	fmt.Fprintf(w, "commit:  %s (keeper --version: %s)\n", commandOutput("git", "describe", "--always", "--dirty"),
 		commandOutput(b.keeper.argv[0], "--version"))
 	if v := commandOutput("dpkg-query", "-W", "-f", "${Version}", "supervisor"); v != "" {
-		fmt.Fprintf(w, "supervisor: Debian package %s, %s\n", v, commandOutput("python3", "--version"))
+		fmt.Fprintf(w, "supervisor: Debian package %s, %s\n", v, commandOutput(interpreter(b.supervisord.argv[0]), "--version"))
 	}
 	kernel := "unknown"
 	var u unix.Utsname

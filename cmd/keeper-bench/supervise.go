@@ -428,7 +428,7 @@ func (b *superBench) printTable(nprog, nstatus, ncalls, ncrash, nstarts int) {
 		}
 	}
 	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	const nameWidth = 46
+	const nameWidth = 50
 	fmt.Fprintf(tw, "%-*s\tkeeper\tsupervisord\tsupervisord/keeper\ttarget\tresult\t\n", nameWidth, "figure")
 	row := func(name, unit string, kv, sv float64, format, target string, pass *bool) {
 		res := "-"

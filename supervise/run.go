@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -99,7 +100,14 @@ func Run(opts RunOptions) error {
 	handler.Store(&h)
 	go srv.Serve(ln)
 	log.Infof("keeper %s started with pid %d, control socket %s", Version, os.Getpid(), cfg.Server.File)
-	ready(nil)
+	// Report ready once d.Run has spawned the autostart programs, so that
+	// `keeper daemon && keeper status` finds them started, not "Not started".
+	var readyOnce sync.Once
+	reportReady := func() { readyOnce.Do(func() { ready(nil) }) }
+	go func(d *Daemon) {
+		d.waitFor(context.Background(), time.Minute, d.autostartedLocked)
+		reportReady()
+	}(d)
 
 	for {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -124,6 +132,7 @@ func Run(opts RunOptions) error {
 		}()
 		restart := d.Run(context.Background())
 		cancel()
+		reportReady()
 		if !restart {
 			break
 		}
@@ -154,6 +163,20 @@ func Run(opts RunOptions) error {
 	return nil
 }
 
+// autostartedLocked reports whether every program set to start by itself
+// was spawned at least once, or the daemon is on its way out.
+func (d *Daemon) autostartedLocked() bool {
+	if d.mood <= MoodRestarting {
+		return true
+	}
+	for _, p := range d.processesLocked(false) {
+		if p.cfg.Autostart && p.laststart.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
 // writePidfile writes the daemon's pid, replacing a file left by a dead
 // daemon (the control socket already proved no live one owns it).
 func writePidfile(path string) error {
@@ -165,4 +188,3 @@ func writePidfile(path string) error {
 	}
 	return nil
 }
-

@@ -171,12 +171,10 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 	path := filename
 	if cfg.Umask >= 0 {
 		// Go cannot set a child's umask between fork and exec; keeper
-		// re-executes itself to set it, then execs the program.
-		self, err := os.Executable()
-		if err != nil {
-			return 0, nil, fmt.Errorf("couldn't set umask for %s: %v", cfg.Name, err)
-		}
-		path = self
+		// re-executes itself to set it, then execs the program. The child
+		// execs /proc/self/exe, its own binary: a program's user may not
+		// be able to reach the path keeper was started from.
+		path = "/proc/self/exe"
 		argv = append([]string{"keeper", execCommand, strconv.FormatInt(int64(cfg.Umask), 8), filename}, cfg.Argv...)
 	}
 	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: cfg.Directory}
@@ -233,9 +231,9 @@ func errnoName(err error) string {
 // pipes are the descriptors of one spawn: the child's ends are closed in
 // the daemon after the fork, the parent's feed the logs.
 type pipes struct {
-	stdin            *os.File
-	childIn          *os.File
-	stdout, stderr   *os.File // parent read ends, nil when not captured
+	stdin              *os.File
+	childIn            *os.File
+	stdout, stderr     *os.File // parent read ends, nil when not captured
 	childOut, childErr *os.File
 }
 

@@ -148,6 +148,11 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 		if err != nil {
 			return 0, nil, err
 		}
+		// As supervisord: a daemon that is not root runs programs as its
+		// own user only, rather than as the wrong one.
+		if euid := os.Geteuid(); euid != 0 && uint32(euid) != a.uid {
+			return 0, nil, fmt.Errorf("couldn't setuid to %s: can't drop privilege as nonroot user", pyRepr(cfg.User))
+		}
 		acct = a
 		for k, v := range map[string]string{"HOME": a.home, "USER": a.name, "LOGNAME": a.name, "SHELL": a.shell} {
 			env = setEnv(env, k, v)

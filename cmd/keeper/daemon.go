@@ -81,7 +81,10 @@ func runDaemon(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return runDetachedDaemon(path)
 	}
 	if *nodaemon || cfg.Supervisord.Nodaemon {
-		return supervise.Run(supervise.RunOptions{ConfigPath: path, Foreground: true})
+		if err := supervise.Run(supervise.RunOptions{ConfigPath: path, Foreground: true}); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		return nil
 	}
 	return startDetachedDaemon(path, cfg.Supervisord.Directory)
 }

@@ -34,7 +34,9 @@ type keeperd struct {
 	dir, conf, sock, pidfile string
 	logPath                  string
 	client                   *xmlrpc.Client
-	cmd                      *exec.Cmd // the foreground daemon; nil when detached
+	cmd                      *exec.Cmd           // the foreground daemon; nil when detached
+	bin                      string              // the keeper binary; keeperBin when empty
+	cred                     *syscall.Credential // the daemon's identity; the test's when nil
 	exited                   chan struct{}
 	output                   *lockedBuffer
 	serverExtra, daemonExtra string
@@ -130,9 +132,16 @@ func ownChild(pid int, own bool) {
 // it down with SIGTERM (SIGKILL after 15 s).
 func (k *keeperd) start(env ...string) {
 	k.t.Helper()
-	k.cmd = exec.Command(keeperBin, "daemon", "-n", "-c", k.conf)
+	bin := k.bin
+	if bin == "" {
+		bin = keeperBin
+	}
+	k.cmd = exec.Command(bin, "daemon", "-n", "-c", k.conf)
 	k.cmd.Dir = k.dir
 	k.cmd.Env = append(os.Environ(), env...)
+	if k.cred != nil {
+		k.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: k.cred}
+	}
 	k.cmd.Stdout, k.cmd.Stderr = k.output, k.output
 	if err := k.cmd.Start(); err != nil {
 		k.t.Fatalf("start keeper daemon: %v", err)
@@ -1092,6 +1101,12 @@ startsecs=0
 	if sid := statField(pid, 6); sid != strconv.Itoa(pid) {
 		t.Errorf("the detached daemon's session is %s, want its own (%d)", sid, pid)
 	}
+	// Neither the readiness pipe nor any other descriptor reaches programs.
+	for name, p := range k.programPids() {
+		if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p)); err != nil || len(fds) != 3 {
+			t.Errorf("%s has %d descriptors open (%v), want 3", name, len(fds), err)
+		}
+	}
 
 	// A second daemon on the same socket refuses to start, and leaves the
 	// first one's socket and pidfile alone.
@@ -1183,10 +1198,14 @@ startsecs=0
 // starting, in the foreground or detached, naming file and line.
 func TestDaemonBadConfig(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, line, want string }{
-		{"value", "autorestart=maybe", `autorestart: "maybe" is not one of true, false, unexpected`},
-		{"syntax", "this line has no value", `line is not "key = value" or a [section]`},
-		{"expansion", "directory=%(ENV_KEEPER_TEST_NO_SUCH_VARIABLE)s", "KEEPER_TEST_NO_SUCH_VARIABLE"},
+	for _, tc := range []struct {
+		name, line, want string
+		noLine           bool // the error names the section, not the line
+	}{
+		{"value", "autorestart=maybe", `autorestart: "maybe" is not one of true, false, unexpected`, false},
+		{"syntax", "this line has no value", `line is not "key = value" or a [section]`, false},
+		{"expansion", "directory=%(ENV_KEEPER_TEST_NO_SUCH_VARIABLE)s", "KEEPER_TEST_NO_SUCH_VARIABLE", false},
+		{"logdir", "stdout_logfile=/nonexistent/dir/a.log", "daemon: open stdout log of [program:a]: open log /nonexistent/dir/a.log: no such file or directory", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1200,6 +1219,9 @@ func TestDaemonBadConfig(t *testing.T) {
 			for _, args := range [][]string{{"daemon", "-c", k.conf}, {"daemon", "-n", "-c", k.conf}} {
 				out, code := runKeeper(t, k.dir, append([]string{keeperBin}, args...)...)
 				where := fmt.Sprintf("%s:%d", k.conf, lineNo)
+				if tc.noLine {
+					where = ""
+				}
 				if code == 0 || !strings.Contains(out, where) || !strings.Contains(out, tc.want) {
 					t.Errorf("keeper %s: exit status %d, output %q; want an error naming %s and %q", strings.Join(args, " "), code, out, where, tc.want)
 				}
@@ -1338,14 +1360,62 @@ startretries=1
 		}
 	})
 
-	// supervisorctl as the test user, with or without its supplementary
-	// group, or with that group as its primary one.
+	// ctl runs supervisorctl status as the test user, with or without its
+	// supplementary group, or with that group as its primary one.
 	ctl := func(t *testing.T, k *keeperd, groups []uint32, gid uint32) (string, int) {
 		t.Helper()
 		return runAs(t, "/", &syscall.Credential{Uid: u.uid, Gid: gid, Groups: groups},
 			"/usr/bin/supervisorctl", "-s", "unix://"+k.sock, "status")
 	}
 	statusLine := regexp.MustCompile(`(?m)^prog\s+RUNNING\s+pid [0-9]+`)
+
+	// A daemon run by the user itself may run programs as that user, not
+	// as anyone else, and lets that user control it.
+	t.Run("nonroot-daemon", func(t *testing.T) {
+		t.Parallel()
+		k := newKeeperd(t, `
+[program:self]
+command=/bin/sh -c 'id -u; exec @DIR@/sleepy 1000'
+user=`+u.name+`
+stdout_logfile=@DIR@/self.log
+startsecs=0
+
+[program:asroot]
+command=@DIR@/sleepy 1000
+user=root
+startretries=0
+`)
+		// The user needs a keeper it can run and a directory of its own.
+		k.bin = filepath.Join(k.dir, "keeper")
+		if out, code := runKeeper(t, k.dir, "cp", keeperBin, k.bin); code != 0 {
+			t.Fatalf("cp: %s", out)
+		}
+		for _, path := range []string{k.dir, k.conf} {
+			if err := os.Chown(path, int(u.uid), int(u.gid)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chmod(k.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		k.cred = &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{u.sgid}}
+		k.start()
+		k.waitState("self", 5*time.Second, "RUNNING")
+		waitFor(t, "self's output", 5*time.Second, func() bool {
+			return readFileOrEmpty(k.expand("@DIR@/self.log")) == fmt.Sprintf("%d\n", u.uid)
+		})
+		s := k.waitState("asroot", 5*time.Second, "FATAL")
+		if got := rpcField[string](s, "description"); !strings.Contains(got, "'root'") {
+			t.Errorf("asroot: description %q, want a spawn error naming root", got)
+		}
+		// Exit status 3: asroot is not running.
+		if out, code := ctl(t, k, nil, u.gid); code != 3 || !regexp.MustCompile(`(?m)^self\s+RUNNING`).MatchString(out) {
+			t.Errorf("supervisorctl as the daemon's own user: exit status %d, output %q", code, out)
+		}
+		if l := k.logLines("refused control connection"); len(l) != 0 {
+			t.Errorf("the daemon's own user refused: %q", l)
+		}
+	})
 
 	t.Run("socket-refused", func(t *testing.T) {
 		t.Parallel()

@@ -161,6 +161,10 @@ func (k *keeperd) start(env ...string) {
 			k.cmd.Process.Kill()
 			<-k.exited
 		}
+		// A clean exit, and no race report from a -race build of keeper.
+		if code := k.cmd.ProcessState.ExitCode(); code != 0 || strings.Contains(k.output.String(), "DATA RACE") {
+			k.t.Errorf("daemon exit status %d after SIGTERM; output:\n%s", code, k.output)
+		}
 	})
 	k.waitAnswers(10 * time.Second)
 }
@@ -1471,5 +1475,93 @@ startretries=0
 		if l := k.logLines("refused control connection"); len(l) != 0 {
 			t.Errorf("refusals logged for allowed peers: %q", l)
 		}
+	})
+}
+
+// TestDaemonShutdown checks SIGINT shutting down a daemon whose programs
+// are in every state: one ignoring SIGTERM (killed after stopwaitsecs), one
+// in BACKOFF, one STARTING; nothing is left behind.
+func TestDaemonShutdown(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, `
+[program:stubborn]
+command=/bin/sh -c 'trap "" TERM; exec @DIR@/sleepy 1000'
+stopwaitsecs=1
+startsecs=0
+
+[program:flap]
+command=/bin/sh -c 'exit 1; : @DIR@'
+startsecs=1
+startretries=100
+
+[program:starting]
+command=@DIR@/sleepy 1001
+startsecs=100
+`)
+	k.start()
+	pid := rpcField[int](k.waitState("stubborn", 5*time.Second, "RUNNING"), "pid")
+	waitFor(t, "stubborn to exec sleep with SIGTERM ignored", 5*time.Second, func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return bytes.Contains(b, []byte("sleepy"))
+	})
+	k.waitState("flap", 5*time.Second, "BACKOFF")
+	starting := rpcField[int](k.waitState("starting", 5*time.Second, "STARTING"), "pid")
+	begin := time.Now()
+	k.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-k.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("daemon still running 10s after SIGINT; log:\n%s", k.log())
+	}
+	if d := time.Since(begin); d < time.Second || d > 4*time.Second {
+		t.Errorf("shutdown took %v, want stubborn's stopwaitsecs (1s) and little more", d)
+	}
+	if code := k.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("daemon exit status %d after SIGINT, want 0", code)
+	}
+	for _, p := range []int{pid, starting} {
+		if !processGone(p) {
+			t.Errorf("program %d left after the shutdown", p)
+		}
+	}
+	for _, want := range []string{"received INT indicating exit request", "killing 'stubborn' (" + strconv.Itoa(pid) + ") with SIGKILL", "stopped: starting (terminated by SIGTERM)"} {
+		if len(k.logLines(want)) != 1 {
+			t.Errorf("no %q in the log:\n%s", want, k.log())
+		}
+	}
+	if pids := pidsMentioning(k.dir); len(pids) != 0 {
+		t.Errorf("processes left: %v", pids)
+	}
+}
+
+// TestDaemonManyExits checks that no exit is lost when many programs die
+// at once (SIGCHLDs coalesce): 20 processes each exit 4 times and are
+// respawned until they stay up.
+func TestDaemonManyExits(t *testing.T) {
+	t.Parallel()
+	const procs, runs = 20, 5
+	k := newKeeperd(t, fmt.Sprintf(`
+[program:many]
+command=/bin/sh -c 'echo x >> @DIR@/%%(process_num)02d.count; [ $(wc -l < @DIR@/%%(process_num)02d.count) -ge %d ] && exec @DIR@/sleepy 1000; exit 0'
+process_name=%%(program_name)s_%%(process_num)02d
+numprocs=%d
+startsecs=0
+autorestart=true
+`, runs, procs))
+	k.start()
+	for i := 0; i < procs; i++ {
+		name := fmt.Sprintf("many:many_%02d", i)
+		k.waitState(name, 10*time.Second, "RUNNING")
+		waitForLog(t, k, name+" spawned "+strconv.Itoa(runs)+" times", 10*time.Second, func() bool {
+			return len(k.logLines(fmt.Sprintf("spawned: 'many_%02d'", i))) == runs
+		})
+	}
+	waitForLog(t, k, "every run counted", 5*time.Second, func() bool {
+		for i := 0; i < procs; i++ {
+			if fileLines(k.expand(fmt.Sprintf("@DIR@/%02d.count", i))) != runs {
+				return false
+			}
+		}
+		return true
 	})
 }

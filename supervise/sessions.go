@@ -58,6 +58,13 @@ func (d *Daemon) sessionDir(namespec string) string {
 // The record directory is created for the program's user.
 func (d *Daemon) sessionEnv(p *process, env []string) []string {
 	dir := d.sessionDir(p.namespec())
+	// The state directory and the sessions root must be traversable by
+	// the users programs run as; each program's own directory is theirs.
+	for _, parent := range []string{d.stateDir, d.sessionsRoot()} {
+		if err := os.MkdirAll(parent, 0o711); err == nil {
+			_ = os.Chmod(parent, 0o711)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		d.log.Warnf("create session directory %s: %v", dir, err)
 	} else if p.cfg.User != "" && os.Geteuid() == 0 {
@@ -377,8 +384,11 @@ func (d *Daemon) reapSessions(list []Session) {
 		all = append(all, sessionProcesses(snap, s)...)
 	}
 	for _, id := range all {
-		_ = id.Signal(unix.SIGTERM)
+		if err := id.Signal(unix.SIGTERM); err != nil && !errors.Is(err, proctree.ErrNoProcess) {
+			d.log.Warnf("kill sessions: %v", err)
+		}
 	}
+	d.log.Debugf("kill sessions: SIGTERM to %d processes of %d sessions", len(all), len(list))
 	if !waitGone(all, sessionGrace) {
 		// Take a fresh look: whatever the session started meanwhile
 		// goes too.

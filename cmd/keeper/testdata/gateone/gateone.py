@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""A stand-in for Gate One in keeper's tests.
+
+Like gateone.py it is a foreground server that never daemonizes. For each
+user it keeps a terminal (a pty it holds the master of) in which it runs
+dtach, exactly with Gate One's ssh plugin command lines:
+
+    dtach -c SOCK -E -z -r none CMD ARGS...   (a new session)
+    dtach -a SOCK -E -z -r none               (resuming one that exists)
+
+CMD starts a grandchild the way ssh_connect.py starts ssh. `dtach` is
+whatever comes first in PATH: Debian's dtach, or keeper through a symlink.
+
+Usage: gateone.py SESSION_DIR USERS MARKER
+"""
+import os
+import pty
+import select
+import signal
+import sys
+import time
+
+session_dir, users, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+terminals = {}  # pty master fd -> (user, pid of the dtach client)
+
+def open_terminal(user):
+    sock = os.path.join(session_dir, "user%d" % user, "dtach_1")
+    os.makedirs(os.path.dirname(sock), exist_ok=True)
+    if os.path.exists(sock):
+        argv = ["dtach", "-a", sock, "-E", "-z", "-r", "none"]
+    else:
+        # sh keeps running as the program on the pty; its child stands
+        # for the ssh that ssh_connect.py starts.
+        argv = ["dtach", "-c", sock, "-E", "-z", "-r", "none",
+                "sh", "-c", "sleep %s; :" % marker]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    # os.forkpty's master descriptor is inheritable: without this the next
+    # user's dtach would hold this terminal open after the server exits.
+    os.set_inheritable(fd, False)
+    terminals[fd] = (user, pid)
+    print("user%d: %s (client pid %d)" % (user, " ".join(argv[:2]), pid), flush=True)
+
+def stop(signum, frame):
+    # Gate One exits on SIGTERM; the dtach clients lose their terminals
+    # (SIGHUP) and detach, the sessions stay.
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+for user in range(1, users + 1):
+    open_terminal(user)
+print("ready", flush=True)
+while terminals:
+    ready, _, _ = select.select(list(terminals), [], [], 1.0)
+    for fd in ready:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            user, pid = terminals.pop(fd)
+            os.close(fd)
+            os.waitpid(pid, 0)
+            print("user%d: client exited" % user, flush=True)
+# Every client is gone: stay up, as a server does.
+while True:
+    time.sleep(3600)

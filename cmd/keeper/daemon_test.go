@@ -471,9 +471,13 @@ startretries=3
 	if n := len(k.logLines("spawned: 'flap'")); n != 4 {
 		t.Errorf("%d spawns after FATAL, want 4", n)
 	}
-	// A start from FATAL tries again (and fails again).
-	if _, err := k.call("supervisor.startProcess", "flap", true); err == nil {
-		t.Errorf("startProcess of a program that cannot stay up succeeded")
+	// A start from FATAL tries again, and fails again: SPAWN_ERROR (50).
+	_, err := k.call("supervisor.startProcess", "flap", true)
+	if fault := (*xmlrpc.Fault)(nil); !errors.As(err, &fault) || fault.Code != 50 {
+		t.Errorf("startProcess of a program that cannot stay up: %v, want fault 50 (SPAWN_ERROR)", err)
+	}
+	if n := len(k.logLines("spawned: 'flap'")); n != 5 {
+		t.Errorf("%d spawns after a start from FATAL, want 5", n)
 	}
 }
 
@@ -510,7 +514,7 @@ stopwaitsecs=1
 startsecs=0
 
 [program:graceful]
-command=/bin/sh -c 'trap "echo bye; exit 7" TERM; while :; do @DIR@/sleepy 0.05; done'
+command=/bin/sh -c 'trap "echo bye; exit 7" TERM; echo $$ > @DIR@/graceful.ready; while :; do @DIR@/sleepy 0.05; done'
 stopwaitsecs=5
 startsecs=0
 autorestart=true
@@ -535,6 +539,8 @@ command=@DIR@/sleepy 1000
 startsecs=30
 `)
 	k.start()
+	// Each program has set its traps once it wrote its file.
+	readPidFile(t, k.expand("@DIR@/graceful.ready"), 5*time.Second)
 	children := map[string]int{}
 	for _, name := range []string{"asgroup", "killgroup", "plain"} {
 		children[name] = readPidFile(t, k.expand("@DIR@/"+name+".child"), 5*time.Second)

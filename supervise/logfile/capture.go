@@ -5,9 +5,14 @@ import (
 	"io"
 )
 
-// CaptureBufferSize is the size of the reads Capture makes: supervisord reads
-// its children's pipes 128 KiB at a time.
-const CaptureBufferSize = 128 << 10
+// CaptureBufferSize is the largest read Capture makes: supervisord reads its
+// children's pipes 128 KiB at a time. Capture starts at captureStart and
+// doubles while reads fill the buffer, so a quiet program costs a daemon
+// 4 KiB, not 128, and a fast one still gets big reads.
+const (
+	CaptureBufferSize = 128 << 10
+	captureStart      = 4 << 10
+)
 
 // Capture copies a program's output from r into dst until r reports EOF, and
 // returns the number of bytes read. Each read is written to dst whole, in
@@ -20,7 +25,7 @@ const CaptureBufferSize = 128 << 10
 // write error is returned at the end. A read error other than EOF ends the
 // copy and is returned (joined with the first write error, if any).
 func Capture(r io.Reader, dst io.Writer) (int64, error) {
-	buf := make([]byte, CaptureBufferSize)
+	buf := make([]byte, captureStart)
 	var total int64
 	var werr error
 	for {
@@ -29,6 +34,9 @@ func Capture(r io.Reader, dst io.Writer) (int64, error) {
 			total += int64(n)
 			if _, e := dst.Write(buf[:n]); e != nil && werr == nil {
 				werr = e
+			}
+			if n == len(buf) && len(buf) < CaptureBufferSize {
+				buf = make([]byte, 2*len(buf))
 			}
 		}
 		if err == io.EOF {

@@ -10,6 +10,8 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/keeper
+	@# keeper invoked as dtach is dtach: the example config puts this first in PATH.
+	@mkdir -p bin/path && ln -sf ../keeper bin/path/dtach
 
 # run builds keeper and supervises the example config in the foreground.
 run: build

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestAttachRestoresTerminal: whatever ends an attached client (the detach
+// key, the end of the session, SIGTERM, SIGHUP), the terminal's settings
+// are back as they were when the shell gets it back.
+func TestAttachRestoresTerminal(t *testing.T) {
+	dir := testDir(t)
+	ends := []struct {
+		name   string
+		end    func(c *term, sock string)
+		status string
+	}{
+		{"detach key", func(c *term, _ string) { c.send(detachKey) }, "0"},
+		{"custom detach key", func(c *term, _ string) { c.send("\x01") }, "0"},
+		{"session end", func(c *term, _ string) { c.send("exit\r") }, "0"},
+		{"SIGTERM", func(c *term, _ string) { signalClient(t, c, syscall.SIGTERM) }, "1"},
+		{"SIGHUP", func(c *term, _ string) { signalClient(t, c, syscall.SIGHUP) }, "1"},
+	}
+	for i, tc := range ends {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := filepath.Join(dir, "s"+string(rune('a'+i)))
+			if out, code := runCmd(t, dir, keeperBin, "dtach", "-n", sock, "sh"); code != 0 {
+				t.Fatalf("keeper dtach -n: exit %d: %s", code, out)
+			}
+			detach := ""
+			if tc.name == "custom detach key" {
+				detach = "-e ^A"
+			}
+			script := `before=$(stty -g); echo "BEFORE[$before]"; ` + keeperBin + ` attach ` + detach + ` ` + sock +
+				`; echo "STATUS[$?]"; echo "AFTER[$(stty -g)]"; sleep 30`
+			c := startTerm(t, dir, nil, "sh", "-c", script)
+			before := c.expect(`BEFORE\[[^\]]*\]`, 5*time.Second)
+			c.expect(`\x1b\[H\x1b\[J`, 5*time.Second) // attached
+			c.send("echo attached-$((40+2))\r")
+			c.expect("attached-42", 5*time.Second)
+			// While attached, the terminal is raw: no echo, no signals.
+			if tio, err := unix.IoctlGetTermios(int(c.pty.Fd()), unix.TCGETS); err != nil {
+				t.Fatal(err)
+			} else if tio.Lflag&(unix.ECHO|unix.ICANON|unix.ISIG) != 0 {
+				t.Errorf("terminal not in raw mode while attached: lflag %#o", tio.Lflag)
+			}
+			tc.end(c, sock)
+			if got := c.expect(`STATUS\[\d+\]`, 5*time.Second); got != "STATUS["+tc.status+"]" {
+				t.Errorf("exit status %s, want %s", got, tc.status)
+			}
+			after := c.expect(`AFTER\[[^\]]*\]`, 5*time.Second)
+			if strings.TrimPrefix(after, "AFTER") != strings.TrimPrefix(before, "BEFORE") {
+				t.Errorf("terminal settings not restored:\nbefore %s\nafter  %s", before, after)
+			}
+			if !strings.Contains(c.output(), "\x1b[?25h") {
+				t.Error("the cursor was not made visible again")
+			}
+		})
+	}
+}
+
+// signalClient signals the keeper attach process running in c's terminal.
+func signalClient(t *testing.T, c *term, sig syscall.Signal) {
+	t.Helper()
+	for _, pid := range pidsMentioning(keeperBin + "\x00attach") {
+		if statField(pid, 4) == c.pidString() {
+			syscall.Kill(pid, sig)
+			return
+		}
+	}
+	t.Fatal("no keeper attach process found in the terminal")
+}
+
+func (tm *term) pidString() string { return itoa(tm.cmd.Process.Pid) }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -317,7 +317,21 @@ type loader struct {
 	vars map[string]string // ENV_* and host_node_name
 }
 
+// LoadClientConfig reads only what a client needs from the config at path:
+// [supervisord] (where the daemon keeps its pidfile and state),
+// [unix_http_server] and [supervisorctl]. A broken [program:] section does
+// not keep a client from reaching a running daemon, and a client does not
+// pay for reading every program.
+func LoadClientConfig(path string) (*Config, error) {
+	host, _ := os.Hostname()
+	return readConfig(path, os.Environ(), host, false)
+}
+
 func loadConfig(path string, environ []string, host string) (*Config, error) {
+	return readConfig(path, environ, host, true)
+}
+
+func readConfig(path string, environ []string, host string, programs bool) (*Config, error) {
 	vars := map[string]string{"host_node_name": host}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
@@ -342,6 +356,9 @@ func loadConfig(path string, environ []string, host string) (*Config, error) {
 	}
 	if err := l.ctl(); err != nil {
 		return nil, err
+	}
+	if !programs {
+		return l.cfg, nil
 	}
 	if err := l.groups(); err != nil {
 		return nil, err

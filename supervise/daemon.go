@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -74,6 +75,17 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 	}
 	d.stateDir = StateDir(cfg)
 	d.stopMode = make(map[*process]Sessions)
+	// The daemon's heap is mostly short-lived request garbage: collect it
+	// sooner than Go's default (100%) to stay small.
+	debug.SetGCPercent(50)
+	if err := raiseLimits(cfg.Supervisord); err != nil {
+		return nil, err
+	}
+	// After the socket and the log were opened as root, before any
+	// program starts.
+	if err := dropPrivileges(cfg.Supervisord.User); err != nil {
+		return nil, err
+	}
 	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
 	if !cfg.Supervisord.Nocleanup {
 		d.cleanAutoLogs()

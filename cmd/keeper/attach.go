@@ -94,7 +94,7 @@ func resolveSession(ctx context.Context, name string) (string, error) {
 		}
 	}
 	if path != "" {
-		if cfg, err := supervise.LoadConfig(path); err == nil {
+		if cfg, err := supervise.LoadClientConfig(path); err == nil {
 			root := filepath.Join(supervise.StateDir(cfg), "sessions")
 			program, short, qualified := strings.Cut(name, ":")
 			dirs, _ := os.ReadDir(root)

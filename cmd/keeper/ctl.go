@@ -154,10 +154,11 @@ func newCtl(ctx context.Context, stdout, stderr io.Writer) (*ctl, error) {
 	}
 	var url, user, pass string
 	if path != "" {
-		// keeper reads the whole config where supervisorctl reads only
-		// [supervisorctl]; with -s, a config keeper rejects is only
-		// warned about, so that a running daemon stays reachable.
-		cfg, err := supervise.LoadConfig(path)
+		// Like supervisorctl, the client reads only the sections it needs
+		// (a broken [program:] does not matter to it); with -s, a config
+		// it rejects is only warned about, so a running daemon stays
+		// reachable.
+		cfg, err := supervise.LoadClientConfig(path)
 		switch {
 		case err == nil:
 			url, user, pass = cfg.Ctl.ServerURL, cfg.Ctl.Username, cfg.Ctl.Password

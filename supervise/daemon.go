@@ -34,9 +34,9 @@ type Daemon struct {
 	mood    Mood
 	changed chan struct{} // closed and replaced on every state change
 
-	reaper  *Reaper
-	log     *logfile.Logger
-	logFile *logfile.File
+	reaper   *Reaper
+	log      *logfile.Logger
+	logFile  *logfile.File
 	environ  []string // the daemon's environment plus [supervisord] environment
 	started  time.Time
 	stateDir string // see StateDir

@@ -512,7 +512,6 @@ func (d *Daemon) stopLeftovers() {
 	wg.Wait()
 }
 
-
 // reapAtShutdown reaps the sessions of every program whose mode, after the
 // shutdown's own, is kill.
 func (d *Daemon) reapAtShutdown() {

@@ -55,7 +55,10 @@ type StartError struct {
 	Err    error
 }
 
+// Error returns dtach's message.
 func (e *StartError) Error() string { return e.Msg }
+
+// Unwrap returns the underlying error.
 func (e *StartError) Unwrap() error { return e.Err }
 
 // Master is a running session master: a program on a pty, served to

@@ -10,6 +10,8 @@
 //	                    [-trips 2000] [-warmup 200] [-keeper-env VAR=VALUE,...] [-strace]
 //	keeper-bench supervise [-keeper bin/keeper] [-supervisord /usr/bin/supervisord] [-supervisorctl /usr/bin/supervisorctl]
 //	                       [-programs 50] [-status 30] [-calls 200] [-respawns 12] [-starts 5] [-idle 2s] [-strace]
+//	keeper-bench sessions [-keeper bin/keeper] [-dtach /usr/bin/dtach] [-programs 4] [-sessions 200] [-runs 30]
+//	                      [-calls 100] [-idle 10s] [-variants keeper,mixed] [-strace]
 //	keeper-bench flood -bytes N    (program run on a session's pty)
 //	keeper-bench echo              (program run on a session's pty)
 package main
@@ -23,6 +25,7 @@ import (
 
 const usage = `usage: keeper-bench detach [flags]   compare keeper dtach with dtach
        keeper-bench supervise [flags] compare keeper daemon with supervisord
+       keeper-bench sessions [flags]  time keeper sessions, kill-sessions, idle CPU and RSS with 200 sessions
        keeper-bench flood [-bytes N]  raw tty; wait for one byte, write N bytes, then idle
        keeper-bench echo              raw tty; write back every byte read
 `
@@ -38,6 +41,8 @@ func main() {
 		err = runDetach(os.Args[2:], os.Stdout)
 	case "supervise":
 		err = runSupervise(os.Args[2:], os.Stdout)
+	case "sessions":
+		err = runSessions(os.Args[2:], os.Stdout)
 	case "flood":
 		err = runFlood(os.Args[2:])
 	case "echo":

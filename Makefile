@@ -4,7 +4,7 @@ BIN     ?= bin/keeper
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run test test-short lint bench bench-detach bench-supervise bench-sessions fuzz clean
+.PHONY: all build run test test-short lint bench bench-detach bench-supervise fuzz clean
 
 all: build
 
@@ -27,7 +27,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: bench-detach bench-supervise bench-sessions
+bench: bench-detach bench-supervise
 
 bench-detach: build
 	scripts/bench-detach.sh
@@ -35,8 +35,37 @@ bench-detach: build
 bench-supervise: build
 	scripts/bench-supervise.sh
 
-bench-sessions: build
-	scripts/bench-sessions.sh
-
 clean:
 	rm -rf bin
+
+# install puts keeper in $(DESTDIR)$(BINDIR), with its init script and its
+# /etc/default file, the systemd unit, and /etc/keeper/keeper.conf (from
+# scripts/keeper.conf) unless one is there already; the installed files name
+# $(BINDIR)/keeper. install-dtach adds the opt-in dtach symlink: keeper run
+# as dtach is dtach, first in PATH before Debian's /usr/bin/dtach.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL    ?= install
+INSTALL_SED = sed -e 's|/usr/local/bin/keeper|$(BINDIR)/keeper|g' -e 's|/etc/keeper/|$(SYSCONFDIR)/keeper/|g' -e 's|/etc/default/|$(SYSCONFDIR)/default/|g'
+
+.PHONY: install install-dtach
+
+install: build
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/keeper/conf.d $(DESTDIR)$(SYSCONFDIR)/init.d \
+		$(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/keeper
+	$(INSTALL_SED) scripts/init.d/keeper > $(DESTDIR)$(SYSCONFDIR)/init.d/keeper
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/keeper
+	$(INSTALL_SED) scripts/systemd/keeper.service > $(DESTDIR)$(UNITDIR)/keeper.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/keeper.service
+	@# The admin's files are kept.
+	@for f in keeper/keeper.conf:scripts/keeper.conf default/keeper:scripts/default/keeper; do \
+		dst=$(DESTDIR)$(SYSCONFDIR)/$${f%%:*}; src=$${f#*:}; \
+		if [ -e "$$dst" ]; then echo "keeping $$dst"; \
+		else echo "$(INSTALL_SED) $$src > $$dst"; $(INSTALL_SED) $$src > "$$dst" && chmod 0644 "$$dst" || exit 1; fi; \
+	done
+
+install-dtach: install
+	ln -sf keeper $(DESTDIR)$(BINDIR)/dtach

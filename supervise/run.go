@@ -32,8 +32,12 @@ type RunOptions struct {
 // down. The process becomes a child subreaper before anything else, so no
 // orphan of a supervised program is ever lost to PID 1. SIGTERM and SIGINT
 // shut down, SIGHUP restarts (re-reading the config), SIGUSR2 reopens the
-// logs, SIGPIPE is ignored.
+// logs, SIGPIPE is ignored. Under a service manager that set
+// NOTIFY_SOCKET (systemd's Type=notify), the daemon reports READY=1,
+// RELOADING=1 and STOPPING=1 there, and its programs do not inherit the
+// variable.
 func Run(opts RunOptions) error {
+	sd := newNotifier()
 	ready := opts.Ready
 	if ready == nil {
 		ready = func(error) {}
@@ -70,6 +74,7 @@ func Run(opts RunOptions) error {
 		also = os.Stdout
 	}
 	log := logfile.NewLogger(logFile, also, level)
+	sd.setLog(log)
 	for _, w := range cfg.Warnings {
 		log.Warnf("%s", w.String())
 	}
@@ -108,6 +113,7 @@ func Run(opts RunOptions) error {
 		d.waitFor(context.Background(), time.Minute, d.autostartedLocked)
 		reportReady()
 	}(d)
+	go notifyStates(d, sd)
 
 	for {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -120,11 +126,13 @@ func Run(opts RunOptions) error {
 					switch sig {
 					case syscall.SIGHUP:
 						log.Infof("received SIGHUP indicating restart request")
+						sd.Reloading()
 						d.Restart()
 					case syscall.SIGUSR2:
 						d.ReopenLogs()
 					default:
 						log.Infof("received %s indicating exit request", signalName(sig))
+						sd.Stopping()
 						d.Shutdown()
 					}
 				}
@@ -152,7 +160,9 @@ func Run(opts RunOptions) error {
 		d = nd
 		h := d.HTTPHandler()
 		handler.Store(&h)
+		go notifyStates(d, sd)
 	}
+	sd.Stopping()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -161,6 +171,31 @@ func Run(opts RunOptions) error {
 	srv.Close()
 	log.Infof("keeper stopped")
 	return nil
+}
+
+// notifyStates tells the service manager about one Daemon's life: ready
+// once its autostart programs are spawned, then reloading or stopping as
+// soon as a restart or a shutdown is asked for (by a signal, or over the
+// control socket).
+func notifyStates(d *Daemon, sd *notifier) {
+	var mood Mood
+	d.waitFor(context.Background(), time.Minute, func() bool {
+		mood = d.mood
+		return d.autostartedLocked()
+	})
+	if mood == MoodRunning {
+		sd.Ready()
+	}
+	// Every Daemon ends in a restart or a shutdown before the next one.
+	d.waitFor(context.Background(), 1<<62, func() bool {
+		mood = d.mood
+		return mood <= MoodRestarting
+	})
+	if mood == MoodRestarting {
+		sd.Reloading()
+	} else {
+		sd.Stopping()
+	}
 }
 
 // autostartedLocked reports whether every program set to start by itself

@@ -21,16 +21,21 @@ const detachedFlag = "detached-child"
 func init() {
 	commands["daemon"] = &command{
 		summary: "run the supervisor daemon on a supervisord-dialect config",
-		usage: `keeper daemon [-c FILE] [-n]
+		usage: `keeper [-c FILE] daemon [-c FILE] [-n] [--print-pidfile]
 
   -c, --configuration FILE  the config; default keeper.conf, then supervisord's
                             search order ($CWD/supervisord.conf, $CWD/etc/supervisord.conf,
                             /etc/keeper/keeper.conf, /etc/supervisord.conf,
                             /etc/supervisor/supervisord.conf)
   -n, --nodaemon            stay in the foreground, logging to stdout too
+      --print-pidfile       print the pidfile the config names and exit
+                            (for init scripts)
 
 Without -n (and nodaemon=false) the daemon detaches, and the command returns
-once its control socket answers, so 'keeper daemon && keeper status' works.`,
+once its control socket answers, so 'keeper daemon && keeper status' works.
+As PID 1 (a container's init) it stays in the foreground, reaps every
+zombie and shuts down on SIGTERM. Under systemd (Type=notify) it reports
+READY=1, RELOADING=1 and STOPPING=1 on $NOTIFY_SOCKET.`,
 		run: runDaemon,
 	}
 	commands[supervise.ExecCommand] = &command{
@@ -42,17 +47,22 @@ once its control socket answers, so 'keeper daemon && keeper status' works.`,
 	}
 }
 
-func runDaemon(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("daemon", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.StringP("configuration", "c", "", "config file")
 	nodaemon := fs.BoolP("nodaemon", "n", false, "stay in the foreground")
+	printPidfile := fs.Bool("print-pidfile", false, "print the config's pidfile and exit")
 	detached := fs.Bool(detachedFlag, false, "")
 	fs.MarkHidden(detachedFlag)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError{2}
 	}
 	path := *configPath
+	if path == "" {
+		// keeper -c FILE daemon: the global option.
+		path = ctlOptionsFrom(ctx).Config
+	}
 	if path == "" {
 		cwd, _ := os.Getwd()
 		found, err := supervise.FindConfig(cwd)
@@ -72,6 +82,10 @@ func runDaemon(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	if *printPidfile {
+		fmt.Fprintln(stdout, cfg.Supervisord.Pidfile)
+		return nil
+	}
 	if !*detached {
 		for _, w := range cfg.Warnings {
 			fmt.Fprintf(stderr, "keeper: warning: %s\n", w)
@@ -80,7 +94,8 @@ func runDaemon(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if *detached {
 		return runDetachedDaemon(path)
 	}
-	if *nodaemon || cfg.Supervisord.Nodaemon {
+	// A container's init has nothing to return to: it stays.
+	if *nodaemon || cfg.Supervisord.Nodaemon || os.Getpid() == 1 {
 		if err := supervise.Run(supervise.RunOptions{ConfigPath: path, Foreground: true}); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}

@@ -26,6 +26,7 @@ type AttachOptions struct {
 	Socket     string
 	DetachChar int  // a byte value, or NoDetachChar
 	Redraw     byte // redraw method asked of the master
+	Replay     byte // what a keeper master repaints on attach (MsgReplay); ReplayUnspec sends nothing
 	NoSuspend  bool // pass the suspend key to the program (dtach -z)
 	In, Out    *os.File
 }
@@ -179,9 +180,20 @@ func (a *attachment) send(p Packet) {
 	a.conn.Write(b[:])
 }
 
+// sendAttach asks to attach, in one write so the master sees the window
+// size with the attach: the replay choice (a dtach master ignores it), the
+// attach, the redraw with the window size.
 func (a *attachment) sendAttach() {
-	a.send(Packet{Type: MsgAttach})
-	a.send(winsizePacket(MsgRedraw, a.opts.Redraw, a.winsize()))
+	var b []byte
+	if a.opts.Replay != ReplayUnspec {
+		p := Packet{Type: MsgReplay, Len: a.opts.Replay}.Encode()
+		b = append(b, p[:]...)
+	}
+	p := Packet{Type: MsgAttach}.Encode()
+	b = append(b, p[:]...)
+	p = winsizePacket(MsgRedraw, a.opts.Redraw, a.winsize()).Encode()
+	b = append(b, p[:]...)
+	a.conn.Write(b)
 }
 
 // suspend stops this client with the shell's job control, detached from

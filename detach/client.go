@@ -22,10 +22,15 @@ type client struct {
 
 	attached bool // guarded by Master.mu
 
+	// Owned by the goroutine reading the client's packets.
+	replay        byte // the client's MsgReplay choice
+	pendingAttach bool // MsgAttach seen, repaint waits for the MsgRedraw that follows it
+
 	mu      sync.Mutex
 	queue   []byte // output not yet handed to the writer
 	spare   []byte // the writer's last batch, reused
 	pending int    // bytes queued or being written
+	bonus   int    // bytes of a repaint still queued: not counted against the bounds
 	busy    bool   // the writer holds a batch
 	closing bool   // the master is ending: write what is queued, then hang up
 	closed  bool
@@ -47,7 +52,7 @@ func newClient(conn *net.UnixConn, onDrain func()) *client {
 func (c *client) hasRoom() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.closed && c.pending < highWater
+	return !c.closed && c.pending-c.bonus < highWater
 }
 
 func (c *client) isClosed() bool {
@@ -62,6 +67,19 @@ func (c *client) isClosed() bool {
 func (c *client) send(p []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.sendLocked(p, false)
+}
+
+// sendFirst queues a repaint, which no output precedes: it does not count
+// against the queue's bounds, so a large scrollback never gets the client
+// dropped, and it is the first thing the client reads.
+func (c *client) sendFirst(p []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sendLocked(p, true)
+}
+
+func (c *client) sendLocked(p []byte, first bool) bool {
 	if c.closed {
 		return false
 	}
@@ -76,7 +94,9 @@ func (c *client) send(p []byte) bool {
 			return true
 		}
 	}
-	if c.pending+len(p) > maxQueue {
+	if first {
+		c.bonus += len(p)
+	} else if c.pending-c.bonus+len(p) > maxQueue {
 		c.closeLocked()
 		return false
 	}
@@ -141,6 +161,7 @@ func (c *client) writeLoop() {
 		c.mu.Lock()
 		c.busy = false
 		c.pending -= len(batch)
+		c.bonus -= min(c.bonus, len(batch))
 		if cap(batch) <= keepCap {
 			c.spare = batch[:0]
 		}

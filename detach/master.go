@@ -1,6 +1,7 @@
 package detach
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,7 @@ type MasterOptions struct {
 	Termios    *unix.Termios // terminal settings for the pty, nil for the kernel's defaults
 	Winsize    Winsize       // initial window size, zero for DefaultWinsize
 	Progname   string        // name used in messages, dtach's argv[0]
+	Screen     ScreenOptions // the terminal emulator that repaints attaching clients
 }
 
 // StartError is a failure to start a session, with the text dtach prints
@@ -74,6 +76,9 @@ type Master struct {
 
 	ptyWrite    sync.Mutex  // keeps each client's keystrokes whole
 	trimPending atomic.Bool // a memory trim is scheduled
+
+	scr     *screen     // the terminal's state, nil with the emulator off
+	replies chan []byte // the emulator's answers to queries, for the program
 
 	mu          sync.Mutex
 	clients     map[*client]struct{}
@@ -114,6 +119,11 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 		ln.Close()
 		os.Remove(opts.Socket)
 		return nil, err
+	}
+	if !opts.Screen.Off {
+		m.scr = newScreen(opts.Screen, opts.Winsize)
+		m.replies = make(chan []byte, 8)
+		go m.replyLoop()
 	}
 	if !opts.WaitAttach {
 		close(m.gate)
@@ -210,13 +220,19 @@ func (m *Master) Serve() int {
 }
 
 // pump copies the pty's output to the attached clients until the pty
-// closes. This loop is the single place output passes through.
+// closes. This loop is the single place output passes through. When the
+// pty has nothing to read and the emulator has output left to parse, it
+// parses a chunk: the emulator only ever gets the time forwarding leaves.
 func (m *Master) pump() {
 	<-m.gate
 	buf := make([]byte, readBatch)
 	var sinceTrim int
 	for {
-		n, err := m.readPty(buf)
+		n, idle, err := m.readPty(buf)
+		if idle {
+			m.parseSome()
+			continue
+		}
 		if n > 0 {
 			m.broadcast(buf[:n])
 			sinceTrim += n
@@ -240,6 +256,11 @@ const (
 )
 
 func (m *Master) trim() {
+	if m.scr != nil {
+		m.mu.Lock()
+		m.scr.release()
+		m.mu.Unlock()
+	}
 	debug.FreeOSMemory()
 	m.trimPending.Store(false)
 }
@@ -254,9 +275,8 @@ const (
 // readPty reads what the pty holds into buf, several reads to one batch so
 // a flood costs fewer writes to clients, and waits in the runtime's poller
 // only when nothing at all was read: an interactive echo goes out at once.
-func (m *Master) readPty(buf []byte) (int, error) {
-	n := 0
-	var readErr error
+// Instead of waiting it reports idle when the emulator has output to parse.
+func (m *Master) readPty(buf []byte) (n int, idle bool, readErr error) {
 	err := m.ptyRaw.Read(func(fd uintptr) bool {
 		for n+ttyChunk <= len(buf) {
 			c, err := unix.Read(int(fd), buf[n:])
@@ -265,6 +285,10 @@ func (m *Master) readPty(buf []byte) (int, error) {
 				n += c
 			case err == syscall.EINTR:
 			case err == syscall.EAGAIN:
+				if n == 0 && m.scr != nil && m.scr.backlog.Load() {
+					idle = true
+					return true
+				}
 				return n > 0
 			case err == nil:
 				readErr = io.EOF
@@ -279,19 +303,27 @@ func (m *Master) readPty(buf []byte) (int, error) {
 	if readErr == nil {
 		readErr = err
 	}
-	return n, readErr
+	return n, idle, readErr
 }
 
 // broadcast hands p to every attached client, waiting while all of them
-// are full. With nobody attached the output is dropped, as dtach does.
+// are full, and to the emulator's ring. With nobody attached the emulator
+// parses the output at once; without an emulator it is dropped, as dtach
+// does.
 func (m *Master) broadcast(p []byte) {
 	for {
 		m.mu.Lock()
 		if len(m.attached) == 0 {
 			m.mu.Unlock()
-			return
+			if m.scr == nil || m.parseDirect(p) {
+				return
+			}
+			continue // a client attached meanwhile
 		}
 		if m.anyRoomLocked() {
+			if m.scr != nil {
+				m.scr.push(p)
+			}
 			dropped := false
 			for _, c := range m.attached {
 				if !c.send(p) {
@@ -305,8 +337,22 @@ func (m *Master) broadcast(p []byte) {
 			return
 		}
 		m.mu.Unlock()
-		<-m.room
+		m.waitRoom()
 	}
+}
+
+// waitRoom waits until a client drained or the client set changed,
+// parsing the emulator's backlog meanwhile.
+func (m *Master) waitRoom() {
+	for m.scr != nil && m.scr.backlog.Load() {
+		select {
+		case <-m.room:
+			return
+		default:
+		}
+		m.parseSome()
+	}
+	<-m.room
 }
 
 func (m *Master) anyRoomLocked() bool {
@@ -378,15 +424,39 @@ func (m *Master) acceptLoop() {
 	}
 }
 
+// attachGrace is how long an attach waits for the MsgRedraw that carries
+// the client's window size (dtach's client writes the two packets one after
+// the other). The repaint answers that handshake, made at the client's
+// size; a client that sends MsgAttach alone gets the bare output stream, as
+// from dtach.
+const attachGrace = 30 * time.Millisecond
+
 // readClient applies one client's packets until it hangs up.
 func (m *Master) readClient(c *client) {
 	var framer Framer
 	buf := make([]byte, 16*PacketSize)
+	graced := false
 	for {
 		n, err := c.conn.Read(buf)
 		framer.Feed(buf[:n], func(p Packet) { m.handle(c, p) })
 		if err != nil {
+			var ne net.Error
+			if c.pendingAttach && errors.As(err, &ne) && ne.Timeout() {
+				_ = c.conn.SetReadDeadline(time.Time{})
+				graced = false
+				c.pendingAttach = false
+				m.setAttached(c, true)
+				continue
+			}
 			break
+		}
+		switch {
+		case c.pendingAttach:
+			_ = c.conn.SetReadDeadline(time.Now().Add(attachGrace))
+			graced = true
+		case graced:
+			_ = c.conn.SetReadDeadline(time.Time{})
+			graced = false
 		}
 	}
 	c.close()
@@ -398,30 +468,80 @@ func (m *Master) readClient(c *client) {
 }
 
 func (m *Master) handle(c *client, p Packet) {
+	if c.pendingAttach && p.Type != MsgRedraw && p.Type != MsgWinch {
+		// Not the attach handshake: attach with no repaint.
+		c.pendingAttach = false
+		m.setAttached(c, true)
+	}
 	switch p.Type {
 	case MsgPush:
 		if keys := p.Keys(); len(keys) > 0 {
 			m.writePty(keys)
 		}
-	case MsgAttach, MsgDetach:
-		m.mu.Lock()
-		c.attached = p.Type == MsgAttach
-		if c.attached {
-			select {
-			case <-m.gate:
-			default:
-				close(m.gate)
-			}
+	case MsgAttach:
+		if m.scr != nil && c.replay != ReplayNone {
+			// Repainted once the MsgRedraw that follows says the
+			// client's window size.
+			c.pendingAttach = true
+			return
 		}
-		m.refreshAttachedLocked()
-		m.mu.Unlock()
-		m.signalRoom()
+		m.setAttached(c, true)
+	case MsgDetach:
+		m.setAttached(c, false)
 	case MsgWinch:
 		m.setWinsize(p.Winsize())
 	case MsgRedraw:
+		if c.pendingAttach {
+			method := m.redrawMethod(p.Len)
+			var ws *Winsize
+			if w := p.Winsize(); method != RedrawNone && w.Rows > 0 && w.Cols > 0 {
+				ws = &w
+			}
+			m.finishAttach(c, ws, method)
+		}
 		m.redraw(p.Len, p.Winsize())
+	case MsgReplay:
+		c.replay = p.Len
+	case MsgStatus:
+		if !c.attached {
+			b, _ := json.Marshal(m.status())
+			c.send(append(b, '\n'))
+			c.finish(time.Now().Add(drainTimeout))
+		}
 	}
 	// Unknown packet types are ignored, as in dtach.
+}
+
+func (m *Master) setAttached(c *client, on bool) {
+	m.mu.Lock()
+	m.setAttachedLocked(c, on)
+	m.mu.Unlock()
+	m.signalRoom()
+}
+
+func (m *Master) setAttachedLocked(c *client, on bool) {
+	c.attached = on
+	if on {
+		select {
+		case <-m.gate:
+		default:
+			close(m.gate)
+		}
+	}
+	m.refreshAttachedLocked()
+}
+
+// finishAttach attaches a client with a repaint, made at window size ws
+// when not nil. When output was lost to the emulator since the last
+// attach, the program is asked to redraw itself too (unless the client's
+// redraw method does that anyway).
+func (m *Master) finishAttach(c *client, ws *Winsize, method byte) {
+	c.pendingAttach = false
+	stale := m.attachWithRepaint(c, ws)
+	m.signalRoom()
+	if stale && method != RedrawWinch {
+		m.signalProgram(syscall.SIGWINCH)
+	}
 }
 
 // writePty types b into the program, waiting while its input is full.
@@ -445,7 +565,17 @@ func (m *Master) writePty(b []byte) {
 	})
 }
 
+// setWinsize sets the pty's window size and brings the emulator to it (a
+// size with no rows or columns is left to the pty alone).
 func (m *Master) setWinsize(ws Winsize) {
+	if m.scr != nil && ws.Rows > 0 && ws.Cols > 0 {
+		m.resizeScreen(ws)
+		return
+	}
+	m.setPtySize(ws)
+}
+
+func (m *Master) setPtySize(ws Winsize) {
 	_ = unix.IoctlSetWinsize(m.ptyFd, unix.TIOCSWINSZ, &unix.Winsize{
 		Row: ws.Rows, Col: ws.Cols, Xpixel: ws.XPixel, Ypixel: ws.YPixel,
 	})
@@ -455,9 +585,7 @@ func (m *Master) setWinsize(ws Winsize) {
 // size is set, then ^L is typed (only for a program reading raw keys with
 // echo off) or SIGWINCH sent.
 func (m *Master) redraw(method byte, ws Winsize) {
-	if method == RedrawUnspec {
-		method = m.opts.Redraw
-	}
+	method = m.redrawMethod(method)
 	if method == RedrawNone {
 		return
 	}
@@ -471,6 +599,13 @@ func (m *Master) redraw(method byte, ws Winsize) {
 	case RedrawWinch:
 		m.signalProgram(syscall.SIGWINCH)
 	}
+}
+
+func (m *Master) redrawMethod(method byte) byte {
+	if method == RedrawUnspec {
+		return m.opts.Redraw
+	}
+	return method
 }
 
 // signalProgram sends sig to the pty's foreground process group.

@@ -56,6 +56,9 @@ func masterArgs(progname string, opts MasterOptions, foreground bool) []string {
 	if opts.WaitAttach {
 		args = append(args, "-w")
 	}
+	if spec := opts.Screen.String(); spec != "" {
+		args = append(args, "-s", spec)
+	}
 	args = append(args, "-r", strconv.Itoa(int(opts.Redraw)), "--", opts.Socket)
 	return append(args, opts.Argv...)
 }
@@ -81,8 +84,12 @@ func closeInheritedOnExec() {
 // SpawnMaster starts a session master as a new keeper process in its own
 // session, with stdio on /dev/null, and returns once the socket listens
 // and the program runs. opts.Termios and opts.Winsize are handed over. A
-// *StartError says what failed, in dtach's words.
+// *StartError says what failed, in dtach's words. Default opts.Screen is
+// taken from $KEEPER_SCREEN.
 func SpawnMaster(progname string, opts MasterOptions) error {
+	if err := screenFromEnv(&opts); err != nil {
+		return fmt.Errorf("spawn session master: %w", err)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("spawn session master: %w", err)
@@ -133,6 +140,9 @@ func SpawnMaster(progname string, opts MasterOptions) error {
 // ExecMaster replaces the current process with a foreground session master
 // (dtach -N), so only stdio and no inherited descriptor reaches it.
 func ExecMaster(progname string, opts MasterOptions) error {
+	if err := screenFromEnv(&opts); err != nil {
+		return fmt.Errorf("exec session master: %w", err)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("exec session master: %w", err)
@@ -219,6 +229,16 @@ func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err er
 			foreground = true
 		case "-w":
 			opts.WaitAttach = true
+		case "-s":
+			if len(args) < 2 {
+				return opts, false, errors.New("-s needs a screen spec")
+			}
+			sc, err := ParseScreenSpec(args[1])
+			if err != nil {
+				return opts, false, err
+			}
+			opts.Screen = sc
+			args = args[1:]
 		case "-r":
 			if len(args) < 2 {
 				return opts, false, errors.New("-r needs a redraw method")
@@ -235,7 +255,7 @@ func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err er
 		args = args[1:]
 	}
 	if len(args) < 3 {
-		return opts, false, errors.New("usage: " + MasterCommand + " [-f] [-w] [-r METHOD] -- SOCKET COMMAND...")
+		return opts, false, errors.New("usage: " + MasterCommand + " [-f] [-w] [-s SCREEN] [-r METHOD] -- SOCKET COMMAND...")
 	}
 	opts.Socket, opts.Argv = args[1], args[2:]
 	return opts, foreground, nil

@@ -40,11 +40,14 @@ func dial(sock string) (*client, error) {
 	return &client{fd: fd, sock: sock}, nil
 }
 
-// attach asks for the session's output, with no redraw.
+// attach asks for the session's output, with no redraw and no repaint of
+// the screen (keeper's MsgReplay, which dtach ignores): the figures count
+// the program's bytes only.
 func (c *client) attach() error {
+	p := detach.Packet{Type: detach.MsgReplay, Len: detach.ReplayNone}.Encode()
 	a := detach.Packet{Type: detach.MsgAttach}.Encode()
 	r := detach.Packet{Type: detach.MsgRedraw, Len: detach.RedrawNone}.Encode()
-	if err := c.send(append(a[:], r[:]...)); err != nil {
+	if err := c.send(append(append(p[:], a[:]...), r[:]...)); err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
 	return nil

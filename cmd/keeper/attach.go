@@ -17,7 +17,7 @@ import (
 func init() {
 	commands["attach"] = &command{
 		summary: "attach this terminal to a session, by name or socket path",
-		usage: `keeper attach [-e CHAR | -E] [-r none|ctrl_l|winch] [-z] NAME|SOCKET
+		usage: `keeper attach [-e CHAR | -E] [-r none|ctrl_l|winch] [--replay none|screen|scrollback] [-z] NAME|SOCKET
 
 Attaches to a session's socket directly (no daemon involved). NAME is a
 name keeper sessions prints (PROGRAM:NAME when two programs have one), looked
@@ -29,6 +29,9 @@ Detach with the detach key (^\ by default), as with dtach.
   -e CHAR   detach key, a character or ^X notation (^? is DEL)
   -E        no detach key: every byte goes to the program
   -r METHOD redraw method asked of the session: none, ctrl_l or winch
+  --replay WHAT  what a keeper session repaints first: none, screen (the
+            default: the current screen) or scrollback (its scrollback into
+            this terminal's, then the screen)
   -z        pass the suspend key (^Z) to the program`,
 		run: runAttach,
 	}
@@ -41,6 +44,7 @@ func runAttach(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	noDetach := fs.BoolP("no-detach-char", "E", false, "disable the detach key")
 	redraw := fs.StringP("redraw", "r", "", "redraw method: none, ctrl_l or winch")
 	noSuspend := fs.BoolP("no-suspend", "z", false, "pass the suspend key to the program")
+	replay := fs.String("replay", "screen", "what the session repaints on attach: none, screen or scrollback")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError{2}
 	}
@@ -61,6 +65,9 @@ func runAttach(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("attach: %w", err)
 	}
 	opts.Redraw = method
+	if opts.Replay, err = detach.ParseReplay(*replay); err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
 	sock, err := resolveSession(ctx, fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("attach: %w", err)

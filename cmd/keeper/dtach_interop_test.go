@@ -108,7 +108,8 @@ func TestRedrawMethods(t *testing.T) {
 	c.send(detachKey)
 	c.wait(5 * time.Second)
 
-	c = startTerm(t, dir, nil, keeperBin, "attach", "-r", "none", sock)
+	// --replay=none: the repaint of the screen above would show both.
+	c = startTerm(t, dir, nil, keeperBin, "attach", "-r", "none", "--replay=none", sock)
 	c.send("y")
 	c.expect(`key\[\s*y\]`, 5*time.Second)
 	if out := c.output(); strings.Contains(out, `\f`) || strings.Contains(out, "WINCHED") {

@@ -4,7 +4,7 @@ BIN     ?= bin/keeper
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run test test-short lint bench bench-detach bench-supervise fuzz clean
+.PHONY: all build run test test-short lint bench bench-detach bench-supervise bench-sessions fuzz clean
 
 all: build
 
@@ -27,13 +27,16 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: bench-detach bench-supervise
+bench: bench-detach bench-supervise bench-sessions
 
 bench-detach: build
 	scripts/bench-detach.sh
 
 bench-supervise: build
 	scripts/bench-supervise.sh
+
+bench-sessions: build
+	scripts/bench-sessions.sh
 
 clean:
 	rm -rf bin

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -201,32 +202,41 @@ func (d *Daemon) targetLocked(name string) (*groupState, *process, error) {
 // startProcess starts one process and, with wait, answers once it is
 // RUNNING or failed.
 func (d *Daemon) startProcess(ctx context.Context, p *process, name string, wait bool) error {
+	pending, err := d.beginStart(p, name)
+	if err != nil || !pending || !wait {
+		return err
+	}
+	return d.awaitStart(ctx, p, name)
+}
+
+// beginStart is the part of startProcess that answers at once: checks,
+// then spawn. pending reports that the process is STARTING, so a waiting
+// caller has to wait (with startsecs=0 it is RUNNING already).
+func (d *Daemon) beginStart(p *process, name string) (pending bool, err error) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	env := mergeEnv(d.environ, p.cfg.Environment)
 	if _, err := resolveCommand(p.cfg.Argv, lookupEnv(env, "PATH")); err != nil {
-		d.mu.Unlock()
 		if strings.HasPrefix(err.Error(), "can't find") {
-			return fault(FaultNoFile, err.Error())
+			return false, fault(FaultNoFile, err.Error())
 		}
-		return fault(FaultNotExecutable, err.Error())
+		return false, fault(FaultNotExecutable, err.Error())
 	}
 	if p.state.running() {
-		d.mu.Unlock()
-		return fault(FaultAlreadyStarted, name)
+		return false, fault(FaultAlreadyStarted, name)
 	}
 	if p.state == Unknown {
-		d.mu.Unlock()
-		return fault(FaultFailed, name+" is in an unknown process state")
+		return false, fault(FaultFailed, name+" is in an unknown process state")
 	}
 	p.spawn()
 	if p.spawnErr != "" {
-		d.mu.Unlock()
-		return fault(FaultSpawnError, name)
+		return false, fault(FaultSpawnError, name)
 	}
-	d.mu.Unlock()
-	if !wait {
-		return nil
-	}
+	return p.state != Running, nil
+}
+
+// awaitStart waits for a started process to be RUNNING or to fail.
+func (d *Daemon) awaitStart(ctx context.Context, p *process, name string) error {
 	var err error
 	d.waitFor(ctx, 24*time.Hour, func() bool {
 		switch {
@@ -246,40 +256,64 @@ func (d *Daemon) startProcess(ctx context.Context, p *process, name string, wait
 
 // stopProcess stops one process and, with wait, answers once it stopped.
 func (d *Daemon) stopProcess(ctx context.Context, p *process, name string, wait bool) error {
+	pending, err := d.beginStop(p, name)
+	if err != nil || !pending || !wait {
+		return err
+	}
+	return d.awaitStop(ctx, p)
+}
+
+// beginStop sends the stop signal; pending reports that the process has
+// not stopped yet (a BACKOFF process stops at once).
+func (d *Daemon) beginStop(p *process, name string) (pending bool, err error) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if !p.state.running() {
-		d.mu.Unlock()
-		return fault(FaultNotRunning, name)
+		return false, fault(FaultNotRunning, name)
 	}
 	if msg := p.stop(); msg != "" {
-		d.mu.Unlock()
-		return fault(FaultFailed, msg)
+		return false, fault(FaultFailed, msg)
 	}
-	d.mu.Unlock()
-	if wait {
-		d.waitFor(ctx, 24*time.Hour, func() bool { return p.state.stopped() })
-	}
+	return !p.state.stopped(), nil
+}
+
+func (d *Daemon) awaitStop(ctx context.Context, p *process) error {
+	d.waitFor(ctx, 24*time.Hour, func() bool { return p.state.stopped() })
 	return nil
 }
 
-// forEach runs fn on each process concurrently, in start order, and
-// collects supervisord's per-process results: failures that were known at
-// once first, then the others in order.
-func forEach(procs []*process, fn func(p *process) error) []any {
+// forEach starts an operation on each process, one after the other in the
+// given order (begin), then waits for those still pending concurrently
+// (await, when non-nil) and collects supervisord's per-process results in
+// supervisord's order: first the results known at once (failures, and
+// successes that needed no wait, such as a startsecs=0 start), in process
+// order, then the waited-for ones. supervisord lists those in the order
+// they finish, which is racy; keeper keeps process order for them.
+func forEach(procs []*process, begin func(p *process) (bool, error), await func(p *process) error) []any {
 	errs := make([]error, len(procs))
-	done := make(chan int, len(procs))
+	pending := make([]bool, len(procs))
 	for i, p := range procs {
-		go func(i int, p *process) {
-			errs[i] = fn(p)
-			done <- i
-		}(i, p)
+		pending[i], errs[i] = begin(p)
+		pending[i] = pending[i] && errs[i] == nil && await != nil
 	}
-	for range procs {
-		<-done
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		if pending[i] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = await(p)
+			}()
+		}
 	}
+	wg.Wait()
 	out := make([]any, 0, len(procs))
-	for i, p := range procs {
-		out = append(out, result(p, errs[i]))
+	for _, later := range []bool{false, true} {
+		for i, p := range procs {
+			if pending[i] == later {
+				out = append(out, result(p, errs[i]))
+			}
+		}
 	}
 	return out
 }
@@ -294,8 +328,35 @@ func (d *Daemon) selectLocked(procs []*process, keep func(p *process) bool) []*p
 	return out
 }
 
+// rpcSignals are the signal names supervisord's signalProcess takes
+// (anything Python's signal module has as SIG*) beyond those of the
+// config's parseSignal.
+var rpcSignals = map[string]syscall.Signal{
+	"CLD": syscall.SIGCHLD, "PWR": syscall.SIGPWR, "STKFLT": syscall.SIGSTKFLT,
+	"RTMIN": sigRTMin, "RTMAX": sigRTMax,
+}
+
+// The real-time signals as glibc (and so Python) numbers them: the kernel's
+// 32 and 33 are kept by the C library's threads.
+const (
+	sigRTMin syscall.Signal = 34
+	sigRTMax syscall.Signal = 64
+)
+
 // signalFault reads a signal argument, answering BAD_SIGNAL for a bad one.
+// Like supervisord it takes 0 (signal 0 only checks that the process
+// exists: supervisord accepts it because Python's SIG_DFL is 0) and the
+// real-time signals; keeper takes every one of SIGRTMIN..SIGRTMAX by number
+// where supervisord knows only 34 and 64.
 func signalFault(s string) (syscall.Signal, error) {
+	v := strings.ToUpper(strings.TrimSpace(s))
+	if n, err := strconv.Atoi(v); err == nil {
+		if n == 0 || n >= int(sigRTMin) && n <= int(sigRTMax) {
+			return syscall.Signal(n), nil
+		}
+	} else if sig, ok := rpcSignals[strings.TrimPrefix(v, "SIG")]; ok {
+		return sig, nil
+	}
 	sig, err := parseSignal(s)
 	if err != nil || unix.SignalName(sig) == "" {
 		return 0, fault(FaultBadSignal, s)
@@ -304,22 +365,33 @@ func signalFault(s string) (syscall.Signal, error) {
 }
 
 // configInfo is one entry of getAllConfigInfo, in supervisord's member
-// order, plus autorestart.
-func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool) xmlrpc.Struct {
+// order, plus autorestart. active is the running process of that config,
+// nil when its group is not in use.
+func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool, active *process) xmlrpc.Struct {
 	orNone := func(s string) string {
 		if s == "" {
 			return "none"
 		}
 		return s
 	}
-	logName := func(lc LogConfig) string {
+	logName := func(lc LogConfig, f *logfile.File) string {
 		switch lc.Mode {
 		case LogAuto:
+			// supervisord names an AUTO log when it reads the config and
+			// reports that name; keeper names it when the group becomes
+			// active, so only an active process has one to report.
+			if f != nil {
+				return f.Path()
+			}
 			return "auto"
 		case LogNone:
 			return "none"
 		}
 		return lc.Path
+	}
+	var stdoutLog, stderrLog *logfile.File
+	if active != nil && active.cfg.Stdout.Mode == pc.Stdout.Mode && active.cfg.Stderr.Mode == pc.Stderr.Mode {
+		stdoutLog, stderrLog = active.stdout, active.stderr
 	}
 	var uid any = "none"
 	if pc.User != "" {
@@ -331,9 +403,11 @@ func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool) xmlrpc.Struct {
 	for i, c := range pc.Exitcodes {
 		exitcodes[i] = c
 	}
+	// supervisord turns an unset or AUTO serverurl into None, which
+	// getAllConfigInfo writes as "none".
 	serverURL := pc.ServerURL
-	if serverURL == "" {
-		serverURL = "auto"
+	if serverURL == "" || strings.EqualFold(strings.TrimSpace(serverURL), "auto") {
+		serverURL = "none"
 	}
 	return xmlrpc.Struct{
 		{Name: "autostart", Value: pc.Autostart},
@@ -352,7 +426,7 @@ func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool) xmlrpc.Struct {
 		{Name: "startsecs", Value: int(pc.Startsecs / time.Second)},
 		{Name: "stdout_capture_maxbytes", Value: 0},
 		{Name: "stdout_events_enabled", Value: false},
-		{Name: "stdout_logfile", Value: logName(pc.Stdout)},
+		{Name: "stdout_logfile", Value: logName(pc.Stdout, stdoutLog)},
 		{Name: "stdout_logfile_backups", Value: pc.Stdout.Backups},
 		{Name: "stdout_logfile_maxbytes", Value: pc.Stdout.MaxBytes},
 		{Name: "stdout_syslog", Value: false},
@@ -360,7 +434,7 @@ func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool) xmlrpc.Struct {
 		{Name: "stopwaitsecs", Value: int(pc.Stopwait / time.Second)},
 		{Name: "stderr_capture_maxbytes", Value: 0},
 		{Name: "stderr_events_enabled", Value: false},
-		{Name: "stderr_logfile", Value: logName(pc.Stderr)},
+		{Name: "stderr_logfile", Value: logName(pc.Stderr, stderrLog)},
 		{Name: "stderr_logfile_backups", Value: pc.Stderr.Backups},
 		{Name: "stderr_logfile_maxbytes", Value: pc.Stderr.MaxBytes},
 		{Name: "stderr_syslog", Value: false},

@@ -280,9 +280,13 @@ func init() {
 				defer d.mu.Unlock()
 				var out []xmlrpc.Struct
 				for _, g := range d.read.Groups {
-					_, inUse := d.groups[g.Name]
+					active, inUse := d.groups[g.Name]
 					for _, pc := range g.Processes {
-						out = append(out, configInfo(pc, g, inUse))
+						var p *process
+						if inUse {
+							p = active.procs[pc.Name]
+						}
+						out = append(out, configInfo(pc, g, inUse, p))
 					}
 				}
 				sort.SliceStable(out, func(i, j int) bool {
@@ -574,7 +578,11 @@ func (d *Daemon) startAll(ctx context.Context, procs []*process, wait bool) []an
 	d.mu.Lock()
 	procs = d.selectLocked(procs, func(p *process) bool { return !p.state.running() })
 	d.mu.Unlock()
-	return forEach(procs, func(p *process) error { return d.startProcess(ctx, p, p.namespec(), wait) })
+	var await func(p *process) error
+	if wait {
+		await = func(p *process) error { return d.awaitStart(ctx, p, p.namespec()) }
+	}
+	return forEach(procs, func(p *process) (bool, error) { return d.beginStart(p, p.namespec()) }, await)
 }
 
 func (d *Daemon) stopGroup(ctx context.Context, g *groupState, wait bool) (any, error) {
@@ -588,7 +596,11 @@ func (d *Daemon) stopAll2(ctx context.Context, procs []*process, wait bool) []an
 	d.mu.Lock()
 	procs = d.selectLocked(procs, func(p *process) bool { return p.state.running() })
 	d.mu.Unlock()
-	return forEach(procs, func(p *process) error { return d.stopProcess(ctx, p, p.namespec(), wait) })
+	var await func(p *process) error
+	if wait {
+		await = func(p *process) error { return d.awaitStop(ctx, p) }
+	}
+	return forEach(procs, func(p *process) (bool, error) { return d.beginStop(p, p.namespec()) }, await)
 }
 
 func signalArg(args params, i int) (string, error) {

@@ -331,7 +331,22 @@ func TestServiceInitScript(t *testing.T) {
 	s.expect(0, `Stopping`, "stop")
 	s.noDaemon()
 	s.expect(7, `failed`, "reload")
+	// force-reload starts a stopped daemon.
+	s.expect(0, `Reloading`, "force-reload")
+	s.daemonPid()
+	s.expect(0, `Stopping`, "stop")
+	s.noDaemon()
+
+	// A broken config: start fails saying why, status is unknown.
+	good := readFileT(t, s.conf)
+	os.WriteFile(s.conf, []byte(good+"autorestart=maybe\n"), 0o644)
+	s.expect(1, `failed!\n(?s:.*)keeper.conf:\d+: \[program:term\] autorestart`, "start")
+	s.expect(4, `cannot read`, "status")
+	os.WriteFile(s.conf, []byte(good), 0o644)
 	s.expect(3, `Usage: `, "frobnicate")
+	if pids := s.daemonPids(); len(pids) != 0 {
+		t.Errorf("daemons left running: %v", pids)
+	}
 }
 
 // TestServiceNotify runs keeper daemon -n under a NOTIFY_SOCKET, as

@@ -626,3 +626,33 @@ func TestServiceInstall(t *testing.T) {
 		t.Errorf("make install made the dtach link without install-dtach")
 	}
 }
+
+// TestServiceUnit checks the systemd unit: notify type, only the daemon
+// killed on stop (the sessions stay), the stop and reload commands; and,
+// where systemd-analyze is installed, that systemd parses it cleanly.
+func TestServiceUnit(t *testing.T) {
+	t.Parallel()
+	unit := readFileT(t, repoFile(t, "scripts/systemd/keeper.service"))
+	for _, line := range []string{
+		"Type=notify",
+		"ExecStart=/usr/local/bin/keeper -c /etc/keeper/keeper.conf daemon -n",
+		"ExecReload=/bin/kill -HUP $MAINPID",
+		"ExecStop=/usr/local/bin/keeper -c /etc/keeper/keeper.conf shutdown --keep-sessions",
+		"KillMode=process",
+		"WantedBy=multi-user.target",
+	} {
+		if !slices.Contains(strings.Split(unit, "\n"), line) {
+			t.Errorf("keeper.service has no line %q", line)
+		}
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	path := filepath.Join(t.TempDir(), "keeper.service")
+	os.WriteFile(path, []byte(strings.ReplaceAll(unit, "/usr/local/bin/keeper", keeperBin)), 0o644)
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify keeper.service: %v\n%s", err, out)
+	}
+}

@@ -4,7 +4,7 @@ BIN     ?= bin/keeper
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run test test-short lint bench bench-detach bench-supervise bench-sessions fuzz clean
+.PHONY: all build run test test-short lint bench bench-detach bench-supervise bench-sessions bench-screen fuzz clean
 
 all: build
 
@@ -34,6 +34,11 @@ bench-detach: build
 
 bench-supervise: build
 	scripts/bench-supervise.sh
+
+# bench-screen: parse speed of the screen emulator, master memory with it,
+# and bench-detach's figures with it on.
+bench-screen: build
+	scripts/bench-screen.sh
 
 bench-sessions: build
 	scripts/bench-sessions.sh

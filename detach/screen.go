@@ -44,9 +44,10 @@ package detach
 // it: "off" turns it off (the master then forwards output exactly as dtach
 // does, with no ring and no emulator); "on" is the default; options may
 // follow, comma-separated: "scrollback=SIZE" is the scrollback's byte budget
-// (0 keeps none; default 1m), "ring=SIZE" the ring's (default 256k), with
-// SIZE a number of bytes with an optional k or m suffix. The master's
-// command line shows the setting as "-s SPEC" when it is not the default.
+// (0 keeps none; default 1m), "ring=SIZE" the ring's (default 1m; it grows
+// only as far as a burst needs and is let go after it), with SIZE a number
+// of bytes and an optional k or m suffix. The master's command line shows
+// the setting as "-s SPEC" when it is not the default.
 
 import (
 	"encoding/json"
@@ -104,7 +105,7 @@ const ScreenEnv = "KEEPER_SCREEN"
 // Defaults of the emulator's budgets.
 const (
 	defaultScrollback = 1 << 20
-	defaultRing       = 256 << 10
+	defaultRing       = 1 << 20
 	minRing           = 4 << 10
 	parseChunk        = 8 << 10 // bytes parsed at a time in the output loop's idle time
 )

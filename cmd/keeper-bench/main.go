@@ -12,7 +12,9 @@
 //	                       [-programs 50] [-status 30] [-calls 200] [-respawns 12] [-starts 5] [-idle 2s] [-strace]
 //	keeper-bench sessions [-keeper bin/keeper] [-dtach /usr/bin/dtach] [-programs 4] [-sessions 200] [-runs 30]
 //	                      [-calls 100] [-idle 10s] [-variants keeper,mixed] [-strace]
+//	keeper-bench screen [-keeper bin/keeper] [-rounds 5] [-lines 2000] [-cols 200] [-rows 50]
 //	keeper-bench flood -bytes N    (program run on a session's pty)
+//	keeper-bench lines -n N -cols C (program run on a session's pty)
 //	keeper-bench echo              (program run on a session's pty)
 package main
 
@@ -26,7 +28,9 @@ import (
 const usage = `usage: keeper-bench detach [flags]   compare keeper dtach with dtach
        keeper-bench supervise [flags] compare keeper daemon with supervisord
        keeper-bench sessions [flags]  time keeper sessions, kill-sessions, idle CPU and RSS with 200 sessions
+       keeper-bench screen [flags]    memory of keeper's screen emulator (make bench-screen)
        keeper-bench flood [-bytes N]  raw tty; wait for one byte, write N bytes, then idle
+       keeper-bench lines [-n N] [-cols C]  raw tty; wait for one byte, write N coloured lines, then idle
        keeper-bench echo              raw tty; write back every byte read
 `
 
@@ -41,6 +45,10 @@ func main() {
 		err = runDetach(os.Args[2:], os.Stdout)
 	case "supervise":
 		err = runSupervise(os.Args[2:], os.Stdout)
+	case "screen":
+		err = runScreen(os.Args[2:], os.Stdout)
+	case "lines":
+		err = runLines(os.Args[2:])
 	case "sessions":
 		err = runSessions(os.Args[2:], os.Stdout)
 	case "flood":

@@ -1,0 +1,229 @@
+package http1
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// serve starts a Server with h on a unix socket and returns its path and
+// a counter of accepted connections.
+func serve(t *testing.T, h Handler) (string, *atomic.Int32) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int32
+	s := &Server{Handler: h, MaxBodyBytes: 1 << 20}
+	go s.Serve(countingListener{l, &conns})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return path, &conns
+}
+
+type countingListener struct {
+	net.Listener
+	n *atomic.Int32
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+func echo() Handler {
+	return HandlerFunc(func(w ResponseWriter, r *Request) {
+		w.Header().Set("X-Path", r.Path)
+		fmt.Fprintf(w, "%s %s %d:%s", r.Method, r.Target, len(r.Body), r.Body)
+	})
+}
+
+func client(path string) *Client {
+	return &Client{Dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+}
+
+func TestKeepAlive(t *testing.T) {
+	path, conns := serve(t, echo())
+	cl := client(path)
+	defer cl.Close()
+	for i := 0; i < 5; i++ {
+		body := []byte(strings.Repeat("x", i*1000))
+		resp, err := cl.Do(context.Background(), "POST", "/RPC2", Header{"Content-Type": "text/xml"}, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("POST /RPC2 %d:%s", len(body), body)
+		if resp.Status != 200 || string(resp.Body) != want || resp.Header.Get("x-path") != "/RPC2" {
+			t.Fatalf("response %d %q %v", resp.Status, resp.Body, resp.Header)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("5 requests used %d connections, want 1 (keep-alive)", n)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	path, _ := serve(t, echo())
+	tests := []struct {
+		name, raw string
+		status    int
+	}{
+		{"garbage", "hello\r\n\r\n", 400},
+		{"bad header", "GET / HTTP/1.1\r\nno colon\r\n\r\n", 400},
+		{"version", "GET / HTTP/2.0\r\n\r\n", 400},
+		{"too big", "POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413},
+		{"header too big", "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", MaxHeaderBytes) + "\r\n\r\n", 431},
+		{"bad length", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+		{"gzip", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tt.raw)
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, fmt.Sprintf("HTTP/1.1 %d ", tt.status)) {
+				t.Errorf("answer %q, %v; want status %d", line, err, tt.status)
+			}
+		})
+	}
+}
+
+// TestChunkedRequest: a chunked request body is read (Python's clients
+// may send one).
+func TestChunkedRequest(t *testing.T) {
+	path, _ := serve(t, echo())
+	c, _ := net.Dial("unix", path)
+	defer c.Close()
+	io.WriteString(c, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "POST /x 5:abcde" {
+		t.Errorf("body %q", b)
+	}
+}
+
+// TestStream: Flush makes a chunked stream that net/http's reader and our
+// Stream both read as it comes, and its context ends at shutdown.
+func TestStream(t *testing.T) {
+	next := make(chan string)
+	path, _ := serve(t, HandlerFunc(func(w ResponseWriter, r *Request) {
+		w.Flush() // the header goes out before any data
+		for {
+			select {
+			case s, ok := <-next:
+				if !ok {
+					return
+				}
+				io.WriteString(w, s)
+				w.Flush()
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	status, h, body, err := client(path).Stream(context.Background(), "/logtail/x", nil)
+	if err != nil || status != 200 || !strings.EqualFold(h.Get("Transfer-Encoding"), "chunked") {
+		t.Fatalf("stream: %d %v %v", status, h, err)
+	}
+	defer body.Close()
+	for _, s := range []string{"one\n", "two\n", "three\n"} {
+		next <- s
+		buf := make([]byte, len(s))
+		if _, err := io.ReadFull(body, buf); err != nil || string(buf) != s {
+			t.Fatalf("read %q, %v; want %q", buf, err, s)
+		}
+	}
+	close(next)
+	if rest, err := io.ReadAll(body); err != nil || len(rest) != 0 {
+		t.Errorf("end of stream: %q, %v", rest, err)
+	}
+}
+
+// TestRetryOnClosedIdle: the server closing an idle connection does not
+// fail the next request.
+func TestRetryOnClosedIdle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	l, _ := net.Listen("unix", path)
+	s := &Server{Handler: echo(), IdleTimeout: 50 * time.Millisecond}
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+	cl := client(path)
+	defer cl.Close()
+	for i := 0; i < 3; i++ {
+		if _, err := cl.Do(context.Background(), "POST", "/RPC2", nil, []byte("x")); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		time.Sleep(120 * time.Millisecond)
+	}
+}
+
+// TestNetHTTPInterop: net/http's client (Go tools) and Python's
+// http.client (supervisorctl's XML-RPC) talk to the server.
+func TestNetHTTPInterop(t *testing.T) {
+	path, conns := serve(t, echo())
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
+	for i := 0; i < 3; i++ {
+		resp, err := hc.Post("http://x/RPC2", "text/xml", strings.NewReader("<a/>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "POST /RPC2 4:<a/>" {
+			t.Fatalf("net/http got %q", b)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("net/http used %d connections, want 1", n)
+	}
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	script := `
+import http.client, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
+c = C("localhost")
+for i in range(3):
+    c.request("POST", "/RPC2", body=b"<b/>", headers={"Content-Type": "text/xml", "Host": ""})
+    r = c.getresponse(); print(r.status, r.read().decode())
+`
+	out, err := exec.Command(python, "-c", script, path).CombinedOutput()
+	if err != nil || strings.Count(string(out), "200 POST /RPC2 4:<b/>") != 3 {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("python used %d connections for 3 requests, want 1", n-1)
+	}
+}

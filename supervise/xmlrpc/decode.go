@@ -3,14 +3,11 @@ package xmlrpc
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // DecodeCall decodes a methodCall document, as a server receives it, into the
@@ -59,84 +56,81 @@ type message struct {
 	fault  *Fault
 }
 
+// parser reads XML-RPC from the scanner's tokens. items and members are
+// stacks shared by the arrays and structs being read, so that each array or
+// struct is allocated once, at its final size.
 type parser struct {
-	d *xml.Decoder
-}
-
-// malformed returns an error with the formatted description wrapping ErrMalformed.
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrMalformed)
+	s       scanner
+	acc     []byte
+	items   []any
+	members []Member
 }
 
 func decodeMessage(data []byte, root string) (*message, error) {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	d.Strict = true
-	d.CharsetReader = charsetReader
-	p := &parser{d: d}
+	p := &parser{s: scanner{buf: data}}
 	var m *message
 	for {
-		t, err := p.next()
-		if err == io.EOF {
-			break
-		}
+		k, err := p.s.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := t.(type) {
-		case xml.CharData:
-			if !isSpace(t) {
+		switch k {
+		case tokEOF:
+			if m == nil {
+				return nil, malformed("no <%s> element", root)
+			}
+			return m, nil
+		case tokText:
+			if !p.s.plain {
+				p.acc = p.s.appendText(p.acc[:0])
+				if !isSpace(p.acc) {
+					return nil, malformed("text outside the root element")
+				}
+			} else if !isSpace(p.s.raw()) {
 				return nil, malformed("text outside the root element")
 			}
-		case xml.StartElement:
+		case tokStart:
 			if m != nil {
 				return nil, malformed("more than one root element")
 			}
-			if t.Name.Local != root {
-				return nil, malformed("root element is <%s>, want <%s>", t.Name.Local, root)
+			if string(p.s.local()) != root {
+				return nil, malformed("root element is <%s>, want <%s>", p.s.local(), root)
 			}
 			if m, err = p.message(); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if m == nil {
-		return nil, malformed("no <%s> element", root)
-	}
-	return m, nil
 }
 
-// next returns the next start element, end element or character data,
-// skipping comments, processing instructions and directives.
-func (p *parser) next() (xml.Token, error) {
-	for {
-		t, err := p.d.Token()
-		if err == io.EOF {
-			return nil, io.EOF
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-		switch t.(type) {
-		case xml.StartElement, xml.EndElement, xml.CharData:
-			return t, nil
-		}
+// nextIn returns the next token inside an element, where the end of input
+// is an error.
+func (p *parser) nextIn() (tokKind, error) {
+	k, err := p.s.next()
+	if err == nil && k == tokEOF {
+		err = malformed("unexpected end of input")
 	}
+	return k, err
 }
 
-// nextIn is next inside an element, where the end of input is an error.
-func (p *parser) nextIn() (xml.Token, error) {
-	t, err := p.next()
-	if err == io.EOF {
-		return nil, malformed("unexpected end of input")
-	}
-	return t, err
-}
-
+// skip skips the rest of the element whose start tag was just read.
 func (p *parser) skip() error {
-	if err := p.d.Skip(); err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	depth := 0
+	for {
+		k, err := p.nextIn()
+		if err != nil {
+			return err
+		}
+		switch k {
+		case tokStart:
+			depth++
+		case tokEnd:
+			if depth == 0 {
+				return nil
+			}
+			depth--
+		}
 	}
-	return nil
 }
 
 // message reads the children of <methodCall> or <methodResponse>. Unknown
@@ -144,15 +138,15 @@ func (p *parser) skip() error {
 func (p *parser) message() (*message, error) {
 	m := &message{}
 	for {
-		t, err := p.nextIn()
+		k, err := p.nextIn()
 		if err != nil {
 			return nil, err
 		}
-		switch t := t.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEnd:
 			return m, nil
-		case xml.StartElement:
-			switch t.Name.Local {
+		case tokStart:
+			switch string(p.s.local()) {
 			case "methodName":
 				if m.method, err = p.text("methodName"); err != nil {
 					return nil, err
@@ -174,35 +168,63 @@ func (p *parser) message() (*message, error) {
 	}
 }
 
+// collect gathers the pieces of character data of one element. Most
+// elements have one piece that needs no decoding; it is used as it lies in
+// the input.
+type collect struct {
+	one []byte // the only piece so far, if it needed no decoding
+	n   int    // pieces so far
+}
+
+// add adds the scanner's current character data.
+func (p *parser) add(c *collect) {
+	switch {
+	case c.n == 0 && p.s.plain:
+		c.one = p.s.raw()
+	case c.n == 0:
+		p.acc = p.s.appendText(p.acc[:0])
+	default:
+		if c.one != nil {
+			p.acc = append(p.acc[:0], c.one...)
+			c.one = nil
+		}
+		p.acc = p.s.appendText(p.acc)
+	}
+	c.n++
+}
+
+// bytes returns what was gathered; it is good until the next add.
+func (p *parser) bytes(c *collect) []byte {
+	switch {
+	case c.n == 0:
+		return nil
+	case c.one != nil:
+		return c.one
+	}
+	return p.acc
+}
+
 // text reads the character data of a leaf element up to its end tag.
 func (p *parser) text(elem string) (string, error) {
-	var s string
-	var b []byte
-	n := 0
+	b, err := p.leaf(elem)
+	return string(b), err
+}
+
+// leaf is text without the copy: the result is good until the next token.
+func (p *parser) leaf(elem string) ([]byte, error) {
+	var c collect
 	for {
-		t, err := p.nextIn()
+		k, err := p.nextIn()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		switch t := t.(type) {
-		case xml.CharData:
-			// Usually there is exactly one piece; avoid the copy into b then.
-			switch n {
-			case 0:
-				s = string(t)
-			case 1:
-				b = append([]byte(s), t...)
-			default:
-				b = append(b, t...)
-			}
-			n++
-		case xml.StartElement:
-			return "", malformed("element <%s> inside <%s>", t.Name.Local, elem)
-		case xml.EndElement:
-			if n > 1 {
-				return string(b), nil
-			}
-			return s, nil
+		switch k {
+		case tokText:
+			p.add(&c)
+		case tokStart:
+			return nil, malformed("element <%s> inside <%s>", p.s.local(), elem)
+		case tokEnd:
+			return p.bytes(&c), nil
 		}
 	}
 }
@@ -210,15 +232,15 @@ func (p *parser) text(elem string) (string, error) {
 func (p *parser) paramList() ([]any, error) {
 	params := []any{}
 	for {
-		t, err := p.nextIn()
+		k, err := p.nextIn()
 		if err != nil {
 			return nil, err
 		}
-		switch t := t.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEnd:
 			return params, nil
-		case xml.StartElement:
-			if t.Name.Local != "param" {
+		case tokStart:
+			if string(p.s.local()) != "param" {
 				if err := p.skip(); err != nil {
 					return nil, err
 				}
@@ -239,18 +261,18 @@ func (p *parser) holder(elem string, depth int) (any, error) {
 	var v any
 	seen := false
 	for {
-		t, err := p.nextIn()
+		k, err := p.nextIn()
 		if err != nil {
 			return nil, err
 		}
-		switch t := t.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEnd:
 			if !seen {
 				return nil, malformed("<%s> without <value>", elem)
 			}
 			return v, nil
-		case xml.StartElement:
-			if t.Name.Local != "value" {
+		case tokStart:
+			if string(p.s.local()) != "value" {
 				if err := p.skip(); err != nil {
 					return nil, err
 				}
@@ -293,114 +315,146 @@ func (p *parser) fault() (*Fault, error) {
 // value reads the content of a <value> element whose start tag was consumed:
 // one typed element, or bare text, which is a string.
 func (p *parser) value(depth int) (any, error) {
-	var text []byte
+	var c collect
 	var v any
 	typed := false
 	for {
-		t, err := p.nextIn()
+		k, err := p.nextIn()
 		if err != nil {
 			return nil, err
 		}
-		switch t := t.(type) {
-		case xml.CharData:
+		switch k {
+		case tokText:
 			if !typed {
-				text = append(text, t...)
+				p.add(&c)
 			}
-		case xml.StartElement:
+		case tokStart:
 			if typed {
 				return nil, malformed("<value> with more than one element")
 			}
-			if v, err = p.typed(t.Name.Local, depth); err != nil {
+			if v, err = p.typed(depth); err != nil {
 				return nil, err
 			}
 			typed = true
-		case xml.EndElement:
+		case tokEnd:
 			if typed {
 				return v, nil
 			}
-			return string(text), nil
+			return string(p.bytes(&c)), nil
 		}
 	}
 }
 
-func (p *parser) typed(name string, depth int) (any, error) {
-	switch name {
+// typed reads the element whose start tag was just read inside a <value>.
+func (p *parser) typed(depth int) (any, error) {
+	switch string(p.s.local()) {
 	case "array":
 		return p.array(depth)
 	case "struct":
 		return p.structure(depth)
-	case "i1", "i2", "i4", "i8", "int", "biginteger", "boolean", "double", "float", "bigdecimal",
-		"string", "base64", "dateTime.iso8601", "nil":
-	default:
-		return nil, malformed("unknown type <%s>", name)
-	}
-	s, err := p.text(name)
-	if err != nil {
-		return nil, err
-	}
-	switch name {
 	case "string":
-		return s, nil
+		return p.text("string")
 	case "i1", "i2", "i4", "i8", "int", "biginteger":
-		i, err := strconv.ParseInt(strings.TrimSpace(s), 10, strconv.IntSize)
+		name := typeName(p.s.local())
+		b, err := p.leaf(name)
 		if err != nil {
-			return nil, malformed("bad <%s> %.40q", name, s)
+			return nil, err
 		}
-		return int(i), nil
+		i, ok := parseInt(b)
+		if !ok {
+			return nil, malformed("bad <%s> %.40q", name, b)
+		}
+		return i, nil
 	case "boolean":
-		switch strings.TrimSpace(s) {
+		b, err := p.leaf("boolean")
+		if err != nil {
+			return nil, err
+		}
+		switch string(trimSpace(b)) {
 		case "1", "true":
 			return true, nil
 		case "0", "false":
 			return false, nil
 		}
-		return nil, malformed("bad <boolean> %.40q", s)
+		return nil, malformed("bad <boolean> %.40q", b)
 	case "double", "float", "bigdecimal":
-		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		name := typeName(p.s.local())
+		b, err := p.leaf(name)
+		if err != nil {
+			return nil, err
+		}
+		f, err := strconv.ParseFloat(string(trimSpace(b)), 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return nil, malformed("bad <%s> %.40q", name, s)
+			return nil, malformed("bad <%s> %.40q", name, b)
 		}
 		return f, nil
 	case "base64":
-		return decodeBase64(s)
+		b, err := p.leaf("base64")
+		if err != nil {
+			return nil, err
+		}
+		return decodeBase64(b)
 	case "dateTime.iso8601":
+		s, err := p.text("dateTime.iso8601")
+		if err != nil {
+			return nil, err
+		}
 		return decodeTime(s)
-	default: // nil
-		if !isSpace([]byte(s)) {
+	case "nil":
+		b, err := p.leaf("nil")
+		if err != nil {
+			return nil, err
+		}
+		if !isSpace(b) {
 			return nil, malformed("text inside <nil/>")
 		}
 		return nil, nil
 	}
+	return nil, malformed("unknown type <%s>", p.s.local())
+}
+
+// typeName returns the name of a numeric type element without allocating.
+func typeName(b []byte) string {
+	for _, n := range [...]string{"i1", "i2", "i4", "i8", "int", "biginteger", "double", "float", "bigdecimal"} {
+		if string(b) == n {
+			return n
+		}
+	}
+	return string(b)
 }
 
 func (p *parser) array(depth int) (any, error) {
 	if depth >= MaxDepth {
 		return nil, malformed("nesting deeper than %d", MaxDepth)
 	}
-	a := []any{}
+	base := len(p.items)
 	inData := false
 	for {
-		t, err := p.nextIn()
+		k, err := p.nextIn()
 		if err != nil {
 			return nil, err
 		}
-		switch t := t.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEnd:
 			if inData {
 				inData = false
 				continue
 			}
+			a := make([]any, len(p.items)-base)
+			copy(a, p.items[base:])
+			clear(p.items[base:])
+			p.items = p.items[:base]
 			return a, nil
-		case xml.StartElement:
-			switch {
-			case t.Name.Local == "data" && !inData:
+		case tokStart:
+			switch local := string(p.s.local()); {
+			case local == "data" && !inData:
 				inData = true
-			case t.Name.Local == "value":
+			case local == "value":
 				v, err := p.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
-				a = append(a, v)
+				p.items = append(p.items, v)
 			default:
 				if err := p.skip(); err != nil {
 					return nil, err
@@ -414,17 +468,21 @@ func (p *parser) structure(depth int) (any, error) {
 	if depth >= MaxDepth {
 		return nil, malformed("nesting deeper than %d", MaxDepth)
 	}
-	s := Struct{}
+	base := len(p.members)
 	for {
-		t, err := p.nextIn()
+		k, err := p.nextIn()
 		if err != nil {
 			return nil, err
 		}
-		switch t := t.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEnd:
+			s := make(Struct, len(p.members)-base)
+			copy(s, p.members[base:])
+			clear(p.members[base:])
+			p.members = p.members[:base]
 			return s, nil
-		case xml.StartElement:
-			if t.Name.Local != "member" {
+		case tokStart:
+			if string(p.s.local()) != "member" {
 				if err := p.skip(); err != nil {
 					return nil, err
 				}
@@ -434,7 +492,7 @@ func (p *parser) structure(depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			s = append(s, m)
+			p.members = append(p.members, m)
 		}
 	}
 }
@@ -444,22 +502,24 @@ func (p *parser) member(depth int) (Member, error) {
 	var m Member
 	seen := false
 	for {
-		t, err := p.nextIn()
+		k, err := p.nextIn()
 		if err != nil {
 			return m, err
 		}
-		switch t := t.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEnd:
 			if !seen {
 				return m, malformed("struct member %q without <value>", m.Name)
 			}
 			return m, nil
-		case xml.StartElement:
-			switch t.Name.Local {
+		case tokStart:
+			switch string(p.s.local()) {
 			case "name":
-				if m.Name, err = p.text("name"); err != nil {
+				b, err := p.leaf("name")
+				if err != nil {
 					return m, err
 				}
+				m.Name = memberName(b)
 			case "value":
 				if seen {
 					return m, malformed("struct member with more than one <value>")
@@ -477,7 +537,96 @@ func (p *parser) member(depth int) (Member, error) {
 	}
 }
 
-func decodeBase64(s string) ([]byte, error) {
+// memberName returns b as a string, without allocating for the member
+// names of supervisord's structs and of faults.
+func memberName(b []byte) string {
+	switch string(b) {
+	case "name":
+		return "name"
+	case "group":
+		return "group"
+	case "description":
+		return "description"
+	case "start":
+		return "start"
+	case "stop":
+		return "stop"
+	case "now":
+		return "now"
+	case "state":
+		return "state"
+	case "statename":
+		return "statename"
+	case "spawnerr":
+		return "spawnerr"
+	case "exitstatus":
+		return "exitstatus"
+	case "logfile":
+		return "logfile"
+	case "stdout_logfile":
+		return "stdout_logfile"
+	case "stderr_logfile":
+		return "stderr_logfile"
+	case "pid":
+		return "pid"
+	case "status":
+		return "status"
+	case "statecode":
+		return "statecode"
+	case "faultCode":
+		return "faultCode"
+	case "faultString":
+		return "faultString"
+	}
+	return string(b)
+}
+
+// parseInt parses an XML-RPC integer as strconv.ParseInt does after
+// strings.TrimSpace: an optionally signed decimal number that fits an int.
+func parseInt(b []byte) (int, bool) {
+	b = trimSpace(b)
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	const limit = uint64(1) << (strconv.IntSize - 1) // -limit is the smallest int
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n > limit/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+		if n > limit {
+			return 0, false
+		}
+	}
+	if neg {
+		return int(-n), true
+	}
+	if n == limit {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// trimSpace trims what strings.TrimSpace does from b.
+func trimSpace(b []byte) []byte {
+	return bytes.TrimSpace(b)
+}
+
+// malformed returns an error with the formatted description wrapping ErrMalformed.
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrMalformed)
+}
+
+func decodeBase64(s []byte) ([]byte, error) {
 	clean := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
@@ -520,23 +669,4 @@ func isSpace(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// charsetReader lets documents declare us-ascii or latin-1 besides utf-8.
-func charsetReader(charset string, input io.Reader) (io.Reader, error) {
-	switch strings.ToLower(charset) {
-	case "us-ascii", "ascii":
-		return input, nil
-	case "iso-8859-1", "latin-1", "latin1":
-		b, err := io.ReadAll(input)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]byte, 0, len(b)+len(b)/4)
-		for _, c := range b {
-			out = utf8.AppendRune(out, rune(c))
-		}
-		return bytes.NewReader(out), nil
-	}
-	return nil, fmt.Errorf("charset %q not supported", charset)
 }

@@ -31,14 +31,32 @@ type Record struct {
 	StartTime uint64    `json:"start_time"`
 	Created   time.Time `json:"created"`
 	Maker     string    `json:"maker"` // "keeper" or "dtach"
+	// The program on the session's pty, as it was started.
+	Child      int    `json:"child_pid,omitempty"`
+	ChildStart uint64 `json:"child_start_time,omitempty"`
+	Command    string `json:"command,omitempty"`
 }
 
 func recordPath(dir string, pid int) string {
 	return filepath.Join(dir, strconv.Itoa(pid)+".session")
 }
 
-// WriteRecord stores r in dir atomically (a reader never sees half a file).
-func WriteRecord(dir string, r Record) error {
+// WriteRecord stores r in dir atomically (a reader never sees half a file),
+// replacing the master's earlier record.
+func WriteRecord(dir string, r Record) error { return writeRecord(dir, r, true) }
+
+// AddRecord stores r in dir unless the master already has a record (one
+// it wrote itself wins over one found by a scan); it reports whether r was
+// stored.
+func AddRecord(dir string, r Record) (bool, error) {
+	err := writeRecord(dir, r, false)
+	if errors.Is(err, os.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func writeRecord(dir string, r Record, replace bool) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("write session record: %w", err)
@@ -56,8 +74,15 @@ func WriteRecord(dir string, r Record) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write session record %s: %w", tmp.Name(), errors.Join(werr, cerr))
 	}
-	if err := os.Rename(tmp.Name(), recordPath(dir, r.PID)); err != nil {
-		os.Remove(tmp.Name())
+	defer os.Remove(tmp.Name())
+	if replace {
+		err = os.Rename(tmp.Name(), recordPath(dir, r.PID))
+	} else {
+		// A link never replaces an existing file: no record is lost
+		// to a writer that came second.
+		err = os.Link(tmp.Name(), recordPath(dir, r.PID))
+	}
+	if err != nil {
 		return fmt.Errorf("write session record: %w", err)
 	}
 	return nil
@@ -95,9 +120,10 @@ func ReadRecords(dir string) ([]Record, error) {
 	return out, nil
 }
 
-// selfStartTime reads this process's start time from /proc/self/stat.
-func selfStartTime() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/stat")
+// startTime reads a process's start time from /proc/PID/stat ("self"
+// for this process).
+func startTime(pid string) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return 0, err
 	}
@@ -105,8 +131,8 @@ func selfStartTime() (uint64, error) {
 	i := strings.LastIndexByte(s, ')')
 	fields := strings.Fields(s[i+1:])
 	// Field 22 of stat is starttime; fields here start at field 3.
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("read /proc/self/stat: short line")
+	if i < 0 || len(fields) < 20 {
+		return 0, fmt.Errorf("read /proc/%s/stat: short line", pid)
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
 }
@@ -118,7 +144,7 @@ func (m *Master) announce() func() {
 	if dir == "" {
 		return func() {}
 	}
-	start, err := selfStartTime()
+	start, err := startTime("self")
 	if err != nil {
 		return func() {}
 	}
@@ -134,7 +160,10 @@ func (m *Master) announce() func() {
 		StartTime: start,
 		Created:   time.Now(),
 		Maker:     "keeper",
+		Child:     m.Pid(),
+		Command:   strings.Join(m.opts.Argv, " "),
 	}
+	r.ChildStart, _ = startTime(strconv.Itoa(r.Child))
 	if WriteRecord(dir, r) != nil {
 		return func() {}
 	}

@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -105,25 +106,23 @@ func (s *Session) identity() proctree.Identity {
 }
 
 // sessionsMu serializes discovery so two listings don't record the same
-// dtach master twice.
+// dtach master twice, and guards the record cache.
 var sessionsMu sync.Mutex
 
 // Sessions lists the live sessions of the named programs (all when names
 // is empty; a group name means its processes). Records of sessions that
 // ended are dropped and their stale sockets removed; new masters of the
-// real dtach are recorded.
+// real dtach are recorded. It reads no more of /proc than it must: one
+// stat per recorded master, and a walk down the daemon's own tree that
+// skips known masters.
 func (d *Daemon) Sessions(names []string) ([]Session, error) {
 	sessionsMu.Lock()
 	defer sessionsMu.Unlock()
-	snap, err := proctree.Take()
+	records, err := d.liveRecords()
 	if err != nil {
 		return nil, err
 	}
-	records, err := d.liveRecords(snap)
-	if err != nil {
-		return nil, err
-	}
-	records = append(records, d.discover(snap, records)...)
+	records = append(records, d.discover(records)...)
 
 	want, err := d.programFilter(names)
 	if err != nil {
@@ -136,15 +135,9 @@ func (d *Daemon) Sessions(names []string) ([]Session, error) {
 			continue
 		}
 		s := Session{Program: r.Program, Name: r.Name, Socket: r.Socket, PID: r.PID,
-			StartTime: r.StartTime, Maker: r.Maker, Created: r.Created}
-		for _, c := range snap.Children(r.PID) {
-			if c.HasTTY() {
-				s.Child = c.PID
-				if argv, err := snap.Cmdline(c.PID); err == nil {
-					s.Command = strings.Join(argv, " ")
-				}
-				break
-			}
+			StartTime: r.StartTime, Maker: r.Maker, Created: r.Created, Child: r.Child, Command: r.Command}
+		if p, err := proctree.Stat(r.Child); r.Child == 0 || err != nil || p.StartTime != r.ChildStart {
+			s.Child, s.Command = ptyProgram(r.PID)
 		}
 		if fi, err := os.Stat(s.Socket); err == nil {
 			s.Attached = fi.Mode().Perm()&0o100 != 0
@@ -164,6 +157,21 @@ func (d *Daemon) Sessions(names []string) ([]Session, error) {
 		return out[i].Created.Before(out[j].Created)
 	})
 	return out, nil
+}
+
+// ptyProgram finds the program on a master's pty: its child with a
+// controlling terminal.
+func ptyProgram(master int) (int, string) {
+	kids, _ := proctree.ChildrenOf(master)
+	for _, k := range kids {
+		p, err := proctree.Stat(k)
+		if err != nil || !p.HasTTY() {
+			continue
+		}
+		argv, _ := proctree.Identity{PID: k, StartTime: p.StartTime}.Cmdline()
+		return k, strings.Join(argv, " ")
+	}
+	return 0, ""
 }
 
 // programFilter turns names (processes, groups, group:*) into the set of
@@ -192,23 +200,42 @@ func (d *Daemon) programFilter(names []string) (map[string]bool, error) {
 	return want, nil
 }
 
+// cachedRecord is a parsed record file, valid while its size and time stay.
+type cachedRecord struct {
+	size int64
+	mod  time.Time
+	rec  detach.Record
+}
+
+// recordCache holds parsed records by path (guarded by sessionsMu).
+var recordCache = map[string]cachedRecord{}
+
 // liveRecords reads every record and keeps those whose master is still the
 // same process; the others are deleted with their stale sockets.
-func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
+func (d *Daemon) liveRecords() ([]detach.Record, error) {
 	dirs, err := os.ReadDir(d.sessionsRoot())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read sessions: %w", err)
 	}
 	var live []detach.Record
+	seen := map[string]bool{}
 	for _, e := range dirs {
 		if !e.IsDir() {
 			continue
 		}
 		dir := filepath.Join(d.sessionsRoot(), e.Name())
-		records, _ := detach.ReadRecords(dir)
-		for _, r := range records {
-			p, ok := snap.Get(r.PID)
-			if ok && p.StartTime == r.StartTime && !p.Zombie() {
+		files, _ := os.ReadDir(dir)
+		for _, f := range files {
+			if !strings.HasSuffix(f.Name(), ".session") {
+				continue
+			}
+			path := filepath.Join(dir, f.Name())
+			r, ok := readRecordCached(path, f)
+			if !ok {
+				continue
+			}
+			seen[path] = true
+			if p, err := proctree.Stat(r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
 				live = append(live, r)
 				continue
 			}
@@ -217,7 +244,32 @@ func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
 			d.log.Infof("session %s of %s ended (master pid %d): record dropped", r.Name, r.Program, r.PID)
 		}
 	}
+	for path := range recordCache {
+		if !seen[path] {
+			delete(recordCache, path)
+		}
+	}
 	return live, nil
+}
+
+func readRecordCached(path string, f os.DirEntry) (detach.Record, bool) {
+	info, err := f.Info()
+	if err != nil {
+		return detach.Record{}, false
+	}
+	if c, ok := recordCache[path]; ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
+		return c.rec, true
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return detach.Record{}, false
+	}
+	var r detach.Record
+	if json.Unmarshal(b, &r) != nil || r.PID <= 0 {
+		return detach.Record{}, false
+	}
+	recordCache[path] = cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r}
+	return r, true
 }
 
 // removeStaleSocket removes a socket file nobody listens on.
@@ -233,9 +285,14 @@ func removeStaleSocket(path string) {
 	os.Remove(path)
 }
 
+// maxWalk bounds the walk down the daemon's tree.
+const maxWalk = 100000
+
 // discover finds masters of the real dtach started under this daemon's
-// programs that have no record yet, and records them.
-func (d *Daemon) discover(snap *proctree.Snapshot, known []detach.Record) []detach.Record {
+// programs that have no record yet, and records them. Such a master is
+// in the daemon's tree: under the program, or re-parented to the daemon
+// (a child subreaper); after a daemon restart only records find it.
+func (d *Daemon) discover(known []detach.Record) []detach.Record {
 	recorded := map[int]bool{}
 	for _, r := range known {
 		recorded[r.PID] = true
@@ -243,31 +300,66 @@ func (d *Daemon) discover(snap *proctree.Snapshot, known []detach.Record) []deta
 	self := os.Getpid()
 	mark := []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
 	var found []detach.Record
-	for _, p := range snap.Processes() {
-		if !p.SessionLeader() || p.HasTTY() || p.Zombie() || recorded[p.PID] || p.PID == self {
+	queue, _ := proctree.ChildrenOf(self)
+	for visited := 0; len(queue) > 0 && visited < maxWalk; visited++ {
+		pid := queue[0]
+		queue = queue[1:]
+		if recorded[pid] {
+			continue // a known master: nothing to find below it
+		}
+		p, err := proctree.Stat(pid)
+		if err != nil || p.Zombie() {
 			continue
 		}
-		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.PID))
-		if err != nil || !bytes.Contains(environ, mark) {
+		if !p.SessionLeader() || p.HasTTY() {
+			kids, _ := proctree.ChildrenOf(pid)
+			queue = append(queue, kids...)
 			continue
 		}
-		program := envValue(environ, detach.ProgramEnv)
-		if program == "" || !holdsPtyMaster(p.PID) {
+		r, ok := d.dtachMaster(p, mark)
+		if !ok {
+			kids, _ := proctree.ChildrenOf(pid)
+			queue = append(queue, kids...)
 			continue
 		}
-		socket := d.masterSocket(snap, p.PID)
-		if socket == "" {
-			continue
+		added, err := detach.AddRecord(d.sessionDir(r.Program), r)
+		if err != nil {
+			d.log.Warnf("record session %s of %s: %v", r.Name, r.Program, err)
 		}
-		r := detach.Record{Name: filepath.Base(socket), Socket: socket, Program: program, PID: p.PID,
-			StartTime: p.StartTime, Created: p.StartedAt(), Maker: "dtach"}
-		if err := detach.WriteRecord(d.sessionDir(program), r); err != nil {
-			d.log.Warnf("record session %s of %s: %v", r.Name, program, err)
+		if added {
+			d.log.Infof("found session %s of %s (dtach master pid %d)", r.Name, r.Program, r.PID)
 		}
-		d.log.Infof("found session %s of %s (dtach master pid %d)", r.Name, program, p.PID)
 		found = append(found, r)
 	}
 	return found
+}
+
+// dtachMaster reports whether p is a session master this daemon's
+// programs started (a session leader with no terminal that carries the
+// daemon's mark, holds a pty master and listens on a unix socket) and
+// describes it.
+func (d *Daemon) dtachMaster(p proctree.Process, mark []byte) (detach.Record, bool) {
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.PID))
+	if err != nil || !bytes.Contains(environ, mark) {
+		return detach.Record{}, false
+	}
+	program := envValue(environ, detach.ProgramEnv)
+	if program == "" || !holdsPtyMaster(p.PID) {
+		return detach.Record{}, false
+	}
+	socket := masterSocket(p)
+	if socket == "" {
+		return detach.Record{}, false
+	}
+	r := detach.Record{Name: filepath.Base(socket), Socket: socket, Program: program, PID: p.PID,
+		StartTime: p.StartTime, Created: p.StartedAt(), Maker: "dtach"}
+	if child, command := ptyProgram(p.PID); child != 0 {
+		r.Child, r.Command = child, command
+		if c, err := proctree.Stat(child); err == nil {
+			r.ChildStart = c.StartTime
+		}
+	}
+	return r, true
 }
 
 func envValue(environ []byte, key string) string {
@@ -298,9 +390,9 @@ func holdsPtyMaster(pid int) bool {
 // masterSocket finds the socket a master listens on as an absolute path.
 // The kernel may report a relative name (dtach binds long paths after a
 // chdir): the master's command line, which names the socket, settles it.
-func (d *Daemon) masterSocket(snap *proctree.Snapshot, pid int) string {
-	listeners, _ := proctree.UnixListeners([]int{pid})
-	paths := listeners[pid]
+func masterSocket(p proctree.Process) string {
+	listeners, _ := proctree.UnixListeners([]int{p.PID})
+	paths := listeners[p.PID]
 	if len(paths) == 0 {
 		return ""
 	}
@@ -308,8 +400,8 @@ func (d *Daemon) masterSocket(snap *proctree.Snapshot, pid int) string {
 	if filepath.IsAbs(bound) && !strings.HasPrefix(bound, "/proc/") {
 		return bound
 	}
-	argv, _ := snap.Cmdline(pid)
-	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	argv, _ := p.Identity().Cmdline()
+	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", p.PID))
 	for _, a := range argv {
 		if filepath.Base(a) != filepath.Base(bound) {
 			continue

@@ -311,40 +311,43 @@ func (m *Master) readPty(buf []byte) (n int, idle bool, readErr error) {
 // parses the output at once; without an emulator it is dropped, as dtach
 // does.
 func (m *Master) broadcast(p []byte) {
+	if m.scr != nil {
+		m.broadcastScreen(p)
+		return
+	}
 	for {
 		m.mu.Lock()
 		if len(m.attached) == 0 {
 			m.mu.Unlock()
-			if m.scr == nil || m.parseDirect(p) {
-				return
-			}
-			continue // a client attached meanwhile
+			return
 		}
 		if m.anyRoomLocked() {
-			if m.scr != nil {
-				m.scr.push(p)
-			}
-			dropped := false
-			for _, c := range m.attached {
-				if !c.send(p) {
-					dropped = true
-				}
-			}
-			if dropped {
-				m.refreshAttachedLocked()
-			}
+			m.sendLocked(p)
 			m.mu.Unlock()
 			return
 		}
 		m.mu.Unlock()
-		m.waitRoom()
+		<-m.room
+	}
+}
+
+// sendLocked hands p to every attached client; m.mu is held.
+func (m *Master) sendLocked(p []byte) {
+	dropped := false
+	for _, c := range m.attached {
+		if !c.send(p) {
+			dropped = true
+		}
+	}
+	if dropped {
+		m.refreshAttachedLocked()
 	}
 }
 
 // waitRoom waits until a client drained or the client set changed,
 // parsing the emulator's backlog meanwhile.
 func (m *Master) waitRoom() {
-	for m.scr != nil && m.scr.backlog.Load() {
+	for m.scr.backlog.Load() {
 		select {
 		case <-m.room:
 			return

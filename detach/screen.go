@@ -15,11 +15,15 @@ package detach
 // reaches a real dtach client as ordinary pty bytes; the redraw methods
 // (-r none, ctrl_l, winch) keep dtach's meaning on top of it.
 //
-// Off the hot path. While a client is attached the output loop only copies
-// each batch into a bounded ring of unparsed output; the emulator parses the
-// ring in the output loop's idle time (when the pty has nothing to read or
-// every client is full), a chunk at a time, so forwarding never waits for
-// parsing. While no client is attached the output is parsed as it is read.
+// Off the hot path. While a client is attached the output loop sends each
+// batch first, then only copies it into a bounded ring of unparsed output
+// (a small batch with nothing queued before it, an echo say, is parsed
+// there and then: a few microseconds at most); the emulator parses the ring
+// in the output loop's idle time (when the pty has nothing to read or every
+// client is full), a chunk at a time, so forwarding never waits for a
+// backlog to be parsed. The lowest priority GOMAXPROCS(1) can express is
+// this: a separate goroutine kept runnable would keep the scheduler from
+// polling the pty (it polls when nothing else is runnable, or every 10 ms). While no client is attached the output is parsed as it is read.
 // If the ring overruns (a flood faster than the parser, with a client
 // attached), the bytes that fell out are lost to the emulator: the next
 // client to attach still gets the best repaint the emulator has, and the
@@ -345,30 +349,53 @@ func (m *Master) parseSome() {
 	s.mu.Unlock()
 }
 
-// parseDirect parses output read while no client is attached and answers
-// the queries in it. It reports false, having done nothing, when a client
-// is attached after all.
-func (m *Master) parseDirect(p []byte) bool {
+// inlineParse is the most output parsed right after it was sent, when
+// the emulator has no backlog: an echo or a small update costs no trip
+// through the ring. More goes to the ring.
+const inlineParse = 512
+
+// broadcastScreen is broadcast with the emulator on. With no client
+// attached it parses p at once and answers the queries in it; otherwise it
+// sends p, then parses it if it is small and nothing waits before it, or
+// pushes it to the ring.
+func (m *Master) broadcastScreen(p []byte) {
 	s := m.scr
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m.mu.Lock()
-	if len(m.attached) > 0 {
-		m.mu.Unlock()
-		return false
-	}
-	if s.n > 0 {
-		s.drainLocked()
-	}
-	m.mu.Unlock()
-	s.term.Write(p)
-	if r := s.term.TakeReplies(); len(r) > 0 {
-		select {
-		case m.replies <- r:
-		default: // the program is not reading its input: drop, as a full tty would
+	for {
+		s.mu.Lock()
+		m.mu.Lock()
+		if len(m.attached) == 0 {
+			if s.n > 0 {
+				s.drainLocked()
+			}
+			m.mu.Unlock()
+			s.term.Write(p)
+			if r := s.term.TakeReplies(); len(r) > 0 {
+				select {
+				case m.replies <- r:
+				default: // the program is not reading its input: drop, as a full tty would
+				}
+			}
+			s.mu.Unlock()
+			return
 		}
+		if m.anyRoomLocked() {
+			inline := s.n == 0 && len(p) <= inlineParse
+			if !inline {
+				s.push(p)
+			}
+			m.sendLocked(p)
+			m.mu.Unlock()
+			if inline {
+				s.term.Write(p)
+				s.term.TakeReplies()
+			}
+			s.mu.Unlock()
+			return
+		}
+		m.mu.Unlock()
+		s.mu.Unlock()
+		m.waitRoom()
 	}
-	return true
 }
 
 // replyLoop types the emulator's answers into the program.

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ type service struct {
 	t                            *testing.T
 	dir, conf, pidfile, defaults string
 	script                       string
+	// starting is held from the start of a child until it is marked as
+	// owned, and by the zombie reaper: the reaper never takes the exit of
+	// a child whose exec.Cmd is about to wait for it.
+	starting sync.Mutex
 }
 
 // serviceConf is the daemon's config: one program that leaves a keeper
@@ -98,7 +103,9 @@ func newService(t *testing.T) *service {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
+			s.starting.Lock()
 			reapZombies()
+			s.starting.Unlock()
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
@@ -136,11 +143,16 @@ func (s *service) run(args ...string) (string, int) {
 	cmd.Env = append(os.Environ(), "KEEPER_DEFAULTS="+s.defaults)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	s.starting.Lock()
 	if err := cmd.Start(); err != nil {
+		s.starting.Unlock()
 		s.t.Fatal(err)
 	}
 	ownChild(cmd.Process.Pid, true)
-	cmd.Wait()
+	s.starting.Unlock()
+	if err := cmd.Wait(); err != nil && cmd.ProcessState == nil {
+		s.t.Fatalf("init script %v: %v", args, err)
+	}
 	ownChild(cmd.Process.Pid, false)
 	return out.String(), cmd.ProcessState.ExitCode()
 }
@@ -159,6 +171,10 @@ func (s *service) expect(wantCode int, wantOut string, args ...string) string {
 // keeper runs a keeper client command on the config.
 func (s *service) keeper(args ...string) (string, int) {
 	s.t.Helper()
+	// No reaping meanwhile: runKeeper marks its child as owned only once
+	// started. The commands run here return without waiting for a zombie.
+	s.starting.Lock()
+	defer s.starting.Unlock()
 	return runKeeper(s.t, s.dir, append([]string{keeperBin, "-c", s.conf}, args...)...)
 }
 

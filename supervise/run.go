@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"keeper/supervise/http1"
 	"keeper/supervise/logfile"
 )
 
@@ -89,12 +89,12 @@ func Run(opts RunOptions) error {
 	}
 	defer os.Remove(cfg.Supervisord.Pidfile)
 
-	var handler atomic.Pointer[http.Handler]
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var handler atomic.Pointer[http1.Handler]
+	srv := &http1.Server{
+		Handler: http1.HandlerFunc(func(w http1.ResponseWriter, r *http1.Request) {
 			(*handler.Load()).ServeHTTP(w, r)
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		MaxBodyBytes: 4 << 20,
 	}
 	d, err := NewDaemon(cfg, reaper, log, logFile)
 	if err != nil {
@@ -168,7 +168,6 @@ func Run(opts RunOptions) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warnf("close control socket: %v", err)
 	}
-	srv.Close()
 	log.Infof("keeper stopped")
 	return nil
 }

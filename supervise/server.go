@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/user"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"keeper/supervise/http1"
 	"keeper/supervise/logfile"
 	"keeper/supervise/xmlrpc"
 )
@@ -165,38 +164,49 @@ func (l *peerListener) allowed(cred *unix.Ucred) bool {
 	return false
 }
 
-// Handler is the control socket's HTTP handler: XML-RPC on /RPC2, log
+// HTTPHandler is the control socket's HTTP handler: XML-RPC on /RPC2, log
 // streams on /logtail/NAME[/stdout|stderr] and /mainlogtail, all behind
 // the optional Basic authentication of [unix_http_server].
-func (d *Daemon) HTTPHandler() http.Handler {
+func (d *Daemon) HTTPHandler() http1.Handler {
 	rpc := xmlrpc.Serve(d.Handle)
-	mux := http.NewServeMux()
-	mux.Handle("/RPC2", rpc)
-	mux.Handle("/RPC2/", rpc)
-	mux.HandleFunc("/logtail/", d.serveLogtail)
-	mux.HandleFunc("/mainlogtail", func(w http.ResponseWriter, r *http.Request) {
-		d.follow(w, r, d.mainLogPath())
+	mux := http1.HandlerFunc(func(w http1.ResponseWriter, r *http1.Request) {
+		switch {
+		case strings.HasPrefix(r.Path, "/RPC2"):
+			rpc.ServeHTTP(w, r)
+		case strings.HasPrefix(r.Path, "/logtail/"):
+			d.serveLogtail(w, r)
+		case r.Path == "/mainlogtail":
+			d.follow(w, r, d.mainLogPath())
+		default:
+			notFound(w)
+		}
 	})
 	return d.authenticate(mux)
 }
 
-func (d *Daemon) authenticate(next http.Handler) http.Handler {
+func notFound(w http1.ResponseWriter) {
+	w.WriteHeader(404)
+	w.Write([]byte("404 page not found\n"))
+}
+
+func (d *Daemon) authenticate(next http1.Handler) http1.Handler {
 	server := d.cfg.Server
 	if server.Username == "" && server.Password == "" {
 		return next
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http1.HandlerFunc(func(w http1.ResponseWriter, r *http1.Request) {
 		user, pass, ok := basicAuth(r)
 		if !ok || !server.CheckPassword(user, pass) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			w.WriteHeader(401)
+			w.Write([]byte("Unauthorized\n"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func basicAuth(r *http.Request) (string, string, bool) {
+func basicAuth(r *http1.Request) (string, string, bool) {
 	h := r.Header.Get("Authorization")
 	enc, ok := strings.CutPrefix(h, "Basic ")
 	if !ok {
@@ -211,15 +221,14 @@ func basicAuth(r *http.Request) (string, string, bool) {
 }
 
 // serveLogtail streams a process's log: /logtail/NAMESPEC[/stdout|stderr].
-func (d *Daemon) serveLogtail(w http.ResponseWriter, r *http.Request) {
-	rest := strings.TrimPrefix(r.URL.Path, "/logtail/")
-	rest, _ = url.PathUnescape(rest)
+func (d *Daemon) serveLogtail(w http1.ResponseWriter, r *http1.Request) {
+	rest := strings.TrimPrefix(r.Path, "/logtail/")
 	name, channel, _ := strings.Cut(rest, "/")
 	if channel == "" {
 		channel = "stdout"
 	}
 	if channel != "stdout" && channel != "stderr" {
-		http.NotFound(w, r)
+		notFound(w)
 		return
 	}
 	d.mu.Lock()
@@ -233,25 +242,24 @@ func (d *Daemon) serveLogtail(w http.ResponseWriter, r *http.Request) {
 	}
 	d.mu.Unlock()
 	if f == nil {
-		http.NotFound(w, r)
+		notFound(w)
 		return
 	}
 	d.follow(w, r, f.Path())
 }
 
-func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, path string) {
+func (d *Daemon) follow(w http1.ResponseWriter, r *http1.Request, path string) {
 	if !exists(path) {
-		http.NotFound(w, r)
+		notFound(w)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
-	flush := func() {
-		if flusher != nil {
-			flusher.Flush()
-		}
+	w.WriteHeader(200)
+	// The header goes out at once: a client waits for it before the
+	// first log bytes, which may be long in coming.
+	if w.Flush() != nil {
+		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -263,5 +271,5 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, path string) {
 		case <-ctx.Done():
 		}
 	}()
-	_ = logfile.Follow(ctx, path, w, flush)
+	_ = logfile.Follow(ctx, path, w, func() { _ = w.Flush() })
 }

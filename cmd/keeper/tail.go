@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
+
+	"keeper/supervise/http1"
+	"keeper/supervise/xmlrpc"
 )
 
 const (
@@ -186,44 +187,31 @@ func (c *ctl) follow(ctx context.Context, path string, stderr io.Writer) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	shown := c.url + path
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", c.socket)
-		},
-		DisableCompression: true,
-	}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, (&url.URL{Scheme: "http", Host: "localhost", Path: path}).String(), nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s Cannot connect, error: %v\n", shown, err)
-		return
-	}
-	req.Header.Set("User-Agent", "keeper")
+	cl := &http1.Client{Dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", c.socket)
+	}}
+	header := http1.Header{"User-Agent": "keeper"}
 	if c.user != "" || c.pass != "" {
-		req.SetBasicAuth(c.user, c.pass)
+		header["Authorization"] = xmlrpc.BasicAuth(c.user, c.pass)
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	status, _, body, err := cl.Stream(ctx, (&url.URL{Path: path}).EscapedPath(), header)
 	if err != nil {
 		if ctx.Err() != nil {
 			c.printf("")
 			return
 		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
 		fmt.Fprintf(stderr, "%s Cannot connect, error: %v\n", shown, err)
 		return
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "%s Cannot read, status code %d\n", shown, resp.StatusCode)
+	defer body.Close()
+	if status != 200 {
+		fmt.Fprintf(stderr, "%s Cannot read, status code %d\n", shown, status)
 		return
 	}
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := resp.Body.Read(buf)
+		n, err := body.Read(buf)
 		if n > 0 {
 			if _, werr := c.out.Write(buf[:n]); werr != nil {
 				return

@@ -77,7 +77,7 @@ func readBody(br *bufio.Reader, h Header, limit int64, untilEOF bool) ([]byte, e
 			return nil, fmt.Errorf("%w: Content-Length %q", ErrMalformed, cl)
 		}
 		if n > limit {
-			return nil, fmt.Errorf("%w: body of %d bytes", errBodyTooLarge, n)
+			return nil, fmt.Errorf("%w: body of %d bytes", ErrBodyTooLarge, n)
 		}
 		b := make([]byte, n)
 		if _, err := io.ReadFull(br, b); err != nil {
@@ -91,7 +91,8 @@ func readBody(br *bufio.Reader, h Header, limit int64, untilEOF bool) ([]byte, e
 	return nil, nil
 }
 
-var errBodyTooLarge = errors.New("body too large")
+// ErrBodyTooLarge is wrapped by errors for a body over the limit.
+var ErrBodyTooLarge = errors.New("body too large")
 
 type limitedReader struct {
 	r io.Reader
@@ -100,7 +101,7 @@ type limitedReader struct {
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
-		return 0, errBodyTooLarge
+		return 0, ErrBodyTooLarge
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]

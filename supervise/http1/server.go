@@ -184,10 +184,13 @@ func (s *Server) serveConn(c net.Conn) {
 			writeError(bw, status)
 			return
 		}
-		req.ctx = ctx
-		w := &responseWriter{bw: bw, header: Header{}, req: req}
+		reqCtx, reqCancel := context.WithCancel(ctx)
+		req.ctx = reqCtx
+		w := &responseWriter{bw: bw, header: Header{}, req: req, conn: c, cancel: reqCancel}
 		s.Handler.ServeHTTP(w, req)
-		if err := w.finish(); err != nil || w.closeAfter {
+		err := w.finish()
+		reqCancel()
+		if err != nil || w.closeAfter {
 			return
 		}
 		if !s.setBusy(c, false) {
@@ -224,7 +227,7 @@ func readRequest(br *bufio.Reader, limit int64) (*Request, int) {
 	}
 	body, err := readBody(br, h, limit, false)
 	if err != nil {
-		if errors.Is(err, errBodyTooLarge) {
+		if errors.Is(err, ErrBodyTooLarge) {
 			return nil, 413
 		}
 		return nil, 400
@@ -251,6 +254,8 @@ type responseWriter struct {
 	raw        bool // an HTTP/1.0 stream: plain bytes until the close
 	closeAfter bool
 	err        error
+	conn       net.Conn
+	cancel     context.CancelFunc // ends the request's context
 }
 
 func (w *responseWriter) Header() Header { return w.header }
@@ -322,6 +327,14 @@ func (w *responseWriter) Flush() error {
 			// connection.
 			w.closeAfter, w.raw = true, true
 		}
+		// A stream ends its connection, and a client going away ends
+		// the stream: watch the connection for its close.
+		w.closeAfter = true
+		go func(c net.Conn, cancel context.CancelFunc) {
+			var b [1]byte
+			c.Read(b[:])
+			cancel()
+		}(w.conn, w.cancel)
 		w.writeHead(-1)
 		w.streaming = true
 		body := w.body

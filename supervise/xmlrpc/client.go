@@ -1,16 +1,16 @@
 package xmlrpc
 
 import (
-	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
 	"strings"
 	"syscall"
+
+	"keeper/supervise/http1"
 )
 
 // ErrNoDaemon is matched (with errors.Is) by a Call error when nothing listens
@@ -36,8 +36,7 @@ type Options struct {
 type Client struct {
 	socketPath string
 	opts       Options
-	transport  *http.Transport
-	http       *http.Client
+	http       *http1.Client
 }
 
 // StatusError is the error (found with errors.As) for an HTTP answer other
@@ -62,19 +61,14 @@ func NewClient(socketPath string, opts Options) *Client {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socketPath)
-		},
-		DisableCompression:  true,
-		MaxIdleConnsPerHost: 4,
+	dial := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socketPath)
 	}
 	return &Client{
 		socketPath: socketPath,
 		opts:       opts,
-		transport:  tr,
-		http:       &http.Client{Transport: tr},
+		http:       &http1.Client{Dial: dial, MaxBodyBytes: opts.MaxResponseBytes + 1},
 	}
 }
 
@@ -83,8 +77,7 @@ func (c *Client) SocketPath() string { return c.socketPath }
 
 // Close closes the client's idle connections. The client stays usable.
 func (c *Client) Close() error {
-	c.transport.CloseIdleConnections()
-	return nil
+	return c.http.Close()
 }
 
 // Call calls method with args and returns the value of the response, decoded
@@ -106,27 +99,20 @@ func (c *Client) call(ctx context.Context, method string, args []any) (any, erro
 		return nil, err
 	}
 	// The host is not used for routing; supervisorctl sends "localhost" too.
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://localhost/RPC2", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "text/xml")
-	req.Header.Set("Accept", "text/xml")
-	req.Header.Set("User-Agent", "keeper")
+	header := http1.Header{"Content-Type": "text/xml", "Accept": "text/xml", "User-Agent": "keeper"}
 	if c.opts.Username != "" {
-		req.SetBasicAuth(c.opts.Username, c.opts.Password)
+		header["Authorization"] = BasicAuth(c.opts.Username, c.opts.Password)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.http.Do(ctx, "POST", "/RPC2", header, body)
+	if errors.Is(err, http1.ErrBodyTooLarge) {
+		return nil, fmt.Errorf("response larger than %d bytes", c.opts.MaxResponseBytes)
+	}
 	if err != nil {
 		return nil, transportError(err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
-	if err != nil {
-		return nil, transportError(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &StatusError{StatusCode: resp.StatusCode, Status: resp.Status}
+	data := resp.Body
+	if resp.Status != 200 {
+		return nil, &StatusError{StatusCode: resp.Status, Status: fmt.Sprintf("%d %s", resp.Status, http1.StatusText(resp.Status))}
 	}
 	if int64(len(data)) > c.opts.MaxResponseBytes {
 		return nil, fmt.Errorf("response larger than %d bytes", c.opts.MaxResponseBytes)
@@ -151,10 +137,6 @@ func transportError(err error) error {
 		(errno == syscall.ECONNREFUSED || errno == syscall.ENOENT) {
 		return noDaemonError{errno}
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
 	return err
 }
 
@@ -174,4 +156,23 @@ func SocketPathFromURL(serverURL string) (string, error) {
 		return serverURL, nil
 	}
 	return "", fmt.Errorf("parse server url %q: only unix:// urls are supported", serverURL)
+}
+
+// BasicAuth is the Authorization header value for a user and password.
+func BasicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// Stream opens a stream (GET of a followed log, /logtail/NAME) on its own
+// connection; the caller reads the body until it closes it.
+func (c *Client) Stream(ctx context.Context, path string) (status int, body io.ReadCloser, err error) {
+	header := http1.Header{}
+	if c.opts.Username != "" {
+		header["Authorization"] = BasicAuth(c.opts.Username, c.opts.Password)
+	}
+	status, _, body, err = c.http.Stream(ctx, path, header)
+	if err != nil {
+		return 0, nil, fmt.Errorf("get %s on %s: %w", path, c.socketPath, transportError(err))
+	}
+	return status, body, nil
 }

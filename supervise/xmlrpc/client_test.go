@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"keeper/supervise/http1"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -46,7 +47,7 @@ func testHandler(ctx context.Context, method string, params []any) (any, error) 
 
 // serve serves h on a fresh unix socket and returns its path and a count of
 // accepted connections.
-func serve(t *testing.T, h http.Handler) (string, *atomic.Int32) {
+func serve(t *testing.T, h http1.Handler) (string, *atomic.Int32) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "k.sock")
 	ln, err := net.Listen("unix", path)
@@ -54,25 +55,32 @@ func serve(t *testing.T, h http.Handler) (string, *atomic.Int32) {
 		t.Fatal(err)
 	}
 	conns := new(atomic.Int32)
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				conns.Add(1)
-			}
-		},
-	}
+	srv := &http1.Server{Handler: h, MaxBodyBytes: DefaultMaxRequestBytes}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(ln)
+		srv.Serve(countingListener{ln, conns})
 	}()
 	t.Cleanup(func() {
-		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
 		<-done
 	})
 	return path, conns
+}
+
+type countingListener struct {
+	net.Listener
+	n *atomic.Int32
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 func testContext(t *testing.T) context.Context {
@@ -200,11 +208,12 @@ func TestClientNoDaemon(t *testing.T) {
 }
 
 func TestClientBasicAuth(t *testing.T) {
-	auth := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "s3cret:x" {
+	auth := func(next http1.Handler) http1.Handler {
+		return http1.HandlerFunc(func(w http1.ResponseWriter, r *http1.Request) {
+			if r.Header.Get("Authorization") != BasicAuth("user", "s3cret:x") {
 				w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
-				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte("unauthorized\n"))
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -2,10 +2,9 @@ package supervise
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -147,10 +146,9 @@ func (d *Daemon) addGroupLocked(g *GroupConfig) error {
 // autoLogPath names an AUTO log as supervisord does:
 // NAME-CHANNEL---IDENTIFIER-RANDOM.log in childlogdir.
 func (d *Daemon) autoLogPath(name, channel string) string {
-	var b [4]byte
-	rand.Read(b[:])
+	// Unique, not secret: math/rand spares the binary crypto/rand.
 	return filepath.Join(d.cfg.Supervisord.Childlogdir,
-		fmt.Sprintf("%s-%s---%s-%s.log", name, channel, d.cfg.Supervisord.Identifier, hex.EncodeToString(b[:])))
+		fmt.Sprintf("%s-%s---%s-%08x.log", name, channel, d.cfg.Supervisord.Identifier, rand.Uint32()))
 }
 
 func (d *Daemon) cleanAutoLogs() {

@@ -21,8 +21,9 @@ type Response struct {
 	Body   []byte
 }
 
-// Client sends requests to one server, keeping one idle connection for
-// the next request (supervisorctl sends several on one connection too).
+// Client sends requests to one server, keeping idle connections (up to
+// maxIdle) for the next requests: supervisorctl sends several on one
+// connection too.
 type Client struct {
 	// Dial opens a connection to the server.
 	Dial func(ctx context.Context) (net.Conn, error)
@@ -30,8 +31,11 @@ type Client struct {
 	MaxBodyBytes int64
 
 	mu   sync.Mutex
-	idle *clientConn
+	idle []*clientConn
 }
+
+// maxIdle is how many idle connections a Client keeps.
+const maxIdle = 4
 
 type clientConn struct {
 	c  net.Conn
@@ -42,16 +46,18 @@ type clientConn struct {
 func (cl *Client) Close() error {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	if cl.idle != nil {
-		cl.idle.c.Close()
-		cl.idle = nil
+	for _, cc := range cl.idle {
+		cc.c.Close()
 	}
+	cl.idle = nil
 	return nil
 }
 
 func (cl *Client) conn(ctx context.Context) (cc *clientConn, reused bool, err error) {
 	cl.mu.Lock()
-	cc, cl.idle = cl.idle, nil
+	if n := len(cl.idle); n > 0 {
+		cc, cl.idle = cl.idle[n-1], cl.idle[:n-1]
+	}
 	cl.mu.Unlock()
 	if cc != nil {
 		return cc, true, nil
@@ -66,10 +72,11 @@ func (cl *Client) conn(ctx context.Context) (cc *clientConn, reused bool, err er
 func (cl *Client) putIdle(cc *clientConn) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	if cl.idle != nil {
-		cl.idle.c.Close()
+	if len(cl.idle) >= maxIdle {
+		cc.c.Close()
+		return
 	}
-	cl.idle = cc
+	cl.idle = append(cl.idle, cc)
 }
 
 // Do sends a request and reads its response. A request on a reused

@@ -27,7 +27,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: bench-detach bench-supervise bench-sessions
+bench: bench-detach bench-supervise bench-sessions bench-screen
 
 bench-detach: build
 	scripts/bench-detach.sh

@@ -131,25 +131,7 @@ func init() {
 		"supervisor.startProcess": {
 			signature: []string{"boolean", "string", "boolean"},
 			help:      "Start a process (name, group:name or group:*); wait for it to be RUNNING unless wait is false.",
-			call: func(ctx context.Context, d *Daemon, args params) (any, error) {
-				name, err := args.str(0)
-				if err != nil {
-					return nil, err
-				}
-				d.mu.Lock()
-				g, p, err := d.targetLocked(name)
-				d.mu.Unlock()
-				if err != nil {
-					return nil, err
-				}
-				if p == nil {
-					return d.startGroup(ctx, g, args.flag(1, true))
-				}
-				if err := d.startProcess(ctx, p, name, args.flag(1, true)); err != nil {
-					return nil, err
-				}
-				return true, nil
-			},
+			call:      onTarget((*Daemon).startProcess, (*Daemon).startGroup),
 		},
 		"supervisor.startProcessGroup": {
 			signature: []string{"array", "string", "boolean"},
@@ -169,31 +151,13 @@ func init() {
 				d.mu.Lock()
 				procs := d.processesLocked(false)
 				d.mu.Unlock()
-				return d.startAll(ctx, procs, args.flag(0, true)), nil
+				return d.startProcs(ctx, procs, args.flag(0, true)), nil
 			},
 		},
 		"supervisor.stopProcess": {
 			signature: []string{"boolean", "string", "boolean"},
 			help:      "Stop a process (name, group:name or group:*); wait for it to stop unless wait is false.",
-			call: func(ctx context.Context, d *Daemon, args params) (any, error) {
-				name, err := args.str(0)
-				if err != nil {
-					return nil, err
-				}
-				d.mu.Lock()
-				g, p, err := d.targetLocked(name)
-				d.mu.Unlock()
-				if err != nil {
-					return nil, err
-				}
-				if p == nil {
-					return d.stopGroup(ctx, g, args.flag(1, true))
-				}
-				if err := d.stopProcess(ctx, p, name, args.flag(1, true)); err != nil {
-					return nil, err
-				}
-				return true, nil
-			},
+			call:      onTarget((*Daemon).stopProcess, (*Daemon).stopGroup),
 		},
 		"supervisor.stopProcessGroup": {
 			signature: []string{"array", "string", "boolean"},
@@ -213,7 +177,7 @@ func init() {
 				d.mu.Lock()
 				procs := d.processesLocked(false)
 				d.mu.Unlock()
-				return d.stopAll2(ctx, procs, args.flag(0, true)), nil
+				return d.stopProcs(ctx, procs, args.flag(0, true)), nil
 			},
 		},
 		"supervisor.signalProcess": {
@@ -553,6 +517,32 @@ func multicall(ctx context.Context, d *Daemon, args params) (any, error) {
 	return out, nil
 }
 
+// onTarget makes the body of a method that acts on the process its first
+// argument names, or on a whole group for "group:*" (as supervisord's
+// startProcess and stopProcess do), with its second argument as wait.
+func onTarget(one func(d *Daemon, ctx context.Context, p *process, name string, wait bool) error,
+	group func(d *Daemon, ctx context.Context, g *groupState, wait bool) (any, error)) func(context.Context, *Daemon, params) (any, error) {
+	return func(ctx context.Context, d *Daemon, args params) (any, error) {
+		name, err := args.str(0)
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		g, p, err := d.targetLocked(name)
+		d.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return group(d, ctx, g, args.flag(1, true))
+		}
+		if err := one(d, ctx, p, name, args.flag(1, true)); err != nil {
+			return nil, err
+		}
+		return true, nil
+	}
+}
+
 func (d *Daemon) group(args params) (*groupState, error) {
 	name, err := args.str(0)
 	if err != nil {
@@ -571,10 +561,10 @@ func (d *Daemon) startGroup(ctx context.Context, g *groupState, wait bool) (any,
 	d.mu.Lock()
 	procs := g.sorted(false)
 	d.mu.Unlock()
-	return d.startAll(ctx, procs, wait), nil
+	return d.startProcs(ctx, procs, wait), nil
 }
 
-func (d *Daemon) startAll(ctx context.Context, procs []*process, wait bool) []any {
+func (d *Daemon) startProcs(ctx context.Context, procs []*process, wait bool) []any {
 	d.mu.Lock()
 	procs = d.selectLocked(procs, func(p *process) bool { return !p.state.running() })
 	d.mu.Unlock()
@@ -589,10 +579,10 @@ func (d *Daemon) stopGroup(ctx context.Context, g *groupState, wait bool) (any, 
 	d.mu.Lock()
 	procs := g.sorted(false)
 	d.mu.Unlock()
-	return d.stopAll2(ctx, procs, wait), nil
+	return d.stopProcs(ctx, procs, wait), nil
 }
 
-func (d *Daemon) stopAll2(ctx context.Context, procs []*process, wait bool) []any {
+func (d *Daemon) stopProcs(ctx context.Context, procs []*process, wait bool) []any {
 	d.mu.Lock()
 	procs = d.selectLocked(procs, func(p *process) bool { return p.state.running() })
 	d.mu.Unlock()

@@ -156,7 +156,7 @@ func (d *Daemon) stopWithSessions(ctx context.Context, name string, wait bool, m
 			return nil, err
 		}
 	} else {
-		d.stopAll2(ctx, procs, true)
+		d.stopProcs(ctx, procs, true)
 	}
 	d.mu.Lock()
 	for _, q := range procs {

@@ -416,6 +416,17 @@ startsecs=0
 		t.Fatalf("after the reload: %v, want READY=1", f)
 	}
 	k.waitState("env", 5*time.Second, "RUNNING")
+	// RUNNING comes at the spawn (startsecs=0): wait for the program to
+	// have written its environment before shutting it down.
+	waitFor(t, "the restarted program's environment", 10*time.Second, func() bool {
+		envs, _ := filepath.Glob(filepath.Join(k.dir, "env.*"))
+		for _, p := range envs {
+			if b, _ := os.ReadFile(p); !strings.Contains(string(b), "PATH=") {
+				return false
+			}
+		}
+		return len(envs) == 2
+	})
 	if _, err := k.call("supervisor.shutdown"); err != nil {
 		t.Fatal(err)
 	}

@@ -283,6 +283,12 @@ func (m *Master) readPty(buf []byte) (n int, idle bool, readErr error) {
 			switch {
 			case c > 0:
 				n += c
+				if n < ttyChunk {
+					// A first read that came back short emptied the
+					// tty's buffer (a keystroke's echo, say): send now
+					// rather than pay a read that finds nothing.
+					return true
+				}
 			case err == syscall.EINTR:
 			case err == syscall.EAGAIN:
 				if n == 0 && m.scr != nil && m.scr.backlog.Load() {

@@ -95,6 +95,9 @@ func Run(opts RunOptions) error {
 			(*handler.Load()).ServeHTTP(w, r)
 		}),
 		MaxBodyBytes: 4 << 20,
+		// A client that went quiet (an exporter that never closes) does
+		// not hold a descriptor forever.
+		IdleTimeout: 10 * time.Minute,
 	}
 	d, err := NewDaemon(cfg, reaper, log, logFile)
 	if err != nil {

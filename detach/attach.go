@@ -202,7 +202,14 @@ func (a *attachment) suspend() {
 	a.send(Packet{Type: MsgDetach})
 	a.setTerm(&a.orig)
 	io.WriteString(a.opts.Out, eos+"\r\n")
+	// In a Go process the thread that sends itself SIGTSTP may run on
+	// before the stop takes hold: wait for the SIGCONT that ends it, or
+	// the attach below would reach the master before the stop.
+	cont := make(chan os.Signal, 1)
+	signal.Notify(cont, syscall.SIGCONT)
 	_ = syscall.Kill(os.Getpid(), syscall.SIGTSTP)
+	<-cont
+	signal.Stop(cont)
 	a.setTerm(&a.raw)
 	a.sendAttach()
 }

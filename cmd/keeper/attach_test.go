@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,3 +81,38 @@ func signalClient(t *testing.T, c *term, sig syscall.Signal) {
 func (tm *term) pidString() string { return itoa(tm.cmd.Process.Pid) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestAttachSuspend: the suspend key detaches the client and stops it, as
+// dtach's does, back to the shell's job control; fg attaches it again.
+func TestAttachSuspend(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash for job control")
+	}
+	dir := testDir(t)
+	sock := filepath.Join(dir, "z")
+	if out, code := runCmd(t, dir, keeperBin, "dtach", "-n", sock, "sh"); code != 0 {
+		t.Fatalf("keeper dtach -n: exit %d: %s", code, out)
+	}
+	c := startTerm(t, dir, []string{"PS1=shell$ "}, bash, "--norc", "--noprofile", "-i")
+	c.expect(`shell\$ `, 5*time.Second)
+	c.send(keeperBin + " attach " + sock + "\r")
+	c.expect(`\x1b\[H\x1b\[J`, 5*time.Second)
+	c.send("echo one-$((1+1))\r")
+	c.expect("one-2", 5*time.Second)
+	if m := socketMode(t, sock); m != 0o700 {
+		t.Fatalf("socket mode %o while attached, want 700", m)
+	}
+	c.send("\x1a") // ^Z, the terminal's VSUSP
+	c.expect(`Stopped`, 5*time.Second)
+	waitFor(t, "the session to see its client detached", 5*time.Second, func() bool { return socketMode(t, sock) == 0o600 })
+	c.send("fg\r")
+	waitFor(t, "the client to attach again", 5*time.Second, func() bool { return socketMode(t, sock) == 0o700 })
+	c.send("echo two-$((1+2))\r")
+	c.expect("two-3", 5*time.Second)
+	c.send(detachKey)
+	c.expect(`\[detached\]`, 5*time.Second)
+	c.expect(`shell\$ `, 5*time.Second)
+	c.send("exit\r")
+	c.wait(5 * time.Second)
+}

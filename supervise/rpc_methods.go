@@ -136,23 +136,12 @@ func init() {
 		"supervisor.startProcessGroup": {
 			signature: []string{"array", "string", "boolean"},
 			help:      "Start every process of a group; return one status struct per process.",
-			call: func(ctx context.Context, d *Daemon, args params) (any, error) {
-				g, err := d.group(args)
-				if err != nil {
-					return nil, err
-				}
-				return d.startGroup(ctx, g, args.flag(1, true))
-			},
+			call:      onGroup((*Daemon).startGroup),
 		},
 		"supervisor.startAllProcesses": {
 			signature: []string{"array", "boolean"},
 			help:      "Start every process; return one status struct per process.",
-			call: func(ctx context.Context, d *Daemon, args params) (any, error) {
-				d.mu.Lock()
-				procs := d.processesLocked(false)
-				d.mu.Unlock()
-				return d.startProcs(ctx, procs, args.flag(0, true)), nil
-			},
+			call:      onAll((*Daemon).startProcs),
 		},
 		"supervisor.stopProcess": {
 			signature: []string{"boolean", "string", "boolean"},
@@ -162,23 +151,12 @@ func init() {
 		"supervisor.stopProcessGroup": {
 			signature: []string{"array", "string", "boolean"},
 			help:      "Stop every process of a group; return one status struct per process.",
-			call: func(ctx context.Context, d *Daemon, args params) (any, error) {
-				g, err := d.group(args)
-				if err != nil {
-					return nil, err
-				}
-				return d.stopGroup(ctx, g, args.flag(1, true))
-			},
+			call:      onGroup((*Daemon).stopGroup),
 		},
 		"supervisor.stopAllProcesses": {
 			signature: []string{"array", "boolean"},
 			help:      "Stop every process; return one status struct per process.",
-			call: func(ctx context.Context, d *Daemon, args params) (any, error) {
-				d.mu.Lock()
-				procs := d.processesLocked(false)
-				d.mu.Unlock()
-				return d.stopProcs(ctx, procs, args.flag(0, true)), nil
-			},
+			call:      onAll((*Daemon).stopProcs),
 		},
 		"supervisor.signalProcess": {
 			signature: []string{"boolean", "string", "string"},
@@ -540,6 +518,29 @@ func onTarget(one func(d *Daemon, ctx context.Context, p *process, name string, 
 			return nil, err
 		}
 		return true, nil
+	}
+}
+
+// onGroup makes the body of a method on the group its first argument
+// names, with its second argument as wait.
+func onGroup(fn func(d *Daemon, ctx context.Context, g *groupState, wait bool) (any, error)) func(context.Context, *Daemon, params) (any, error) {
+	return func(ctx context.Context, d *Daemon, args params) (any, error) {
+		g, err := d.group(args)
+		if err != nil {
+			return nil, err
+		}
+		return fn(d, ctx, g, args.flag(1, true))
+	}
+}
+
+// onAll makes the body of a method on every process, in start order, with
+// its first argument as wait.
+func onAll(fn func(d *Daemon, ctx context.Context, procs []*process, wait bool) []any) func(context.Context, *Daemon, params) (any, error) {
+	return func(ctx context.Context, d *Daemon, args params) (any, error) {
+		d.mu.Lock()
+		procs := d.processesLocked(false)
+		d.mu.Unlock()
+		return fn(d, ctx, procs, args.flag(0, true)), nil
 	}
 }
 

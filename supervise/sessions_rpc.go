@@ -170,5 +170,11 @@ func (d *Daemon) stopWithSessions(ctx context.Context, name string, wait bool, m
 	if err != nil {
 		return nil, fault(FaultFailed, err.Error())
 	}
+	// A session the program was making as it stopped may only now be
+	// listening: look once more after a moment.
+	time.Sleep(100 * time.Millisecond)
+	if late, err := d.KillSessions(reap); err == nil {
+		list = append(list, late...)
+	}
 	return sessionStructs(list), nil
 }

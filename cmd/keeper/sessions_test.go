@@ -19,7 +19,7 @@ func TestSessionsByName(t *testing.T) {
 	program := func(name, extra string) string {
 		return fmt.Sprintf(`
 [program:%[1]s]
-command=/bin/sh -c 'dtach -n %[2]s/%[1]s-term /bin/sh; exec sleep 1000'
+command=/bin/sh -c 'dtach -n %[2]s/%[1]s-term /bin/sh; touch %[2]s/%[1]s.tried; exec sleep 1000'
 environment=PATH="%[3]s"
 startsecs=0
 stopasgroup=true
@@ -74,7 +74,15 @@ childlogdir=%[1]s
 	if out, _ := keeper("sessions", "keeps"); !strings.Contains(out, "keeps-term") {
 		t.Fatalf("a plain stop of a sessions=keep program lost its session: %s", out)
 	}
+	// Started again, the program tries to make its session anew (the
+	// socket is taken); reap only once it has.
+	tried := filepath.Join(dir, "keeps.tried")
+	os.Remove(tried)
 	keeper("start", "keeps")
+	waitFor(t, "the restarted program to try dtach -n", 10*time.Second, func() bool {
+		_, err := os.Stat(tried)
+		return err == nil
+	})
 	out, code := keeper("stop", "--kill-sessions", "keeps")
 	if code != 0 || !strings.Contains(out, "keeps: stopped") || !strings.Contains(out, "keeps: session keeps-term killed") {
 		t.Fatalf("stop --kill-sessions: exit %d: %s", code, out)

@@ -227,3 +227,35 @@ for i in range(3):
 		t.Errorf("python used %d connections for 3 requests, want 1", n-1)
 	}
 }
+
+// TestStreamIgnoresTrailingBytes: bytes a client sends after its request
+// (a spare CRLF) do not end a stream; closing the connection does.
+func TestStreamIgnoresTrailingBytes(t *testing.T) {
+	ended := make(chan struct{})
+	path, _ := serve(t, HandlerFunc(func(w ResponseWriter, r *Request) {
+		w.Flush()
+		<-r.Context().Done()
+		close(ended)
+	}))
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /logtail/x HTTP/1.1\r\nHost: \r\n\r\n")
+	br := bufio.NewReader(c)
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
+		t.Fatalf("status line %q, %v", line, err)
+	}
+	io.WriteString(c, "\r\n")
+	select {
+	case <-ended:
+		t.Fatal("a spare CRLF ended the stream")
+	case <-time.After(200 * time.Millisecond):
+	}
+	c.Close()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the connection did not end the stream")
+	}
+}

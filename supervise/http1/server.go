@@ -331,9 +331,16 @@ func (w *responseWriter) Flush() error {
 		// the stream: watch the connection for its close.
 		w.closeAfter = true
 		go func(c net.Conn, cancel context.CancelFunc) {
-			var b [1]byte
-			c.Read(b[:])
-			cancel()
+			// Bytes the client still sends (supervisorctl ends its
+			// request with a spare CRLF) are dropped; only the end of
+			// the connection ends the stream.
+			var b [512]byte
+			for {
+				if _, err := c.Read(b[:]); err != nil {
+					cancel()
+					return
+				}
+			}
 		}(w.conn, w.cancel)
 		w.writeHead(-1)
 		w.streaming = true

@@ -1,7 +1,6 @@
 package detach
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -47,14 +46,13 @@ func Attach(opts AttachOptions) (int, error) {
 
 // attachment is one attached terminal's state.
 type attachment struct {
-	opts     AttachOptions
-	conn     *net.UnixConn
-	inFd     int
-	orig     unix.Termios
-	raw      unix.Termios
-	hasOrig  bool
-	packets  []byte
-	finished chan string // status line to print and exit code follow
+	opts    AttachOptions
+	conn    *net.UnixConn
+	inFd    int
+	orig    unix.Termios
+	raw     unix.Termios
+	hasOrig bool
+	packets []byte
 }
 
 func attachConn(conn *net.UnixConn, opts AttachOptions) (int, error) {
@@ -246,6 +244,3 @@ func makeRaw(t unix.Termios) unix.Termios {
 	t.Cc[unix.VTIME] = 0
 	return t
 }
-
-// IsConnRefused reports whether err says nobody listens on a socket file.
-func IsConnRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

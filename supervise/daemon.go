@@ -37,15 +37,13 @@ type Daemon struct {
 	log      *logfile.Logger
 	logFile  *logfile.File
 	environ  []string // the daemon's environment plus [supervisord] environment
-	started  time.Time
-	stateDir string // see StateDir
+	stateDir string   // see StateDir
 	// stopMode overrides, for a stop under way, the program's sessions=.
 	stopMode map[*process]Sessions
 	// shutdownMode overrides sessions= for every program at shutdown.
 	shutdownMode Sessions
 
 	stopped chan struct{} // closed when Run returns
-	restart bool          // Run returns because of a restart (reload)
 	wake    chan struct{} // asks Run to act on a mood change
 }
 
@@ -68,7 +66,6 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		reaper:  reaper,
 		log:     log,
 		logFile: logFile,
-		started: time.Now(),
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}
@@ -385,9 +382,6 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		return mood == MoodRestarting
 	}
 }
-
-// Stopped is closed once Run has stopped every process.
-func (d *Daemon) Stopped() <-chan struct{} { return d.stopped }
 
 // ReopenLogs reopens every log file (SIGUSR2, for logrotate).
 func (d *Daemon) ReopenLogs() {

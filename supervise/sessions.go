@@ -101,10 +101,6 @@ func (s *Session) State() string {
 	return "detached"
 }
 
-func (s *Session) identity() proctree.Identity {
-	return proctree.Identity{PID: s.PID, StartTime: s.StartTime}
-}
-
 // sessionsMu serializes discovery so two listings don't record the same
 // dtach master twice, and guards the record cache.
 var sessionsMu sync.Mutex

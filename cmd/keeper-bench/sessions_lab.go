@@ -35,8 +35,7 @@ exec sleep 100000
 // sessions they started, run as a child of this process (a subreaper).
 type sessDaemon struct {
 	*supervisor
-	keeper string // keeper binary
-	paths  []string
+	keeper string              // keeper binary
 	ids    []proctree.Identity // every process of every session, taken once all were up
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -221,6 +220,3 @@ func (s *streamBody) Close() error {
 	s.stop()
 	return s.c.Close()
 }
-
-// IsMalformed reports whether err is about malformed HTTP.
-func IsMalformed(err error) bool { return errors.Is(err, ErrMalformed) }

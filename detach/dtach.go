@@ -114,23 +114,18 @@ func parseDtach(progname, keeperVersion string, args []string) (*dtachRun, *usag
 				if len(args) < 1 {
 					return nil, fail("No escape character specified.")
 				}
-				r.detachChar = parseDetachChar(args[0])
+				r.detachChar = ParseDetachChar(args[0])
 				break letters
 			case 'r':
 				args = args[1:]
 				if len(args) < 1 {
 					return nil, fail("No redraw method specified.")
 				}
-				switch args[0] {
-				case "none":
-					r.redraw = RedrawNone
-				case "ctrl_l":
-					r.redraw = RedrawCtrlL
-				case "winch":
-					r.redraw = RedrawWinch
-				default:
+				method, err := ParseRedraw(args[0])
+				if err != nil || method == RedrawUnspec {
 					return nil, fail("Invalid redraw method specified.")
 				}
+				r.redraw = method
 				break letters
 			case '?':
 				return nil, &usageError{msg: dtachUsage(progname, keeperVersion)}
@@ -147,9 +142,9 @@ func parseDtach(progname, keeperVersion string, args []string) (*dtachRun, *usag
 	return r, nil
 }
 
-// parseDetachChar reads dtach's -e argument: a character, or ^X notation
-// for a control character (^? is DEL).
-func parseDetachChar(s string) int {
+// ParseDetachChar reads a detach key as dtach's -e does: a character, or
+// ^X notation for a control character (^? is DEL).
+func ParseDetachChar(s string) int {
 	if s == "" {
 		return 0
 	}

@@ -44,10 +44,6 @@ func ResolveSocket(name string) (string, error) {
 	return path, nil
 }
 
-// ParseDetachChar reads a detach key as dtach's -e does: a character, or
-// ^X notation for a control character (^? is DEL).
-func ParseDetachChar(s string) int { return parseDetachChar(s) }
-
 // ParseRedraw reads a redraw method name; "" means the master's default.
 func ParseRedraw(s string) (byte, error) {
 	switch s {

@@ -7,26 +7,12 @@ import (
 	"strings"
 )
 
-// DefaultSessionDir is where keeper looks up sessions named without a
-// path: $KEEPER_SESSION_DIR, else /run/keeper/sessions for root, else
-// $XDG_RUNTIME_DIR/keeper/sessions, else /tmp/keeper-UID/sessions.
-func DefaultSessionDir() string {
-	if d := os.Getenv("KEEPER_SESSION_DIR"); d != "" {
-		return d
-	}
-	if os.Geteuid() == 0 {
-		return "/run/keeper/sessions"
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "keeper", "sessions")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("keeper-%d", os.Geteuid()), "sessions")
-}
-
 // ResolveSocket turns what a user typed into a socket path: anything with
-// a slash, or naming an existing file, is a path; a bare name is looked up
-// in the session directory.
-func ResolveSocket(name string) (string, error) {
+// a slash, or naming an existing file, is a path; a bare NAME (or
+// PROGRAM:NAME, as keeper sessions prints it) is looked up in the session
+// records under roots, each a directory of records or of one directory of
+// records per program.
+func ResolveSocket(name string, roots ...string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("resolve session: empty name")
 	}
@@ -36,12 +22,43 @@ func ResolveSocket(name string) (string, error) {
 	if _, err := os.Lstat(name); err == nil {
 		return name, nil
 	}
-	dir := DefaultSessionDir()
-	path := filepath.Join(dir, name)
-	if _, err := os.Lstat(path); err != nil {
-		return "", fmt.Errorf("resolve session %q: no such file here and no session of that name in %s", name, dir)
+	program, short, qualified := strings.Cut(name, ":")
+	matches := map[string]bool{}
+	var looked []string
+	for _, root := range roots {
+		if root == "" {
+			continue
+		}
+		looked = append(looked, root)
+		dirs := []string{root}
+		if ents, err := os.ReadDir(root); err == nil {
+			for _, e := range ents {
+				if e.IsDir() {
+					dirs = append(dirs, filepath.Join(root, e.Name()))
+				}
+			}
+		}
+		for _, dir := range dirs {
+			records, _ := ReadRecords(dir)
+			for _, r := range records {
+				if (qualified && r.Program == program && r.Name == short) || (!qualified && r.Name == name) {
+					matches[r.Socket] = true
+				}
+			}
+		}
 	}
-	return path, nil
+	switch len(matches) {
+	case 0:
+		if len(looked) == 0 {
+			return "", fmt.Errorf("resolve session %q: no such file here, and no daemon config to find sessions by name (pass -c FILE)", name)
+		}
+		return "", fmt.Errorf("resolve session %q: no such file here and no session of that name in %s", name, strings.Join(looked, ", "))
+	case 1:
+		for socket := range matches {
+			return socket, nil
+		}
+	}
+	return "", fmt.Errorf("resolve session %q: the name is ambiguous, %d sessions have it; use PROGRAM:%s", name, len(matches), name)
 }
 
 // ParseRedraw reads a redraw method name; "" means the master's default.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -85,16 +84,11 @@ func runAttach(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // resolveSession turns a session name into its socket path: a path is
 // itself; a name is looked up in the records of the daemon of the config
-// (keeper sessions prints those names), then in $KEEPER_SESSION_DIR.
+// (keeper sessions prints those names), then in $KEEPER_SESSION_DIR (set
+// for the programs a daemon runs).
 func resolveSession(ctx context.Context, name string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	if _, err := os.Lstat(name); err == nil {
-		return name, nil
-	}
-	o := ctlOptionsFrom(ctx)
-	path := o.Config
+	var root string
+	path := ctlOptionsFrom(ctx).Config
 	if path == "" {
 		if cwd, err := os.Getwd(); err == nil {
 			path, _ = supervise.FindConfig(cwd)
@@ -102,26 +96,8 @@ func resolveSession(ctx context.Context, name string) (string, error) {
 	}
 	if path != "" {
 		if cfg, err := supervise.LoadClientConfig(path); err == nil {
-			root := filepath.Join(supervise.StateDir(cfg), "sessions")
-			program, short, qualified := strings.Cut(name, ":")
-			dirs, _ := os.ReadDir(root)
-			var matches []string
-			for _, dir := range dirs {
-				records, _ := detach.ReadRecords(filepath.Join(root, dir.Name()))
-				for _, r := range records {
-					if (qualified && r.Program == program && r.Name == short) || (!qualified && r.Name == name) {
-						matches = append(matches, r.Socket)
-					}
-				}
-			}
-			switch len(matches) {
-			case 1:
-				return matches[0], nil
-			case 0:
-			default:
-				return "", fmt.Errorf("session name %q is ambiguous: %d programs have one; use PROGRAM:%s", name, len(matches), name)
-			}
+			root = filepath.Join(supervise.StateDir(cfg), "sessions")
 		}
 	}
-	return detach.ResolveSocket(name)
+	return detach.ResolveSocket(name, root, os.Getenv(detach.SessionDirEnv))
 }

@@ -144,90 +144,75 @@ func (c *ctl) printResults(v any, format func(xmlrpcResult) (string, error), ign
 	return nil
 }
 
+// action is start or stop as supervisorctl drives it: one XML-RPC method
+// for all, one for a group, one for a process.
+type action struct {
+	all, group, one string
+	done            string // "started", "stopped"
+	result          func(c *ctl, r xmlrpcResult) (string, error)
+	ignored         int // the fault that is no failure (already started, not running)
+	noGroupStatus   int // exit status for an unknown group
+}
+
+var (
+	startAction = action{"supervisor.startAllProcesses", "supervisor.startProcessGroup", "supervisor.startProcess",
+		"started", (*ctl).startResult, faultAlreadyStarted, exitInvalidArgs}
+	stopAction = action{"supervisor.stopAllProcesses", "supervisor.stopProcessGroup", "supervisor.stopProcess",
+		"stopped", (*ctl).stopResult, faultNotRunning, exitGeneric}
+)
+
 func (c *ctl) doStart(ctx context.Context, names []string) error {
+	return c.do(ctx, names, startAction)
+}
+
+func (c *ctl) doStop(ctx context.Context, names []string) error { return c.do(ctx, names, stopAction) }
+
+// do runs a on names (all, group:* or processes), printing supervisorctl's
+// lines.
+func (c *ctl) do(ctx context.Context, names []string, a action) error {
+	result := func(r xmlrpcResult) (string, error) { return a.result(c, r) }
 	if slices.Contains(names, "all") {
-		v, err := c.call(ctx, "supervisor.startAllProcesses")
+		v, err := c.call(ctx, a.all)
 		if err != nil {
 			return c.abort(err)
 		}
-		return c.printResults(v, c.startResult, faultAlreadyStarted)
+		return c.printResults(v, result, a.ignored)
 	}
 	for _, name := range names {
 		group, process, wholeGroup := splitNamespec(name)
 		if wholeGroup {
-			v, err := c.call(ctx, "supervisor.startProcessGroup", group)
+			v, err := c.call(ctx, a.group, group)
 			if code, _, ok := faultCode(err); ok && code == faultBadName {
 				c.printf("%s: ERROR (no such group)", group)
-				c.status = exitInvalidArgs
+				c.status = a.noGroupStatus
 				continue
 			} else if err != nil {
 				return c.abort(err)
 			}
-			if err := c.printResults(v, c.startResult, faultAlreadyStarted); err != nil {
+			if err := c.printResults(v, result, a.ignored); err != nil {
 				return err
 			}
 			continue
 		}
-		_, err := c.call(ctx, "supervisor.startProcess", name)
+		_, err := c.call(ctx, a.one, name)
 		if code, desc, ok := faultCode(err); ok {
-			line, err := c.startResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			line, err := result(xmlrpcResult{name: process, group: group, code: code, description: desc})
 			if err != nil {
 				return err
 			}
 			c.printf("%s", line)
-			c.setStatusFromFault(code, faultAlreadyStarted)
+			c.setStatusFromFault(code, a.ignored)
 			continue
 		} else if err != nil {
 			return c.abort(err)
 		}
-		c.printf("%s: started", makeNamespec(group, process))
+		c.printf("%s: %s", makeNamespec(group, process), a.done)
 	}
 	return nil
 }
 
 func (c *ctl) stopResult(r xmlrpcResult) (string, error) {
 	return c.signalResult(r, "stopped")
-}
-
-func (c *ctl) doStop(ctx context.Context, names []string) error {
-	if slices.Contains(names, "all") {
-		v, err := c.call(ctx, "supervisor.stopAllProcesses")
-		if err != nil {
-			return c.abort(err)
-		}
-		return c.printResults(v, c.stopResult, faultNotRunning)
-	}
-	for _, name := range names {
-		group, process, wholeGroup := splitNamespec(name)
-		if wholeGroup {
-			v, err := c.call(ctx, "supervisor.stopProcessGroup", group)
-			if code, _, ok := faultCode(err); ok && code == faultBadName {
-				c.printf("%s: ERROR (no such group)", group)
-				c.status = exitGeneric
-				continue
-			} else if err != nil {
-				return c.abort(err)
-			}
-			if err := c.printResults(v, c.stopResult, faultNotRunning); err != nil {
-				return err
-			}
-			continue
-		}
-		_, err := c.call(ctx, "supervisor.stopProcess", name)
-		if code, desc, ok := faultCode(err); ok {
-			line, err := c.stopResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
-			if err != nil {
-				return err
-			}
-			c.printf("%s", line)
-			c.setStatusFromFault(code, faultNotRunning)
-			continue
-		} else if err != nil {
-			return c.abort(err)
-		}
-		c.printf("%s: stopped", makeNamespec(group, process))
-	}
-	return nil
 }
 
 // xmlrpcResult is one entry of the arrays that supervisord's start, stop,

@@ -43,6 +43,12 @@ type Daemon struct {
 	// shutdownMode overrides sessions= for every program at shutdown.
 	shutdownMode Sessions
 
+	// sessionsMu serializes session listings, so two don't record the
+	// same dtach master twice, and guards recordCache (parsed record
+	// files by path).
+	sessionsMu  sync.Mutex
+	recordCache map[string]cachedRecord
+
 	stopped chan struct{} // closed when Run returns
 	wake    chan struct{} // asks Run to act on a mood change
 }

@@ -101,10 +101,6 @@ func (s *Session) State() string {
 	return "detached"
 }
 
-// sessionsMu serializes discovery so two listings don't record the same
-// dtach master twice, and guards the record cache.
-var sessionsMu sync.Mutex
-
 // Sessions lists the live sessions of the named programs (all when names
 // is empty; a group name means its processes). Records of sessions that
 // ended are dropped and their stale sockets removed; new masters of the
@@ -112,8 +108,8 @@ var sessionsMu sync.Mutex
 // stat per recorded master, and a walk down the daemon's own tree that
 // skips known masters.
 func (d *Daemon) Sessions(names []string) ([]Session, error) {
-	sessionsMu.Lock()
-	defer sessionsMu.Unlock()
+	d.sessionsMu.Lock()
+	defer d.sessionsMu.Unlock()
 	records, err := d.liveRecords()
 	if err != nil {
 		return nil, err
@@ -203,9 +199,6 @@ type cachedRecord struct {
 	rec  detach.Record
 }
 
-// recordCache holds parsed records by path (guarded by sessionsMu).
-var recordCache = map[string]cachedRecord{}
-
 // liveRecords reads every record and keeps those whose master is still the
 // same process; the others are deleted with their stale sockets.
 func (d *Daemon) liveRecords() ([]detach.Record, error) {
@@ -226,7 +219,7 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 				continue
 			}
 			path := filepath.Join(dir, f.Name())
-			r, ok := readRecordCached(path, f)
+			r, ok := d.readRecordCached(path, f)
 			if !ok {
 				continue
 			}
@@ -240,20 +233,20 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			d.log.Infof("session %s of %s ended (master pid %d): record dropped", r.Name, r.Program, r.PID)
 		}
 	}
-	for path := range recordCache {
+	for path := range d.recordCache {
 		if !seen[path] {
-			delete(recordCache, path)
+			delete(d.recordCache, path)
 		}
 	}
 	return live, nil
 }
 
-func readRecordCached(path string, f os.DirEntry) (detach.Record, bool) {
+func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, bool) {
 	info, err := f.Info()
 	if err != nil {
 		return detach.Record{}, false
 	}
-	if c, ok := recordCache[path]; ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
+	if c, ok := d.recordCache[path]; ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
 		return c.rec, true
 	}
 	b, err := os.ReadFile(path)
@@ -264,7 +257,10 @@ func readRecordCached(path string, f os.DirEntry) (detach.Record, bool) {
 	if json.Unmarshal(b, &r) != nil || r.PID <= 0 {
 		return detach.Record{}, false
 	}
-	recordCache[path] = cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r}
+	if d.recordCache == nil {
+		d.recordCache = map[string]cachedRecord{}
+	}
+	d.recordCache[path] = cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r}
 	return r, true
 }
 

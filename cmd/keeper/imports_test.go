@@ -19,7 +19,10 @@ func TestImportDirection(t *testing.T) {
 		"detach":    {"detach"},
 		"proctree":  {"proctree"},
 		"supervise": {"supervise", "detach", "proctree"},
-		"cmd":       {"cmd", "supervise", "detach", "proctree"},
+		"cmd":       {"cmd", "supervise", "detach", "proctree", "internal"},
+		// internal holds test helpers (internal/peer) that any test may
+		// import, and the benchmark tool, which drives the whole product.
+		"internal": {"internal", "supervise", "detach", "proctree"},
 	}
 	top := func(path string) string {
 		rest := strings.TrimPrefix(path, "keeper/")

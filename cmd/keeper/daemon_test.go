@@ -1507,8 +1507,11 @@ startsecs=100
 	k.start()
 	pid := rpcField[int](k.waitState("stubborn", 5*time.Second, "RUNNING"), "pid")
 	waitFor(t, "stubborn to exec sleep with SIGTERM ignored", 5*time.Second, func() bool {
+		// argv[0], not the whole command line: the shell's own -c
+		// argument names sleepy too, before the trap is set.
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		return bytes.Contains(b, []byte("sleepy"))
+		argv0, _, _ := bytes.Cut(b, []byte{0})
+		return bytes.HasSuffix(argv0, []byte("/sleepy"))
 	})
 	k.waitState("flap", 5*time.Second, "BACKOFF")
 	starting := rpcField[int](k.waitState("starting", 5*time.Second, "STARTING"), "pid")

@@ -550,10 +550,7 @@ startsecs=30
 	for _, name := range []string{"stubborn", "graceful", "asgroup", "killgroup", "plain"} {
 		pids[name] = rpcField[int](k.waitState(name, 5*time.Second, "RUNNING"), "pid")
 	}
-	waitFor(t, "stubborn to exec sleep with SIGTERM ignored", 5*time.Second, func() bool {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pids["stubborn"]))
-		return bytes.Contains(b, []byte("sleepy"))
-	})
+	waitExecSleepy(t, pids["stubborn"])
 
 	var wg sync.WaitGroup
 	stop := func(name string) (time.Duration, error) {
@@ -751,10 +748,7 @@ startretries=0
 		}
 	}
 	// No descriptor of the daemon leaks into the program (sleepy by now).
-	waitFor(t, "envprog to exec sleepy", 5*time.Second, func() bool {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", rpcField[int](s, "pid")))
-		return bytes.Contains(b, []byte("sleepy"))
-	})
+	waitExecSleepy(t, rpcField[int](s, "pid"))
 	if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", rpcField[int](s, "pid"))); err != nil || len(fds) != 3 {
 		var names []string
 		for _, fd := range fds {
@@ -1484,6 +1478,18 @@ startretries=0
 	})
 }
 
+// waitExecSleepy waits until pid has exec'd the test directory's sleepy
+// (its argv[0], not its whole command line: a shell's -c text names sleepy
+// before the shell has set its traps and exec'd).
+func waitExecSleepy(t *testing.T, pid int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("pid %d to exec sleepy", pid), 5*time.Second, func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		argv0, _, _ := bytes.Cut(b, []byte{0})
+		return bytes.HasSuffix(argv0, []byte("/sleepy"))
+	})
+}
+
 // TestDaemonShutdown checks SIGINT shutting down a daemon whose programs
 // are in every state: one ignoring SIGTERM (killed after stopwaitsecs), one
 // in BACKOFF, one STARTING; nothing is left behind.
@@ -1506,13 +1512,7 @@ startsecs=100
 `)
 	k.start()
 	pid := rpcField[int](k.waitState("stubborn", 5*time.Second, "RUNNING"), "pid")
-	waitFor(t, "stubborn to exec sleep with SIGTERM ignored", 5*time.Second, func() bool {
-		// argv[0], not the whole command line: the shell's own -c
-		// argument names sleepy too, before the trap is set.
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		argv0, _, _ := bytes.Cut(b, []byte{0})
-		return bytes.HasSuffix(argv0, []byte("/sleepy"))
-	})
+	waitExecSleepy(t, pid)
 	k.waitState("flap", 5*time.Second, "BACKOFF")
 	starting := rpcField[int](k.waitState("starting", 5*time.Second, "STARTING"), "pid")
 	begin := time.Now()

@@ -35,7 +35,10 @@ var peers = map[string]peer{
 	"make":               {paths: []string{"/usr/bin/make", "make"}, pkg: "make"},
 	"systemd-analyze":    {paths: []string{"/usr/bin/systemd-analyze", "systemd-analyze"}, pkg: "systemd"},
 	"useradd":            {paths: []string{"/usr/sbin/useradd", "/sbin/useradd"}, pkg: "passwd"},
-	"bash":               {paths: []string{"/bin/bash", "bash"}, pkg: "bash"},
+	"userdel":            {paths: []string{"/usr/sbin/userdel", "/sbin/userdel"}, pkg: "passwd"},
+	"groupadd":           {paths: []string{"/usr/sbin/groupadd", "/sbin/groupadd"}, pkg: "passwd"},
+	"groupdel":           {paths: []string{"/usr/sbin/groupdel", "/sbin/groupdel"}, pkg: "passwd"},
+	"bash":               {paths: []string{"/bin/bash", "bash"}, pkg: "bash", base: true}, // Essential: yes
 }
 
 // Hidden reports whether the tests pretend no peer is installed

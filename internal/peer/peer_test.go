@@ -65,3 +65,18 @@ func TestMissingSkipsAndLogs(t *testing.T) {
 		t.Errorf("skip log has %d lines, want 1", strings.Count(string(b), "\n"))
 	}
 }
+
+// TestHidden checks that KEEPER_TEST_PEERS=none hides every peer but those
+// on every Debian machine.
+func TestHidden(t *testing.T) {
+	t.Setenv("KEEPER_TEST_PEERS", "none")
+	for name, p := range peers {
+		got := Find(name)
+		if p.base && got == "" {
+			t.Errorf("KEEPER_TEST_PEERS=none: Find(%q) found nothing; it is on every Debian machine", name)
+		}
+		if !p.base && got != "" {
+			t.Errorf("KEEPER_TEST_PEERS=none: Find(%q) = %q, want it hidden", name, got)
+		}
+	}
+}

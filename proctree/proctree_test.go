@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"keeper/internal/peer"
 )
 
 func pids(ps []Process) []int {
@@ -396,13 +398,11 @@ func TestUnixListeners(t *testing.T) {
 
 // TestDtachSession finds a session made by the real dtach.
 func TestDtachSession(t *testing.T) {
-	if _, err := exec.LookPath("dtach"); err != nil {
-		t.Skip("no dtach")
-	}
+	dtach := peer.Need(t, "dtach")
 	sock := filepath.Join(t.TempDir(), "d.sock")
 	// dtach -n forks the master and exits; the master is re-parented to
 	// us (child subreaper).
-	cmd := exec.Command("dtach", "-n", sock, "sleep", "1002")
+	cmd := exec.Command(dtach, "-n", sock, "sleep", "1002")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, os.Stderr
 	// Cleanup: kill the dtach master listening on sock and what it runs,
 	// then reap them top down (they are re-parented to us).

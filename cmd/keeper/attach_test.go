@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"keeper/internal/peer"
 )
 
 // TestAttachRestoresTerminal: whatever ends an attached client (the detach
@@ -85,10 +86,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // TestAttachSuspend: the suspend key detaches the client and stops it, as
 // dtach's does, back to the shell's job control; fg attaches it again.
 func TestAttachSuspend(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash for job control")
-	}
+	bash := peer.Need(t, "bash")
 	dir := testDir(t)
 	sock := filepath.Join(dir, "z")
 	if out, code := runCmd(t, dir, keeperBin, "dtach", "-n", sock, "sh"); code != 0 {

@@ -22,18 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"keeper/internal/peer"
 	"keeper/supervise/xmlrpc"
 )
-
-// needSupervisor skips the test when supervisord or supervisorctl is absent.
-func needSupervisor(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"supervisord", "supervisorctl"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s is not installed", p)
-		}
-	}
-}
 
 // svDaemon is a supervisord running a copy of testdata/ctl/supervisord.conf
 // in its own directory.
@@ -195,7 +186,7 @@ func compareScript(t *testing.T, sv, kp *svDaemon, steps []ctlStep) {
 	var svRuns, kpRuns []ctlRun
 	var svErr, kpErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { svRuns, svErr = runScript(sv, "supervisorctl", steps) })
+	wg.Go(func() { svRuns, svErr = runScript(sv, peer.Find("supervisorctl"), steps) })
 	wg.Go(func() { kpRuns, kpErr = runScript(kp, keeperBin, steps) })
 	wg.Wait()
 	if svErr != nil {
@@ -243,7 +234,8 @@ func stderrNote(s string) string {
 // TestCtlCompare drives two supervisords through the same commands, one with
 // supervisorctl and one with keeper, and compares every answer.
 func TestCtlCompare(t *testing.T) {
-	needSupervisor(t)
+	peer.Need(t, "supervisord")
+	peer.Need(t, "supervisorctl")
 	var sv, kp *svDaemon
 	var svErr, kpErr error
 	var wg sync.WaitGroup
@@ -409,7 +401,7 @@ func startSupervisordErr(t *testing.T, conf string) (*svDaemon, error) {
 		return nil, err
 	}
 	d.client = xmlrpc.NewClient(d.sock, xmlrpc.Options{Username: "keeper", Password: "secret"})
-	d.cmd = exec.Command("supervisord", "-n", "-c", d.conf)
+	d.cmd = exec.Command(peer.Find("supervisord"), "-n", "-c", d.conf)
 	d.cmd.Dir = dir
 	var logs syncBuffer
 	d.cmd.Stdout, d.cmd.Stderr = &logs, &logs
@@ -507,7 +499,7 @@ func testTailFollow(t *testing.T, d *svDaemon) {
 		if slices.Contains(args, "stderr") {
 			want = "hello err\n"
 		}
-		svOut, svErr, svCode := followRun(t, d, want, append([]string{"supervisorctl"}, args...)...)
+		svOut, svErr, svCode := followRun(t, d, want, append([]string{peer.Find("supervisorctl")}, args...)...)
 		kpOut, kpErr, kpCode := followRun(t, d, want, append([]string{keeperBin}, args...)...)
 		if kpOut != svOut || kpErr != svErr || kpCode != svCode {
 			t.Errorf("%s: keeper: exit %d %q %q; supervisorctl: exit %d %q %q", name, kpCode, kpOut, kpErr, svCode, svOut, svErr)
@@ -521,7 +513,7 @@ func testTailFollow(t *testing.T, d *svDaemon) {
 	}
 	// Unknown names: the daemon answers 404, reported on stderr, exit 0.
 	for _, args := range [][]string{{"tail", "-f", "nosuch"}, {"tail", "-f", "g:*", "stderr"}} {
-		sv, err := runClient(d.dir, append([]string{"supervisorctl", "-c", d.conf}, args...)...)
+		sv, err := runClient(d.dir, append([]string{peer.Find("supervisorctl"), "-c", d.conf}, args...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -535,7 +527,7 @@ func testTailFollow(t *testing.T, d *svDaemon) {
 	}
 	// maintail without -f: compare the shape, and the exact bytes of a
 	// short tail read from the same log by both.
-	sv, err := runClient(d.dir, "supervisorctl", "-c", d.conf, "maintail", "-30")
+	sv, err := runClient(d.dir, peer.Find("supervisorctl"), "-c", d.conf, "maintail", "-30")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -604,7 +596,7 @@ func testJSON(t *testing.T, d *svDaemon) {
 // TestCtlRefused checks the messages and exit statuses when the socket
 // exists but nothing listens on it, and when no config can be found.
 func TestCtlRefused(t *testing.T) {
-	needSupervisor(t)
+	peer.Need(t, "supervisorctl")
 	dir := testDir(t)
 	sock := filepath.Join(dir, "dead.sock")
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
@@ -629,7 +621,7 @@ func TestCtlRefused(t *testing.T) {
 	for i, args := range cases {
 		wg.Go(func() {
 			var err1, err2 error
-			svRuns[i], err1 = runClient(dir, append([]string{"supervisorctl", "-c", conf}, args...)...)
+			svRuns[i], err1 = runClient(dir, append([]string{peer.Find("supervisorctl"), "-c", conf}, args...)...)
 			kpRuns[i], err2 = runClient(dir, append([]string{keeperBin, "-c", conf}, args...)...)
 			errs[i] = errors.Join(err1, err2)
 		})
@@ -725,7 +717,8 @@ func TestCtlStatusSpeed(t *testing.T) {
 	if os.Getenv("KEEPER_CTL_BENCH") == "" {
 		t.Skip("set KEEPER_CTL_BENCH=1 to time keeper status against supervisorctl status")
 	}
-	needSupervisor(t)
+	peer.Need(t, "supervisord")
+	peer.Need(t, "supervisorctl")
 	d := startSupervisord(t, "supervisord.conf")
 	var conf strings.Builder
 	data, err := os.ReadFile(d.conf)
@@ -754,7 +747,7 @@ func TestCtlStatusSpeed(t *testing.T) {
 	// the binary.
 	const runs = 50
 	argvs := [][]string{
-		{"supervisorctl", "-c", d.conf, "status"},
+		{peer.Find("supervisorctl"), "-c", d.conf, "status"},
 		{keeperBin, "-c", d.conf, "status"},
 		{keeperBin, "--version"},
 	}

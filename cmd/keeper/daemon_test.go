@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"keeper/internal/peer"
 	"keeper/supervise/xmlrpc"
 )
 
@@ -1075,6 +1076,7 @@ func (k *keeperd) programPids() map[string]int {
 // SIGKILL whose stale socket and pidfile the next one cleans up, and
 // SIGTERM stopping everything and removing socket and pidfile.
 func TestDaemonDetached(t *testing.T) {
+	supervisorctl := peer.Need(t, "supervisorctl")
 	t.Parallel()
 	k := newKeeperd(t, `
 [program:a]
@@ -1093,7 +1095,7 @@ startsecs=0
 	} else if list, _ := all.([]any); len(list) != 1 || statename(list[0].(xmlrpc.Struct)) != "RUNNING" {
 		t.Errorf("right after keeper daemon returned, the programs are %v, want a RUNNING", all)
 	}
-	out, code = runKeeper(t, k.dir, "/usr/bin/supervisorctl", "-c", k.conf, "status")
+	out, code = runKeeper(t, k.dir, supervisorctl, "-c", k.conf, "status")
 	pid := readPidFile(t, k.pidfile, time.Second)
 	k.adopt(pid)
 	if ok, _ := regexp.MatchString(`^a\s+RUNNING\s+pid [0-9]+, uptime 0:00:0[0-9]\n$`, out); code != 0 || !ok {
@@ -1254,6 +1256,9 @@ type testUser struct {
 // belonging to a new group keeper-tg-XXXX; cleanup deletes both.
 func newTestUser(t *testing.T) *testUser {
 	t.Helper()
+	peer.NeedRoot(t)
+	useradd, userdel := peer.Need(t, "useradd"), peer.Need(t, "userdel")
+	groupadd, groupdel := peer.Need(t, "groupadd"), peer.Need(t, "groupdel")
 	suffix := strconv.FormatInt(time.Now().UnixNano()%0xffffff, 16) + strconv.Itoa(os.Getpid()%100)
 	u := &testUser{name: "keeper-test-" + suffix, group: "keeper-tg-" + suffix}
 	admin := func(argv ...string) {
@@ -1269,10 +1274,10 @@ func newTestUser(t *testing.T) *testUser {
 		}
 		t.Fatalf("%s: exit status %d: %s", strings.Join(argv, " "), code, out)
 	}
-	admin("groupadd", "--system", u.group)
-	t.Cleanup(func() { admin("groupdel", u.group) })
-	admin("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", u.group, u.name)
-	t.Cleanup(func() { admin("userdel", u.name) })
+	admin(groupadd, "--system", u.group)
+	t.Cleanup(func() { admin(groupdel, u.group) })
+	admin(useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", u.group, u.name)
+	t.Cleanup(func() { admin(userdel, u.name) })
 	pw, err := user.Lookup(u.name)
 	if err != nil {
 		t.Fatal(err)
@@ -1292,9 +1297,7 @@ func newTestUser(t *testing.T) *testUser {
 // a spawn error naming it, and the control socket's mode, owner and peer
 // checks refuse other users unless they belong to the socket's group.
 func TestDaemonUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("user= and the control socket's peer checks need root")
-	}
+	peer.NeedRoot(t)
 	t.Parallel()
 	u := newTestUser(t)
 
@@ -1369,13 +1372,14 @@ startretries=1
 	ctl := func(t *testing.T, k *keeperd, groups []uint32, gid uint32) (string, int) {
 		t.Helper()
 		return runAs(t, "/", &syscall.Credential{Uid: u.uid, Gid: gid, Groups: groups},
-			"/usr/bin/supervisorctl", "-s", "unix://"+k.sock, "status")
+			peer.Find("supervisorctl"), "-s", "unix://"+k.sock, "status")
 	}
 	statusLine := regexp.MustCompile(`(?m)^prog\s+RUNNING\s+pid [0-9]+`)
 
 	// A daemon run by the user itself may run programs as that user, not
 	// as anyone else, and lets that user control it.
 	t.Run("nonroot-daemon", func(t *testing.T) {
+		peer.Need(t, "supervisorctl")
 		t.Parallel()
 		k := newKeeperd(t, `
 [program:self]
@@ -1422,6 +1426,7 @@ startretries=0
 	})
 
 	t.Run("socket-refused", func(t *testing.T) {
+		peer.Need(t, "supervisorctl")
 		t.Parallel()
 		k := newKeeperd(t, "[program:prog]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\n")
 		k.setSections("chmod=0777\n", "")
@@ -1444,6 +1449,7 @@ startretries=0
 	})
 
 	t.Run("socket-group", func(t *testing.T) {
+		peer.Need(t, "supervisorctl")
 		t.Parallel()
 		k := newKeeperd(t, "[program:prog]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\n")
 		k.setSections("chmod=0770\nchown=root:"+u.group+"\n", "")

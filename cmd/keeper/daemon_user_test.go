@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keeper/internal/peer"
 )
 
 // TestDaemonDropsPrivileges: [supervisord] user= makes a daemon started as
 // root run, and run its programs, as that user.
 func TestDaemonDropsPrivileges(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
-	}
+	peer.NeedRoot(t)
 	dir := testDir(t)
 	os.Chmod(dir, 0o777)
 	name := createTestUser(t)

@@ -15,6 +15,7 @@ import (
 	"github.com/creack/pty"
 
 	"keeper/detach"
+	"keeper/internal/peer"
 )
 
 func (tm *term) resize(rows, cols uint16) {
@@ -51,7 +52,7 @@ func checkClient(t *testing.T, c *term) {
 // TestRealDtachAttachesToKeeperSession: keeper's master speaks dtach's
 // protocol to the real dtach client.
 func TestRealDtachAttachesToKeeperSession(t *testing.T) {
-	real := realDtach(t)
+	real := peer.Need(t, "dtach")
 	dir := testDir(t)
 	sock := filepath.Join(dir, "k")
 	if out, code := runCmd(t, dir, keeperBin, "dtach", "-n", sock, "sh"); code != 0 {
@@ -69,7 +70,7 @@ func TestRealDtachAttachesToKeeperSession(t *testing.T) {
 // TestKeeperAttachesToRealDtachSession: keeper's client speaks dtach's
 // protocol to the real dtach master.
 func TestKeeperAttachesToRealDtachSession(t *testing.T) {
-	real := realDtach(t)
+	real := peer.Need(t, "dtach")
 	dir := testDir(t)
 	sock := filepath.Join(dir, "d")
 	if out, code := runCmd(t, dir, real, "-n", sock, "sh"); code != 0 {
@@ -239,13 +240,13 @@ func TestLongSocketPath(t *testing.T) {
 	c.expect("long-3", 5*time.Second)
 	c.send(detachKey)
 	c.wait(5 * time.Second)
-	if _, err := os.Stat("/usr/bin/dtach"); err == nil {
-		c := startTerm(t, dir, nil, "/usr/bin/dtach", "-a", sock)
+	t.Run("dtach -a", func(t *testing.T) {
+		c := startTerm(t, dir, nil, peer.Need(t, "dtach"), "-a", sock)
 		c.send("echo real-$((2+2))\r")
 		c.expect("real-4", 5*time.Second)
 		c.send(detachKey)
 		c.wait(5 * time.Second)
-	}
+	})
 
 	name := filepath.Join(dir, strings.Repeat("n", 120))
 	out, code := runCmd(t, dir, keeperBin, "dtach", "-n", name, "sh")

@@ -3,12 +3,13 @@ package main
 import (
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"keeper/internal/peer"
 )
 
 const (
@@ -16,19 +17,10 @@ const (
 	eofLine   = "[EOF - dtach terminating]"
 )
 
-func realDtach(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("/usr/bin/dtach")
-	if err != nil {
-		t.Skip("Debian's dtach is not installed (apt-get install dtach)")
-	}
-	return path
-}
-
 // TestDtachMessagesMatchDtach runs the same mistakes through the real dtach
 // and keeper as dtach and compares output and exit status.
 func TestDtachMessagesMatchDtach(t *testing.T) {
-	real := realDtach(t)
+	real := peer.Need(t, "dtach")
 	dir := testDir(t)
 	notSocket := filepath.Join(dir, "file")
 	os.WriteFile(notSocket, nil, 0o600)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"keeper/internal/peer"
 	"keeper/supervise/xmlrpc"
 )
 
@@ -25,12 +26,6 @@ import (
 // against supervisord and against keeper on the same config, and compare
 // what they print. Every difference that remains is one keeper means to
 // have; each is written next to the step that shows it.
-
-const (
-	supervisordBin   = "/usr/bin/supervisord"
-	supervisorctlBin = "/usr/bin/supervisorctl"
-	systemPython     = "/usr/bin/python3"
-)
 
 // parityConf is the config both daemons run, with @DIR@ replaced by each
 // one's own directory. Programs run DIR/sleep, a symlink to sleep, so that
@@ -229,11 +224,9 @@ func parityReadFile(path string) string {
 // with the same config and starts both.
 func newParitySides(t *testing.T) (sup, kp *daemonSide) {
 	t.Helper()
-	for _, bin := range []string{supervisordBin, supervisorctlBin} {
-		if _, err := os.Stat(bin); err != nil {
-			t.Skipf("needs Debian's supervisor package: %v", err)
-		}
-	}
+	supervisord := peer.Need(t, "supervisord")
+	peer.Need(t, "supervisorctl")
+	peer.Need(t, "python3-supervisor")
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +241,7 @@ func newParitySides(t *testing.T) (sup, kp *daemonSide) {
 		s.writeConf(t, parityConf)
 		return s
 	}
-	sup = mk("supervisord", func(conf string) []string { return []string{supervisordBin, "-n", "-c", conf} })
+	sup = mk("supervisord", func(conf string) []string { return []string{supervisord, "-n", "-c", conf} })
 	kp = mk("keeper", func(conf string) []string { return []string{keeperBin, "daemon", "-n", "-c", conf} })
 	sup.start(t)
 	kp.start(t)
@@ -292,7 +285,7 @@ for line in sys.stdin:
 // startCtl starts the side's supervisorctl driver; cleanup ends it.
 func (s *daemonSide) startCtl(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(systemPython, "-c", ctlDriver, s.conf)
+	cmd := exec.Command(peer.Find("python3-supervisor"), "-c", ctlDriver, s.conf)
 	cmd.Dir = s.dir
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -342,7 +335,7 @@ func (s *daemonSide) ctl(args ...string) (ctlResult, error) {
 func (s *daemonSide) ctlBin(args ...string) (ctlResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, supervisorctlBin, append([]string{"-c", s.conf}, args...)...)
+	cmd := exec.CommandContext(ctx, peer.Find("supervisorctl"), append([]string{"-c", s.conf}, args...)...)
 	cmd.Dir = s.dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -488,7 +481,7 @@ func runSteps(t *testing.T, sup, kp *daemonSide, steps []parityStep) {
 // log grow, so the lines after those are ones the client was sent as they
 // came.
 func (s *daemonSide) tailFollow(n, k int, kick func(s *daemonSide) error, args ...string) ([]string, error) {
-	cmd := exec.Command(supervisorctlBin, append([]string{"-c", s.conf, "tail", "-f"}, args...)...)
+	cmd := exec.Command(peer.Find("supervisorctl"), append([]string{"-c", s.conf, "tail", "-f"}, args...)...)
 	cmd.Dir = s.dir
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -847,16 +840,14 @@ var (
 )
 
 func TestPythonXMLRPC(t *testing.T) {
-	if _, err := os.Stat(systemPython); err != nil {
-		t.Skipf("needs %s: %v", systemPython, err)
-	}
+	python := peer.Need(t, "python3")
 	sup, kp := newParitySides(t)
 	script := filepath.Join(kp.dir, "client.py")
 	if err := os.WriteFile(script, []byte(pythonClient), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	js, jk := both(t, sup, kp, func(s *daemonSide) (map[string]json.RawMessage, error) {
-		cmd := exec.Command(systemPython, script, s.sock())
+		cmd := exec.Command(python, script, s.sock())
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {

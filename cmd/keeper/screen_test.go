@@ -12,21 +12,20 @@ import (
 	"time"
 
 	"keeper/detach"
+	"keeper/internal/peer"
 )
 
 // tmuxServer is a tmux server on a socket in a test's directory: tmux is
 // the terminal a client attaches from, and the oracle for the screen.
 type tmuxServer struct {
 	t    *testing.T
+	bin  string
 	sock string
 }
 
 func startTmuxServer(t *testing.T, dir string) *tmuxServer {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed (apt-get install tmux)")
-	}
-	s := &tmuxServer{t: t, sock: filepath.Join(dir, "tmux")}
+	s := &tmuxServer{t: t, bin: peer.Need(t, "tmux"), sock: filepath.Join(dir, "tmux")}
 	// Registered after testDir's cleanup, so it runs first; testDir then
 	// kills whatever is left (the server's command line names dir).
 	t.Cleanup(func() { s.run("kill-server") })
@@ -37,7 +36,7 @@ func startTmuxServer(t *testing.T, dir string) *tmuxServer {
 func (s *tmuxServer) run(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "tmux", append([]string{"-S", s.sock, "-f", "/dev/null"}, args...)...)
+	cmd := exec.CommandContext(ctx, s.bin, append([]string{"-S", s.sock, "-f", "/dev/null"}, args...)...)
 	cmd.Env = append(os.Environ(), "TMUX=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -158,7 +157,7 @@ func TestScreenReplayRecordings(t *testing.T) {
 		name := fmt.Sprintf("%s-%d-%s-%s", rc.rec, k, rc.client, rc.replay)
 		t.Run(name, func(t *testing.T) {
 			if rc.client == "dtach" {
-				realDtach(t)
+				peer.Need(t, "dtach")
 			}
 			t.Parallel()
 			tm := *tm
@@ -194,7 +193,7 @@ func TestScreenReplayRecordings(t *testing.T) {
 			}
 			client += sock
 			if rc.client == "dtach" {
-				client = "/usr/bin/dtach -a " + sock + " -r none"
+				client = peer.Find("dtach") + " -a " + sock + " -r none"
 			}
 			pane := fmt.Sprintf("c%d", i)
 			tm.must("new-session", "-d", "-s", pane, "-x", "80", "-y", "24", client)

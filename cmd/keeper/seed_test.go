@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"keeper/internal/peer"
 )
 
 // seedUsers is how many users the Gate One stand-in opens terminals for.
@@ -27,10 +29,7 @@ func TestSeedGateOne(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Run("real-dtach", func(t *testing.T) {
-		if _, err := os.Stat("/usr/bin/dtach"); err != nil {
-			t.Skip("Debian's dtach is not installed (apt-get install dtach)")
-		}
-		seedScenario(t, "/usr/bin")
+		seedScenario(t, filepath.Dir(peer.Need(t, "dtach")))
 	})
 	t.Run("keeper-as-dtach", func(t *testing.T) { seedScenario(t, filepath.Dir(dtachLink)) })
 }
@@ -289,7 +288,7 @@ func writeSeedConfig(t *testing.T, dir, user, dtachDir, marker string) string {
 		"/tmp/supervisor.sock", filepath.Join(dir, "supervisor.sock"),
 		"/tmp/supervisord.log", filepath.Join(dir, "supervisord.log"),
 		"/tmp/supervisord.pid", filepath.Join(dir, "supervisord.pid"),
-		"command=/opt/gateone/gateone.py", fmt.Sprintf("command=/usr/bin/python3 %s %s %d %s",
+		"command=/opt/gateone/gateone.py", fmt.Sprintf("command=%s %s %s %d %s", peer.Need(t, "python3"),
 			filepath.Join(dir, "gateone.py"), filepath.Join(dir, "sessions"), seedUsers, marker),
 		"/opt/gateone", gateone,
 	).Replace(conf)
@@ -314,12 +313,13 @@ func writeSeedConfig(t *testing.T, dir, user, dtachDir, marker string) string {
 // removes it at cleanup.
 func createTestUser(t *testing.T) string {
 	t.Helper()
+	useradd, userdel := peer.Need(t, "useradd"), peer.Need(t, "userdel")
 	name := fmt.Sprintf("kt%d", rand.Intn(1000000))
-	out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
+	out, err := exec.Command(useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
 	if err != nil {
 		t.Fatalf("useradd %s: %v: %s", name, err, out)
 	}
-	t.Cleanup(func() { exec.Command("userdel", name).Run() })
+	t.Cleanup(func() { exec.Command(userdel, name).Run() })
 	return name
 }
 

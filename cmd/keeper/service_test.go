@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"keeper/internal/peer"
 )
 
 // repoFile returns the absolute path of a file of the repository.
@@ -66,11 +68,8 @@ stopasgroup=true
 
 func newService(t *testing.T) *service {
 	t.Helper()
-	for _, p := range []string{"/sbin/start-stop-daemon", "/lib/lsb/init-functions"} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%s is missing (Debian's dpkg and sysvinit-utils packages)", p)
-		}
-	}
+	peer.Need(t, "start-stop-daemon")
+	peer.Need(t, "init-functions")
 	dir := testDir(t)
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
@@ -457,7 +456,8 @@ func TestServicePID1(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	if err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").Run(); err != nil {
+	unshare := peer.Need(t, "unshare")
+	if err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", "true").Run(); err != nil {
 		t.Skipf("unshare --pid --fork --mount-proc is not permitted here: %v", err)
 	}
 	// Each round, the program leaves 10 orphans that exit 0.5 s later:
@@ -467,7 +467,7 @@ func TestServicePID1(t *testing.T) {
 command=/bin/sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do (@DIR@/sleepy 0.5 &); done; exec @DIR@/sleepy 1000'
 startsecs=0
 `)
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", keeperBin, "daemon", "-c", k.conf)
+	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", keeperBin, "daemon", "-c", k.conf)
 	cmd.Dir = k.dir
 	cmd.Stdout, cmd.Stderr = k.output, k.output
 	if err := cmd.Start(); err != nil {
@@ -578,16 +578,14 @@ func nspid(pid int) string {
 // and that a second install keeps the admin's config.
 func TestServiceInstall(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
+	makeBin := peer.Need(t, "make")
 	root := repoFile(t, "Makefile")
 	root = filepath.Dir(root)
 	dest := t.TempDir()
 	make := func(args ...string) string {
 		t.Helper()
 		// -o build: install the binary the tests built, as it is.
-		cmd := exec.Command("make", append([]string{"-s", "-o", "build", "BIN=" + keeperBin, "DESTDIR=" + dest}, args...)...)
+		cmd := exec.Command(makeBin, append([]string{"-s", "-o", "build", "BIN=" + keeperBin, "DESTDIR=" + dest}, args...)...)
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -672,10 +670,7 @@ func TestServiceUnit(t *testing.T) {
 			t.Errorf("keeper.service has no line %q", line)
 		}
 	}
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed")
-	}
+	analyze := peer.Need(t, "systemd-analyze")
 	path := filepath.Join(t.TempDir(), "keeper.service")
 	os.WriteFile(path, []byte(strings.ReplaceAll(unit, "/usr/local/bin/keeper", keeperBin)), 0o644)
 	out, err := exec.Command(analyze, "verify", path).CombinedOutput()

@@ -63,7 +63,7 @@ func TestMakeRecordings(t *testing.T) {
 			os.Remove(out)
 			name := "rec-" + r.name
 			ps1 := `\[\e[1;32m\]user@host\[\e[0m\]:\[\e[1;34m\]\w\[\e[0m\]\$ `
-			script := fmt.Sprintf("tmux -S %s wait-for go; cd /tmp; PS1='%s' exec bash --norc --noprofile -i", tm.sock, ps1)
+			script := fmt.Sprintf("%s -S %s wait-for go; cd /tmp; PS1='%s' exec bash --norc --noprofile -i", tm.bin, tm.sock, ps1)
 			tm.must(t, "new-session", "-d", "-s", name, "-x", "80", "-y", "24", "sh", "-c", script)
 			tm.must(t, "pipe-pane", "-o", "-t", name, "cat >> "+out)
 			tm.must(t, "wait-for", "-S", "go")

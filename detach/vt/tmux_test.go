@@ -14,11 +14,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/mattn/go-runewidth"
+
+	"keeper/internal/peer"
 )
 
 // tmuxServer is a tmux server on a private socket, used as the oracle: bytes are fed to a pane with cat
 // and the pane's state is read back with capture-pane and display-message.
 type tmuxServer struct {
+	bin  string
 	dir  string
 	sock string
 	n    int
@@ -26,14 +29,12 @@ type tmuxServer struct {
 
 func startTmux(t *testing.T) *tmuxServer {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed")
-	}
+	bin := peer.Need(t, "tmux")
 	dir, err := os.MkdirTemp("", "vt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &tmuxServer{dir: dir, sock: filepath.Join(dir, "sock")}
+	s := &tmuxServer{bin: bin, dir: dir, sock: filepath.Join(dir, "sock")}
 	// history-limit only applies to panes made after it is set, so it goes in the configuration file.
 	if err := os.WriteFile(filepath.Join(dir, "conf"), []byte("set -g history-limit 5000\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -41,7 +42,7 @@ func startTmux(t *testing.T) *tmuxServer {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		exec.CommandContext(ctx, "tmux", "-S", s.sock, "kill-server").Run()
+		exec.CommandContext(ctx, s.bin, "-S", s.sock, "kill-server").Run()
 		os.RemoveAll(dir)
 	})
 	// A session that stays keeps the server up between the tests' own sessions.
@@ -52,7 +53,7 @@ func startTmux(t *testing.T) *tmuxServer {
 func (s *tmuxServer) tmux(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "tmux", append([]string{"-S", s.sock, "-f", filepath.Join(s.dir, "conf")}, args...)...)
+	cmd := exec.CommandContext(ctx, s.bin, append([]string{"-S", s.sock, "-f", filepath.Join(s.dir, "conf")}, args...)...)
 	cmd.Env = append(os.Environ(), "TMUX=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -82,7 +83,7 @@ func (s *tmuxServer) feed(t testing.TB, cols, rows int, data []byte) string {
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	script := fmt.Sprintf("stty -opost -echo; cat %s; tmux -S %s wait-for -S %s; exec sleep 86400", file, s.sock, name)
+	script := fmt.Sprintf("stty -opost -echo; cat %s; %s -S %s wait-for -S %s; exec sleep 86400", file, s.bin, s.sock, name)
 	s.must(t, "new-session", "-d", "-s", name, "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), "sh", "-c", script)
 	s.must(t, "wait-for", name)
 	// cat has written everything; wait until the pane's state stops changing so tmux has parsed it.

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"keeper/internal/peer"
 )
 
 // serve starts a Server with h on a unix socket and returns its path and
@@ -205,10 +207,7 @@ func TestNetHTTPInterop(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("net/http used %d connections, want 1", n)
 	}
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("no python3")
-	}
+	python := peer.Need(t, "python3")
 	script := `
 import http.client, socket, sys
 class C(http.client.HTTPConnection):

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"keeper/internal/peer"
 )
 
 // dirState maps each file name in dir to its content.
@@ -119,7 +121,7 @@ h.close()
 // TestRotationMatchesSupervisord runs the same writes through supervisord's
 // handler and ours and compares the files left behind.
 func TestRotationMatchesSupervisord(t *testing.T) {
-	needSupervisor(t)
+	peer.Need(t, "python3-supervisor")
 	for _, tc := range rotationCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

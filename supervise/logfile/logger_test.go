@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"keeper/internal/peer"
 )
 
 func TestLoggerFormat(t *testing.T) {
@@ -103,7 +105,7 @@ lg.close()
 // TestLoggerMatchesSupervisord compares the lines (timestamps masked) of
 // supervisord's logger and ours at each level setting.
 func TestLoggerMatchesSupervisord(t *testing.T) {
-	needSupervisor(t)
+	peer.Need(t, "python3-supervisor")
 	stamp := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} `)
 	for _, level := range []string{"critical", "warn", "info", "debug", "blather"} {
 		dir := t.TempDir()

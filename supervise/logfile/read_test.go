@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"keeper/internal/peer"
 )
 
 const digits = "0123456789" // the test file: 10 bytes
@@ -147,7 +149,7 @@ print(json.dumps(out))
 // TestReadTailMatchSupervisord compares Read and Tail with supervisord's own
 // readFile and tailFile over a grid of offsets and lengths and file sizes.
 func TestReadTailMatchSupervisord(t *testing.T) {
-	needSupervisor(t)
+	peer.Need(t, "python3-supervisor")
 	var args [][2]int64
 	vals := []int64{-1000, -11, -10, -9, -5, -1, 0, 1, 2, 5, 9, 10, 11, 100}
 	for _, o := range vals {

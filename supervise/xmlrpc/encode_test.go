@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keeper/internal/peer"
 )
 
 func processInfo(name string, pid int) Struct {
@@ -124,7 +126,7 @@ func reencode(data []byte) ([]byte, error) {
 // TestGoldenFilesArePython regenerates the golden files with python3 and
 // checks the committed ones match.
 func TestGoldenFilesArePython(t *testing.T) {
-	py := needPython(t)
+	py := peer.Need(t, "python3")
 	dir := t.TempDir()
 	if out, err := exec.Command(py, "testdata/gen.py", dir).CombinedOutput(); err != nil {
 		t.Fatalf("gen.py: %v\n%s", err, out)
@@ -139,15 +141,6 @@ func TestGoldenFilesArePython(t *testing.T) {
 			t.Errorf("testdata/%s.xml is stale: python3 testdata/gen.py writes %q", name, fresh)
 		}
 	}
-}
-
-func needPython(t testing.TB) string {
-	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
-	return py
 }
 
 func TestEncodeText(t *testing.T) {

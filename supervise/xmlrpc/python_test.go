@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keeper/internal/peer"
 )
 
 // pyRedump reads every *.xml file in a directory with xmlrpc.client.loads and
@@ -33,7 +35,7 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.xml")):
 // TestPythonDecodesOurs has Python's xmlrpc.client read what the encoder
 // wrote: re-encoded by Python it must give the same bytes back.
 func TestPythonDecodesOurs(t *testing.T) {
-	py := needPython(t)
+	py := peer.Need(t, "python3")
 	dir := t.TempDir()
 	docs := map[string][]byte{}
 	resp := func(name string, v any) {
@@ -111,7 +113,7 @@ open(sys.argv[1] + "/fault.resp", "w").write(x.dumps(x.Fault(2, "INCORRECT_PARAM
 // again it must give Python's bytes back (except a carriage return, which we
 // write as &#13;).
 func TestWeDecodePython(t *testing.T) {
-	py := needPython(t)
+	py := peer.Need(t, "python3")
 	dir := t.TempDir()
 	if out, err := exec.Command(py, "-c", pyDump, dir).CombinedOutput(); err != nil {
 		t.Fatalf("python: %v\n%s", err, out)

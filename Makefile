@@ -17,8 +17,16 @@ build:
 run: build
 	$(BIN) daemon -n -c examples/keeper.conf
 
+# test runs every test. A test whose peer (Debian's dtach, supervisor, tmux,
+# ...) is missing skips and logs why to KEEPER_TEST_SKIPLOG (see
+# internal/peer); the skips are summed up at the end. go test's status is
+# make test's.
 test:
-	$(GO) test -race -timeout 15m ./...
+	@skiplog=$$(mktemp); \
+	KEEPER_TEST_SKIPLOG=$$skiplog $(GO) test -race -timeout 15m ./...; status=$$?; \
+	sort $$skiplog | uniq -c | sort -rn | awk '{n = $$1; $$1 = ""; print "make test: " n (n == 1 ? " test" : " tests") " skipped:" $$0}'; \
+	if [ -s $$skiplog ]; then echo "make test: sudo bash .ci/run installs them and runs every test"; fi; \
+	rm -f $$skiplog; exit $$status
 
 test-short:
 	$(GO) test -short ./...

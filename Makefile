@@ -31,9 +31,15 @@ test:
 test-short:
 	$(GO) test -short ./...
 
+# lint fails on unformatted files, go vet, an untidy go.mod and staticcheck
+# (at a pinned version; its checks are in staticcheck.conf).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	$(GO) run $(STATICCHECK) ./...
 
 bench: bench-detach bench-supervise bench-sessions bench-screen
 

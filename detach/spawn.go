@@ -255,7 +255,7 @@ func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err er
 		args = args[1:]
 	}
 	if len(args) < 3 {
-		return opts, false, errors.New("usage: " + MasterCommand + " [-f] [-w] [-s SCREEN] [-r METHOD] -- SOCKET COMMAND...")
+		return opts, false, errors.New("usage: " + MasterCommand + " [-f] [-w] [-s SCREEN] [-r METHOD] -- SOCKET COMMAND [ARG...]")
 	}
 	opts.Socket, opts.Argv = args[1], args[2:]
 	return opts, foreground, nil

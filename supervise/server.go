@@ -57,7 +57,7 @@ func ListenControl(cfg *Config, log *logfile.Logger) (net.Listener, error) {
 		l.Close()
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
-	allowGid := -1
+	allowGID := -1
 	if cfg.Server.ChownUser != "" {
 		uid, gid, err := chownIDs(cfg.Server.ChownUser, cfg.Server.ChownGroup)
 		if err != nil {
@@ -69,10 +69,10 @@ func ListenControl(cfg *Config, log *logfile.Logger) (net.Listener, error) {
 			return nil, fmt.Errorf("chown %s: %w", path, err)
 		}
 		if cfg.Server.ChownGroup != "" {
-			allowGid = gid
+			allowGID = gid
 		}
 	}
-	return &peerListener{UnixListener: l, allowGid: allowGid, log: log}, nil
+	return &peerListener{UnixListener: l, allowGID: allowGID, log: log}, nil
 }
 
 func chownIDs(userName, groupName string) (int, int, error) {
@@ -96,7 +96,7 @@ func chownIDs(userName, groupName string) (int, int, error) {
 // them to control the daemon.
 type peerListener struct {
 	*net.UnixListener
-	allowGid int
+	allowGID int
 	log      *logfile.Logger
 }
 
@@ -140,10 +140,10 @@ func (l *peerListener) allowed(cred *unix.Ucred) bool {
 	if cred.Uid == 0 || int(cred.Uid) == os.Geteuid() {
 		return true
 	}
-	if l.allowGid < 0 {
+	if l.allowGID < 0 {
 		return false
 	}
-	if int(cred.Gid) == l.allowGid {
+	if int(cred.Gid) == l.allowGID {
 		return true
 	}
 	// Supplementary groups are not in the credentials; the peer's
@@ -155,7 +155,7 @@ func (l *peerListener) allowed(cred *unix.Ucred) bool {
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
 			for _, g := range strings.Fields(rest) {
-				if g == strconv.Itoa(l.allowGid) {
+				if g == strconv.Itoa(l.allowGID) {
 					return true
 				}
 			}

@@ -3,6 +3,7 @@ package peer
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,6 +78,29 @@ func TestHidden(t *testing.T) {
 		}
 		if !p.base && got != "" {
 			t.Errorf("KEEPER_TEST_PEERS=none: Find(%q) = %q, want it hidden", name, got)
+		}
+	}
+}
+
+// TestCIInstallsEveryPeer checks that .ci/run installs the package of every
+// peer: under CI=true a missing one fails the tests that need it.
+func TestCIInstallsEveryPeer(t *testing.T) {
+	b, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var installed []string
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "apt-get install "); ok {
+			installed = append(installed, strings.Fields(rest)...)
+		}
+	}
+	if len(installed) == 0 {
+		t.Fatal(".ci/run has no apt-get install line")
+	}
+	for name, p := range peers {
+		if !slices.Contains(installed, p.pkg) {
+			t.Errorf(".ci/run does not install %s, the package of peer %s", p.pkg, name)
 		}
 	}
 }

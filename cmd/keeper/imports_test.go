@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// TestImportDirection enforces DESIGN.md: cmd/keeper -> supervise ->
-// {detach, proctree}; detach and proctree import no other keeper package,
-// so keeper dtach and keeper attach work with no daemon.
+// TestImportDirection enforces the import direction in doc.go (Packages):
+// cmd/keeper -> supervise -> {detach, proctree}; detach and proctree import
+// no other keeper package, so keeper dtach and keeper attach work with no
+// daemon.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "keeper/...").Output()
 	if err != nil {
@@ -37,7 +38,7 @@ func TestImportDirection(t *testing.T) {
 		checked++
 		may, ok := allowed[top(pkg)]
 		if !ok {
-			t.Errorf("package %s is outside DESIGN.md's layout", pkg)
+			t.Errorf("package %s is outside the layout in doc.go", pkg)
 			continue
 		}
 		for _, imp := range strings.Fields(imports) {

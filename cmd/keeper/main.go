@@ -1,5 +1,3 @@
-// Command keeper supervises programs from a supervisord-dialect config and
-// tracks the detached terminal sessions they leave behind.
 package main
 
 import (

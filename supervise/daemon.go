@@ -243,8 +243,8 @@ func (g *groupState) sorted(lexical bool) []*process {
 	return procs
 }
 
-// lookup resolves a namespec: "name", "group:name" or "group:*" (process
-// nil then).
+// lookupLocked resolves a namespec: "name", "group:name" or "group:*"
+// (process nil then).
 func (d *Daemon) lookupLocked(namespec string) (*groupState, *process, bool) {
 	groupName, procName, hasColon := strings.Cut(namespec, ":")
 	if !hasColon {
@@ -261,7 +261,7 @@ func (d *Daemon) lookupLocked(namespec string) (*groupState, *process, bool) {
 	return g, p, ok
 }
 
-// startAutostart spawns, in priority order, the processes of groups that
+// startAutostartLocked spawns, in priority order, the processes of groups that
 // are set to start by themselves and never started.
 func (d *Daemon) startAutostartLocked(groups map[string]bool) {
 	for _, p := range d.processesLocked(false) {
@@ -299,8 +299,8 @@ func (d *Daemon) processExited(p *process) {
 	}
 }
 
-// stopAllLocked stops every process in reverse priority order, a group
-// at a time, waiting for each group to stop before the next one.
+// stopAll stops every process in reverse priority order, a group at a
+// time, waiting for each group to stop before the next one.
 func (d *Daemon) stopAll(ctx context.Context) {
 	d.mu.Lock()
 	procs := d.processesLocked(false)

@@ -138,7 +138,8 @@ func (d *Daemon) Handle(ctx context.Context, method string, args []any) (any, er
 	return m.call(ctx, d, params(args))
 }
 
-// processInfo is supervisord's getProcessInfo struct, members in its order.
+// processInfoLocked returns p as supervisord's getProcessInfo struct,
+// members in its order.
 func (d *Daemon) processInfoLocked(p *process, now time.Time) xmlrpc.Struct {
 	logPath := func(f *logfile.File) string {
 		if f == nil {
@@ -188,7 +189,7 @@ func result(p *process, err error) xmlrpc.Struct {
 	}
 }
 
-// target resolves a namespec to one process, or to a group when the spec
+// targetLocked resolves a namespec to one process, or to a group when the spec
 // names a group ("group:*" or a group name): supervisord's
 // _getGroupAndProcess.
 func (d *Daemon) targetLocked(name string) (*groupState, *process, error) {

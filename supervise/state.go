@@ -29,7 +29,7 @@ func (s State) String() string {
 	return "UNKNOWN"
 }
 
-// Running reports whether the process is up or on its way up: supervisord's
+// running reports whether the process is up or on its way up: supervisord's
 // RUNNING_STATES.
 func (s State) running() bool { return s == Running || s == Backoff || s == Starting }
 

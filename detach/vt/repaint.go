@@ -311,7 +311,7 @@ func (w *sgrWriter) reset(dst []byte) []byte {
 	return dst
 }
 
-// sgr attribute codes, in the order they are written.
+// sgrCodes are the SGR attribute codes, in the order they are written.
 var sgrCodes = [...]struct {
 	a    attr
 	code string

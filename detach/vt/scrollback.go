@@ -11,7 +11,7 @@ type scrollback struct {
 	n     int    // records
 }
 
-// line flag byte.
+// sbWrapped is the line flag byte of a line that wraps into the next.
 const sbWrapped = 1
 
 func (s *scrollback) clear() { s.start, s.used, s.n = 0, 0, 0 }

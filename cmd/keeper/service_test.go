@@ -407,6 +407,16 @@ startsecs=0
 	if s := statename(k.info("env")); s != "RUNNING" {
 		t.Errorf("at READY=1 env is %s, want RUNNING", s)
 	}
+	// RUNNING comes at the spawn: a SIGHUP now could stop the shell before
+	// it wrote its environment.
+	waitFor(t, "the program's environment", 10*time.Second, func() bool {
+		envs, _ := filepath.Glob(filepath.Join(k.dir, "env.*"))
+		if len(envs) != 1 {
+			return false
+		}
+		b, _ := os.ReadFile(envs[0])
+		return strings.Contains(string(b), "PATH=")
+	})
 	k.cmd.Process.Signal(syscall.SIGHUP)
 	if f := next("RELOADING=1"); f["RELOADING"] != "1" || f["MONOTONIC_USEC"] == "" {
 		t.Fatalf("after SIGHUP: %v, want RELOADING=1 with MONOTONIC_USEC", f)

@@ -21,7 +21,7 @@ fi
 
 # Under "make bench-detach" the build target has just run.
 [ -n "${MAKELEVEL:-}" ] || make --no-print-directory build GO="$GO"
-"$GO" build -o bin/keeper-bench ./cmd/keeper-bench
+"$GO" build -o bin/keeper-bench ./internal/cmd/keeper-bench
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 exec bin/keeper-bench detach -keeper bin/keeper -dtach "$DTACH" \

@@ -22,7 +22,7 @@ GO=${GO:-go}
 DTACH=${DTACH:-/usr/bin/dtach}
 
 [ -n "${MAKELEVEL:-}" ] || make --no-print-directory build GO="$GO"
-"$GO" build -o bin/keeper-bench ./cmd/keeper-bench
+"$GO" build -o bin/keeper-bench ./internal/cmd/keeper-bench
 
 echo "== 1. parse speed on one core (go test -bench, GOMAXPROCS=1)"
 "$GO" test -run 'TestWriteNoAllocs' -bench 'Write' -benchmem -cpu 1 -benchtime "${BENCHTIME:-2s}" ./detach/vt/

@@ -28,7 +28,7 @@ fi
 # Under "make bench-sessions" the build target has just run; it also makes
 # bin/path/dtach, keeper as dtach, which the programs find first in PATH.
 [ -n "${MAKELEVEL:-}" ] || make --no-print-directory build GO="$GO"
-"$GO" build -o bin/keeper-bench ./cmd/keeper-bench
+"$GO" build -o bin/keeper-bench ./internal/cmd/keeper-bench
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 exec bin/keeper-bench sessions -keeper bin/keeper -dtach "$DTACH" -variants "$VARIANTS" \

@@ -28,7 +28,7 @@ done
 
 # Under "make bench-supervise" the build target has just run.
 [ -n "${MAKELEVEL:-}" ] || make --no-print-directory build GO="$GO"
-"$GO" build -o bin/keeper-bench ./cmd/keeper-bench
+"$GO" build -o bin/keeper-bench ./internal/cmd/keeper-bench
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 exec bin/keeper-bench supervise -keeper bin/keeper -supervisord "$SUPERVISORD" -supervisorctl "$SUPERVISORCTL" \

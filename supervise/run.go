@@ -98,6 +98,9 @@ func Run(opts RunOptions) error {
 		// A client that went quiet (an exporter that never closes) does
 		// not hold a descriptor forever.
 		IdleTimeout: 10 * time.Minute,
+		LogAcceptError: func(err error) {
+			log.Warnf("control socket %s: %v; accepting again with backoff", cfg.Server.File, err)
+		},
 	}
 	d, err := NewDaemon(cfg, reaper, log, logFile)
 	if err != nil {

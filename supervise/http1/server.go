@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,6 +58,10 @@ type Server struct {
 	// IdleTimeout closes a connection that sends no request for this
 	// long; 0 means never.
 	IdleTimeout time.Duration
+	// LogAcceptError, if set, is told the first error of each run of
+	// temporary accept errors (out of descriptors, aborted connection)
+	// that Serve waits out.
+	LogAcceptError func(err error)
 
 	mu       sync.Mutex
 	listener net.Listener
@@ -79,19 +84,34 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.listener = l
 	s.mu.Unlock()
+	var delay time.Duration // wait before the next accept; 0 outside a run of errors
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			if !temporaryAcceptError(err) {
+				return err
 			}
-			return err
+			// Back off like net/http: 5ms doubling to 1s, so a process out
+			// of descriptors neither spins nor stops serving for good.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+				if s.LogAcceptError != nil {
+					s.LogAcceptError(err)
+				}
+			} else {
+				delay = min(2*delay, time.Second)
+			}
+			select {
+			case <-time.After(delay):
+			case <-s.ctx.Done():
+				return ErrServerClosed
+			}
+			continue
 		}
+		delay = 0
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
@@ -373,3 +393,19 @@ func (w *responseWriter) finish() error {
 
 // discard is an io.Writer for bodies nobody reads.
 var _ io.Writer = (*responseWriter)(nil)
+
+// temporaryAcceptError reports whether an accept error passes by itself:
+// a timeout, descriptors exhausted (EMFILE, ENFILE), a connection aborted
+// before it was accepted, or no buffer space.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED, syscall.ENOBUFS} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}

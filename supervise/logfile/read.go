@@ -100,17 +100,25 @@ func Tail(path string, offset, length int64) (data []byte, newOffset int64, over
 }
 
 // openForRead opens path for reading and returns its size. A directory is
-// refused here, as Python's open refuses it.
+// refused here, as Python's open refuses it. Any other file that is not
+// regular (/dev/stdout, a FIFO, a tty) is refused with ESPIPE before it is
+// opened: supervisord fails there on its seek ("Illegal seek"), and opening
+// it could block (a FIFO without a writer) or read the daemon's terminal.
 func openForRead(path string) (*os.File, int64, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return nil, 0, unwrapPath(err)
+	case fi.IsDir():
+		return nil, 0, syscall.EISDIR
+	case !fi.Mode().IsRegular():
+		return nil, 0, fmt.Errorf("%w: not a regular file (%s)", syscall.ESPIPE, fi.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, unwrapPath(err)
 	}
-	fi, err := f.Stat()
-	if err == nil && fi.IsDir() {
-		err = syscall.EISDIR
-	}
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		f.Close()
 		return nil, 0, unwrapPath(err)
 	}

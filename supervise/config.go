@@ -394,8 +394,22 @@ var (
 		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
-	includeKeys = keySet("files", "")
+	includeKeys      = keySet("files", "")
+	rpcinterfaceKeys = keySet(rpcinterfaceFactoryKey, "")
 )
+
+// The key naming an [rpcinterface:x] section's factory, and the factory of supervisord's own
+// interface (supervisor.* and system.*), the one keeper implements.
+const (
+	rpcinterfaceFactoryKey = "supervisor.rpcinterface_factory"
+	mainRPCInterface       = "supervisor.rpcinterface:make_main_rpcinterface"
+)
+
+// isMainRPCInterface reports whether s declares supervisord's own RPC interface.
+func isMainRPCInterface(s *ini.Section) bool {
+	o := s.Get(rpcinterfaceFactoryKey)
+	return o != nil && o.Value == mainRPCInterface
+}
 
 func keySet(implemented, ignored string) map[string]bool {
 	m := map[string]bool{}
@@ -432,6 +446,9 @@ func (l *loader) checkNames() {
 		case s.Name == "inet_http_server":
 			l.warn(s.File, s.Line, "[%s] is not implemented by keeper (it serves only [unix_http_server]); ignored", s.Name)
 			continue
+		case prefix == "rpcinterface" && s.Name != prefix && isMainRPCInterface(s):
+			// supervisord's sample config declares its own interface, which keeper serves.
+			keys = rpcinterfaceKeys
 		case s.Name != prefix && slices.Contains([]string{"rpcinterface", "ctlplugin", "eventlistener", "fcgi-program"}, prefix):
 			l.warn(s.File, s.Line, "[%s] is not implemented by keeper; ignored", s.Name)
 			continue

@@ -222,15 +222,18 @@ func inode(fi os.FileInfo) fileID {
 	return fileID{uint64(st.Dev), st.Ino}
 }
 
+// openFollow opens path to follow it. Like openForRead it refuses a file that
+// is not regular before opening it: reading a FIFO would take the output from
+// its reader, and opening one without a writer blocks.
 func openFollow(path string) (*os.File, fileID, error) {
+	if err := checkRegular(path); err != nil {
+		return nil, fileID{}, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fileID{}, err
 	}
 	fi, err := f.Stat()
-	if err == nil && fi.IsDir() {
-		err = &os.PathError{Op: "open", Path: path, Err: syscall.EISDIR}
-	}
 	if err != nil {
 		f.Close()
 		return nil, fileID{}, err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -281,5 +282,24 @@ func TestFollowErrors(t *testing.T) {
 	err = Follow(context.Background(), path, &failingWriter{}, nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "follow log "+path+": write: ") {
 		t.Errorf("Follow(failing writer): %v", err)
+	}
+}
+
+// TestFollowNotRegular: following a FIFO (as /dev/stdout is on a pipe) fails
+// at once with ESPIPE instead of blocking in open or reading its data away.
+func TestFollowNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Follow(context.Background(), fifo, new(bytes.Buffer), nil) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.ESPIPE) {
+			t.Errorf("Follow(fifo): %v, want ESPIPE", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Follow of a FIFO without a writer blocked")
 	}
 }

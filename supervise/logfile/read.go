@@ -100,21 +100,39 @@ func Tail(path string, offset, length int64) (data []byte, newOffset int64, over
 }
 
 // openForRead opens path for reading and returns its size. A directory is
-// refused here, as Python's open refuses it.
+// refused here, as Python's open refuses it. Any other file that is not
+// regular (/dev/stdout, a FIFO, a tty) is refused with ESPIPE before it is
+// opened: supervisord fails there on its seek ("Illegal seek"), and opening
+// it could block (a FIFO without a writer) or read the daemon's terminal.
 func openForRead(path string) (*os.File, int64, error) {
+	if err := checkRegular(path); err != nil {
+		return nil, 0, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, unwrapPath(err)
 	}
 	fi, err := f.Stat()
-	if err == nil && fi.IsDir() {
-		err = syscall.EISDIR
-	}
 	if err != nil {
 		f.Close()
 		return nil, 0, unwrapPath(err)
 	}
 	return f, fi.Size(), nil
+}
+
+// checkRegular returns nil when path is a regular file that can be read
+// back: EISDIR for a directory, ESPIPE for any other file that is not regular.
+func checkRegular(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return unwrapPath(err)
+	case fi.IsDir():
+		return syscall.EISDIR
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%w: not a regular file (%s)", syscall.ESPIPE, fi.Mode().Type())
+	}
+	return nil
 }
 
 // readAt reads up to n bytes (n < 0: all) from f at pos. size, the file's

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"keeper/internal/peer"
 )
@@ -81,6 +83,35 @@ func TestReadFailed(t *testing.T) {
 	}
 	if _, err := Read(dir, 0, 0); !errors.Is(err, ErrFailed) {
 		t.Errorf("Read(directory): %v", err)
+	}
+}
+
+// TestReadTailNotRegular: a log that is not a regular file (a FIFO here, as
+// /dev/stdout is on a pipe) answers FAILED (ESPIPE, supervisord's "Illegal
+// seek") at once; opening a FIFO without a writer would block forever.
+func TestReadTailNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan [2]error, 1)
+	go func() {
+		_, err := Read(fifo, 0, 0)
+		data, off, overflow, err2 := Tail(fifo, 7, 100)
+		if data != nil || off != 7 || overflow {
+			err2 = fmt.Errorf("Tail = %q, %d, %v, want nothing at offset 7: %w", data, off, overflow, err2)
+		}
+		done <- [2]error{err, err2}
+	}()
+	select {
+	case errs := <-done:
+		for i, err := range errs {
+			if !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ESPIPE) {
+				t.Errorf("%s(fifo): %v, want failed with ESPIPE", []string{"Read", "Tail"}[i], err)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read/Tail of a FIFO without a writer blocked")
 	}
 }
 

@@ -616,8 +616,8 @@ startsecs=30
 	if !processAlive(children["plain"]) {
 		t.Errorf("plain's child died with a plain stop; only the program should be signalled")
 	}
-	if ppid := statField(children["plain"], 4); ppid != strconv.Itoa(k.cmd.Process.Pid) {
-		t.Errorf("plain's orphaned child has parent %s, want the daemon %d (child subreaper)", ppid, k.cmd.Process.Pid)
+	if ppid := procStat(children["plain"]).PPID; ppid != k.cmd.Process.Pid {
+		t.Errorf("plain's orphaned child has parent %d, want the daemon %d (child subreaper)", ppid, k.cmd.Process.Pid)
 	}
 	syscall.Kill(children["plain"], syscall.SIGKILL)
 	waitFor(t, "the daemon to reap an adopted orphan", 3*time.Second, func() bool { return processGone(children["plain"]) })
@@ -1027,8 +1027,8 @@ func (k *keeperd) startDetached() (string, int) {
 // the test process, which reaps it; cleanup stops it if it still runs.
 func (k *keeperd) adopt(pid int) {
 	k.t.Helper()
-	if pid <= 1 || statField(pid, 4) != strconv.Itoa(os.Getpid()) {
-		k.t.Fatalf("detached daemon %d is not re-parented to the test (parent %s)", pid, statField(pid, 4))
+	if pid <= 1 || procStat(pid).PPID != os.Getpid() {
+		k.t.Fatalf("detached daemon %d is not re-parented to the test (parent %d)", pid, procStat(pid).PPID)
 	}
 	ownChild(pid, true)
 	k.detachedPid = pid
@@ -1104,8 +1104,8 @@ startsecs=0
 	if got := rpcField[int](xmlrpc.Struct{{Name: "pid", Value: k.mustCall("supervisor.getPID")}}, "pid"); got != pid {
 		t.Errorf("pidfile holds %d, the daemon says its pid is %d", pid, got)
 	}
-	if sid := statField(pid, 6); sid != strconv.Itoa(pid) {
-		t.Errorf("the detached daemon's session is %s, want its own (%d)", sid, pid)
+	if sid := procStat(pid).SID; sid != pid {
+		t.Errorf("the detached daemon's session is %d, want its own (%d)", sid, pid)
 	}
 	// Neither the readiness pipe nor any other descriptor reaches programs.
 	for name, p := range k.programPids() {
@@ -1333,8 +1333,8 @@ startretries=1
 		}
 		k.start("HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/bash")
 		s := k.waitState("asuser", 5*time.Second, "RUNNING")
-		if got := statField(rpcField[int](s, "pid"), 4); got != strconv.Itoa(k.cmd.Process.Pid) {
-			t.Errorf("asuser's parent is %s, want the daemon", got)
+		if got := procStat(rpcField[int](s, "pid")).PPID; got != k.cmd.Process.Pid {
+			t.Errorf("asuser's parent is %d, want the daemon", got)
 		}
 		want := fmt.Sprintf("uid=%d gid=%d groups=%d %d\nHOME=%s USER=%s LOGNAME=%s SHELL=%s\n",
 			u.uid, u.gid, u.gid, u.sgid, u.home, u.name, u.name, u.shell)

@@ -183,12 +183,9 @@ func readPattern(peer *os.File) <-chan int {
 	return done
 }
 
-// TestBroadcastPacesAtHighWater: with its only client not reading, the
-// master stops at highWater instead of dropping it; once the client reads,
-// all output arrives, in order.
-func TestBroadcastPacesAtHighWater(t *testing.T) {
-	m := testMaster(t)
-	c, peer := m.attachTest(t)
+// broadcastStream broadcasts the whole stream from a goroutine and
+// returns a channel closed when it is done.
+func broadcastStream(m *Master) <-chan struct{} {
 	sent := make(chan struct{})
 	go func() {
 		for i := 0; i < broadcastChunks; i++ {
@@ -196,13 +193,13 @@ func TestBroadcastPacesAtHighWater(t *testing.T) {
 		}
 		close(sent)
 	}()
-	waitUntil(t, "the queue to reach highWater", func() bool { return !c.hasRoom() })
-	// The producer is now waiting for room; unpaced it would go on past
-	// maxQueue and drop the client before the reader starts.
-	if c.isClosed() {
-		t.Fatal("the only client was dropped instead of pacing the output")
-	}
-	got := readPattern(peer)
+	return sent
+}
+
+// wantWholeStream fails the test unless readPattern's reader got the whole
+// stream, in order, within 20s.
+func wantWholeStream(t *testing.T, got <-chan int) {
+	t.Helper()
 	select {
 	case n := <-got:
 		if n != broadcastChunks*16<<10 {
@@ -211,6 +208,22 @@ func TestBroadcastPacesAtHighWater(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("client did not read the whole stream in 20s")
 	}
+}
+
+// TestBroadcastPacesAtHighWater: with its only client not reading, the
+// master stops at highWater instead of dropping it; once the client reads,
+// all output arrives, in order.
+func TestBroadcastPacesAtHighWater(t *testing.T) {
+	m := testMaster(t)
+	c, peer := m.attachTest(t)
+	sent := broadcastStream(m)
+	waitUntil(t, "the queue to reach highWater", func() bool { return !c.hasRoom() })
+	// The producer is now waiting for room; unpaced it would go on past
+	// maxQueue and drop the client before the reader starts.
+	if c.isClosed() {
+		t.Fatal("the only client was dropped instead of pacing the output")
+	}
+	wantWholeStream(t, readPattern(peer))
 	<-sent
 }
 
@@ -222,19 +235,8 @@ func TestBroadcastDropsClientFarBehind(t *testing.T) {
 	_, fast := m.attachTest(t)
 	stuck, _ := m.attachTest(t) // its peer never reads
 	got := readPattern(fast)
-	go func() {
-		for i := 0; i < broadcastChunks; i++ {
-			m.broadcast(pattern(i))
-		}
-	}()
-	select {
-	case n := <-got:
-		if n != broadcastChunks*16<<10 {
-			t.Fatalf("reading client got %d bytes in order, want %d", n, broadcastChunks*16<<10)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("reading client did not get the whole stream in 20s: the stuck one held the master")
-	}
+	broadcastStream(m)
+	wantWholeStream(t, got)
 	if !stuck.isClosed() {
 		t.Fatal("the client that stopped reading was not dropped")
 	}

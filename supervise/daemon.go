@@ -51,6 +51,9 @@ type Daemon struct {
 
 	stopped chan struct{} // closed when Run returns
 	wake    chan struct{} // asks Run to act on a mood change
+
+	clock   clock   // time for the processes' timers
+	starter starter // starts and signals the processes
 }
 
 // groupState is an active process group.
@@ -75,6 +78,8 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}
+	d.clock = realClock{}
+	d.starter = realStarter{d}
 	d.stateDir = StateDir(cfg)
 	d.stopMode = make(map[*process]Sessions)
 	// The daemon's heap is mostly short-lived request garbage: collect it

@@ -27,7 +27,7 @@ type process struct {
 	// gen counts spawns and state changes that make pending timers and
 	// exits stale: a timer or exit of an older generation does nothing.
 	gen   int
-	timer *time.Timer
+	timer timer
 
 	stdin          *os.File
 	stdout, stderr *logfile.File
@@ -76,7 +76,7 @@ func (p *process) giveUp() {
 func (p *process) after(delay time.Duration, fn func()) {
 	p.stopTimer()
 	gen := p.gen
-	p.timer = time.AfterFunc(delay, func() {
+	p.timer = p.d.clock.AfterFunc(delay, func() {
 		p.d.mu.Lock()
 		defer p.d.mu.Unlock()
 		if p.gen == gen {
@@ -104,10 +104,10 @@ func (p *process) spawn() {
 	p.killing = false
 	p.spawnErr = ""
 	p.exitStatus = 0
-	p.laststart = time.Now()
+	p.laststart = p.d.clock.Now()
 	p.changeState(Starting)
 
-	pid, exits, err := p.d.startCmd(p)
+	pid, exits, err := p.d.starter.start(p)
 	if err != nil {
 		p.recordSpawnErr(err.Error())
 		p.changeState(Backoff)
@@ -151,7 +151,7 @@ func (p *process) finish(gen int, exit Exit) {
 		return
 	}
 	p.closePipes()
-	now := time.Now()
+	now := p.d.clock.Now()
 	p.laststop = now
 	code, how := describeExit(exit.Status)
 	expected := contains(p.cfg.Exitcodes, code)
@@ -233,7 +233,7 @@ func (p *process) kill(sig os.Signal) string {
 		target = -p.pid
 	}
 	p.d.log.Debugf("killing %s (pid %d) with signal %s", p.cfg.Name, p.pid, signalName(sig))
-	if err := signalPid(target, sig); err != nil {
+	if err := p.d.starter.signal(target, sig); err != nil {
 		p.d.log.Debugf("unable to signal %s (pid %d), it probably just exited on its own: %v", p.cfg.Name, p.pid, err)
 	}
 	p.after(p.cfg.Stopwait, func() {
@@ -251,7 +251,7 @@ func (p *process) signal(sig os.Signal) string {
 		return fmt.Sprintf("attempted to send %s sig %s but it wasn't running", p.cfg.Name, signalName(sig))
 	}
 	p.d.log.Debugf("sending %s (pid %d) sig %s", p.cfg.Name, p.pid, signalName(sig))
-	_ = signalPid(p.pid, sig)
+	_ = p.d.starter.signal(p.pid, sig)
 	return ""
 }
 

@@ -71,7 +71,7 @@ func TestAttachRestoresTerminal(t *testing.T) {
 func signalClient(t *testing.T, c *term, sig syscall.Signal) {
 	t.Helper()
 	for _, pid := range pidsMentioning(keeperBin + "\x00attach") {
-		if statField(pid, 4) == c.pidString() {
+		if strconv.Itoa(procStat(pid).PPID) == c.pidString() {
 			syscall.Kill(pid, sig)
 			return
 		}

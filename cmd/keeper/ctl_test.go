@@ -210,19 +210,13 @@ func compareScript(t *testing.T, sv, kp *svDaemon, steps []ctlStep) {
 			continue
 		}
 		if s.unordered {
-			got.stdout, want.stdout = sortLines(got.stdout), sortLines(want.stdout)
+			got.stdout, want.stdout = sortedLines(got.stdout), sortedLines(want.stdout)
 		}
 		if got != want {
 			t.Errorf("%s:\nkeeper:        exit %d\n%s%s\nsupervisorctl: exit %d\n%s%s",
 				name, got.code, got.stdout, stderrNote(got.stderr), want.code, want.stdout, stderrNote(want.stderr))
 		}
 	}
-}
-
-func sortLines(s string) string {
-	l := strings.SplitAfter(s, "\n")
-	slices.Sort(l)
-	return strings.Join(l, "")
 }
 
 func stderrNote(s string) string {

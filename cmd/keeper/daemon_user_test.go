@@ -19,7 +19,7 @@ func TestDaemonDropsPrivileges(t *testing.T) {
 	peer.NeedRoot(t)
 	dir := testDir(t)
 	os.Chmod(dir, 0o777)
-	name := createTestUser(t)
+	name := newTestUser(t).name
 	u, err := user.Lookup(name)
 	if err != nil {
 		t.Fatal(err)

@@ -148,8 +148,11 @@ func TestStuckClientDoesNotWedgeSession(t *testing.T) {
 		t.Fatalf("keeper dtach -n: exit %d: %s", code, out)
 	}
 	stuck := rawClient(t, sock)
+	// The socket's owner-execute bit says the stuck client is attached;
+	// the reader's attach lands before its own "go" (packets of one
+	// connection are handled in order), so both see the output from the start.
+	waitFor(t, "the stuck client attached", 5*time.Second, func() bool { return socketMode(t, sock)&0o100 != 0 })
 	reader := rawClient(t, sock)
-	time.Sleep(100 * time.Millisecond) // let both ATTACH packets land before output starts
 	if _, err := reader.Write(detach.AppendPush(nil, []byte("go\r"))); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"keeper/proctree"
 )
 
 // keeperBin is the keeper binary built once for the end-to-end tests, and
@@ -102,25 +103,29 @@ func killMarked(t *testing.T, marker string) {
 }
 
 // reapOrphans waits for exited children that no exec.Cmd owns: masters and
-// programs re-parented to the test process. It only touches zombies, so it
-// never steals an exit status from an exec.Cmd still running.
+// programs re-parented to the test process.
 func reapOrphans() {
 	deadline := time.Now().Add(2 * time.Second)
-	for {
-		pending := false
-		for _, pid := range childrenOf(os.Getpid()) {
-			if state(pid) == 'Z' && !ownedByCmd(pid) {
-				var ws syscall.WaitStatus
-				syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-			} else if !ownedByCmd(pid) {
-				pending = true
-			}
-		}
-		if !pending || time.Now().After(deadline) {
-			return
-		}
+	for reapZombies() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// reapZombies reaps the test process's exited children that no exec.Cmd
+// waits for, and reports whether any such child still runs. It only
+// touches zombies, so it never steals an exit status from an exec.Cmd.
+func reapZombies() (running bool) {
+	for _, pid := range childrenOf(os.Getpid()) {
+		switch {
+		case ownedByCmd(pid):
+		case state(pid) == 'Z':
+			var ws syscall.WaitStatus
+			syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		default:
+			running = true
+		}
+	}
+	return running
 }
 
 var (
@@ -135,45 +140,18 @@ func ownedByCmd(pid int) bool {
 }
 
 func childrenOf(ppid int) []int {
-	var kids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if statField(pid, 4) == strconv.Itoa(ppid) {
-			kids = append(kids, pid)
-		}
-	}
+	kids, _ := proctree.ChildrenOf(ppid)
 	return kids
 }
 
-// statField returns field n (1-based, as in proc(5)) of /proc/pid/stat.
-func statField(pid, n int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return ""
-	}
-	fields := strings.Fields(s[i+1:])
-	if n-3 < 0 || n-3 >= len(fields) {
-		return ""
-	}
-	return fields[n-3]
+// procStat returns pid's /proc stat, the zero Process when it is gone.
+func procStat(pid int) proctree.Process {
+	p, _ := proctree.Stat(pid)
+	return p
 }
 
-func state(pid int) byte {
-	s := statField(pid, 3)
-	if s == "" {
-		return 0
-	}
-	return s[0]
-}
+// state returns pid's one-letter state, 0 when it is gone.
+func state(pid int) byte { return procStat(pid).State }
 
 // term is a command running on a real pty, with its output collected.
 type term struct {

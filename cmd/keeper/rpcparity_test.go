@@ -193,7 +193,7 @@ func (s *daemonSide) settle() error {
 			last = err.Error()
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not settle: %s; its output:\n%s", s.name, last, parityReadFile(filepath.Join(s.dir, "daemon.out")))
+			return fmt.Errorf("%s did not settle: %s; its output:\n%s", s.name, last, readFileOrEmpty(filepath.Join(s.dir, "daemon.out")))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -213,11 +213,6 @@ func (s *daemonSide) waitExit() error {
 func settleBoth(t *testing.T, sup, kp *daemonSide) {
 	t.Helper()
 	both(t, sup, kp, func(s *daemonSide) (struct{}, error) { return struct{}{}, s.settle() })
-}
-
-func parityReadFile(path string) string {
-	b, _ := os.ReadFile(path)
-	return string(b)
 }
 
 // newParitySides prepares supervisord and keeper in separate directories

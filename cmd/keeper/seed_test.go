@@ -109,7 +109,7 @@ func seedScenario(t *testing.T, dtachDir string) {
 	}
 	user := ""
 	if os.Geteuid() == 0 {
-		user = createTestUser(t)
+		user = newTestUser(t).name
 		// keeper as dtach runs as that user: it must reach the binary.
 		os.Chmod(filepath.Dir(keeperBin), 0o755)
 		os.Chmod(filepath.Dir(dtachLink), 0o755)
@@ -307,20 +307,6 @@ func writeSeedConfig(t *testing.T, dir, user, dtachDir, marker string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// createTestUser adds an unprivileged system user for the test and
-// removes it at cleanup.
-func createTestUser(t *testing.T) string {
-	t.Helper()
-	useradd, userdel := peer.Need(t, "useradd"), peer.Need(t, "userdel")
-	name := fmt.Sprintf("kt%d", rand.Intn(1000000))
-	out, err := exec.Command(useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("useradd %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() { exec.Command(userdel, name).Run() })
-	return name
 }
 
 func chownTo(t *testing.T, path, user string) {

@@ -121,17 +121,6 @@ func newService(t *testing.T) *service {
 	return s
 }
 
-// reapZombies reaps the test process's exited children that no exec.Cmd
-// waits for.
-func reapZombies() {
-	for _, pid := range childrenOf(os.Getpid()) {
-		if state(pid) == 'Z' && !ownedByCmd(pid) {
-			var ws syscall.WaitStatus
-			syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		}
-	}
-}
-
 // run runs the init script with an action.
 func (s *service) run(args ...string) (string, int) {
 	s.t.Helper()
@@ -538,7 +527,7 @@ startsecs=0
 	waitFor(t, "the orphans to be re-parented to keeper", 5*time.Second, func() bool {
 		list := orphans()
 		for _, pid := range list {
-			if statField(pid, 4) != strconv.Itoa(init) {
+			if procStat(pid).PPID != init {
 				return false
 			}
 		}

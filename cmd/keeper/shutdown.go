@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"syscall"
 )
@@ -26,14 +25,13 @@ down?)" or "... refused connection ..." and exit status 1.`,
 
 func runShutdown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newCtlFlags("shutdown", stderr)
-	keep := fs.Bool("keep-sessions", false, "keep every program's sessions running")
-	kill := fs.Bool("kill-sessions", false, "reap every program's sessions")
+	var sessions sessionsFlags
+	sessions.add(fs, "keep every program's sessions running", "reap every program's sessions")
 	if done, err := parseCtlFlags(fs, args); done {
 		return err
 	}
-	if *keep && *kill {
-		fmt.Fprintln(stderr, "keeper: shutdown: --keep-sessions and --kill-sessions exclude each other")
-		return exitError{exitInvalidArgs}
+	if err := sessions.check("shutdown", stderr); err != nil {
+		return err
 	}
 	c, err := newCtl(ctx, stdout, stderr)
 	if err != nil {
@@ -45,12 +43,8 @@ func runShutdown(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		c.printf("%s", shutdownHelp)
 		return c.result()
 	}
-	if *keep || *kill {
-		mode := "keep"
-		if *kill {
-			mode = "kill"
-		}
-		_, err = c.call(ctx, "keeper.shutdown", mode)
+	if mode, ok := sessions.mode(); ok {
+		_, err = c.call(ctx, "keeper.shutdown", string(mode))
 	} else {
 		_, err = c.call(ctx, "supervisor.shutdown")
 	}

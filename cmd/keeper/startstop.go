@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/spf13/pflag"
+
+	"keeper/supervise"
 )
 
 const (
@@ -65,30 +69,79 @@ reread the config: see reread and update.`,
 // up, then wants at least one name: supervisorctl's start, stop, restart
 // and clear.
 func ctlRunner(name, help string, do func(c *ctl, ctx context.Context, names []string) error) func(context.Context, []string, io.Writer, io.Writer) error {
-	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		fs := newCtlFlags(name, stderr)
-		if done, err := parseCtlFlags(fs, args); done {
+	return ctlCommand{name: name, help: help, do: do}.run
+}
+
+// ctlCommand is a control command that takes process names: its own flags
+// (flags adds them, check validates them once parsed), then do on the names.
+type ctlCommand struct {
+	name, help string
+	flags      func(fs *pflag.FlagSet)
+	check      func(stderr io.Writer) error
+	do         func(c *ctl, ctx context.Context, names []string) error
+}
+
+func (cc ctlCommand) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newCtlFlags(cc.name, stderr)
+	if cc.flags != nil {
+		cc.flags(fs)
+	}
+	if done, err := parseCtlFlags(fs, args); done {
+		return err
+	}
+	if cc.check != nil {
+		if err := cc.check(stderr); err != nil {
 			return err
 		}
-		c, err := newCtl(ctx, stdout, stderr)
-		if err != nil {
-			return err
-		}
-		if !c.upcheck(ctx) {
-			return c.result()
-		}
-		if fs.NArg() == 0 {
-			c.printf("Error: %s requires a process name", name)
-			c.status = exitGeneric
-			if name == "start" {
-				c.status = exitInvalidArgs
-			}
-			c.printf("%s", help)
-			return c.result()
-		}
-		do(c, ctx, fs.Args())
+	}
+	c, err := newCtl(ctx, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if !c.upcheck(ctx) {
 		return c.result()
 	}
+	if fs.NArg() == 0 {
+		c.printf("Error: %s requires a process name", cc.name)
+		c.status = exitGeneric
+		if cc.name == "start" {
+			c.status = exitInvalidArgs
+		}
+		c.printf("%s", cc.help)
+		return c.result()
+	}
+	cc.do(c, ctx, fs.Args())
+	return c.result()
+}
+
+// sessionsFlags are --keep-sessions and --kill-sessions, which stop and
+// shutdown take.
+type sessionsFlags struct{ keep, kill bool }
+
+func (f *sessionsFlags) add(fs *pflag.FlagSet, keepHelp, killHelp string) {
+	fs.BoolVar(&f.keep, "keep-sessions", false, keepHelp)
+	fs.BoolVar(&f.kill, "kill-sessions", false, killHelp)
+}
+
+// check refuses both flags at once, naming the command.
+func (f *sessionsFlags) check(command string, stderr io.Writer) error {
+	if f.keep && f.kill {
+		fmt.Fprintf(stderr, "keeper: %s: --keep-sessions and --kill-sessions exclude each other\n", command)
+		return exitError{exitInvalidArgs}
+	}
+	return nil
+}
+
+// mode is the sessions mode the flags ask for; ok is false when neither was
+// given.
+func (f *sessionsFlags) mode() (mode supervise.Sessions, ok bool) {
+	switch {
+	case f.kill:
+		return supervise.SessionsKill, true
+	case f.keep:
+		return supervise.SessionsKeep, true
+	}
+	return "", false
 }
 
 // errAborted is returned by a step that met an error supervisorctl does not
@@ -233,44 +286,28 @@ func resultOf(v any) xmlrpcResult {
 }
 
 func runStop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newCtlFlags("stop", stderr)
-	keep := fs.Bool("keep-sessions", false, "leave the program's sessions running")
-	kill := fs.Bool("kill-sessions", false, "reap the program's sessions after it stopped")
-	if done, err := parseCtlFlags(fs, args); done {
-		return err
-	}
-	if *keep && *kill {
-		fmt.Fprintln(stderr, "keeper: stop: --keep-sessions and --kill-sessions exclude each other")
-		return exitError{exitInvalidArgs}
-	}
-	if !*keep && !*kill {
-		return ctlRunner("stop", stopHelp, (*ctl).doStop)(ctx, args, stdout, stderr)
-	}
-	mode := "keep"
-	if *kill {
-		mode = "kill"
-	}
-	c, err := newCtl(ctx, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if !c.upcheck(ctx) {
-		return c.result()
-	}
-	if fs.NArg() == 0 {
-		c.printf("Error: stop requires a process name")
-		c.status = exitGeneric
-		c.printf("%s", stopHelp)
-		return c.result()
-	}
-	c.doStopSessions(ctx, fs.Args(), mode)
-	return c.result()
+	var sessions sessionsFlags
+	return ctlCommand{
+		name: "stop",
+		help: stopHelp,
+		flags: func(fs *pflag.FlagSet) {
+			sessions.add(fs, "leave the program's sessions running", "reap the program's sessions after it stopped")
+		},
+		check: func(stderr io.Writer) error { return sessions.check("stop", stderr) },
+		do: func(c *ctl, ctx context.Context, names []string) error {
+			if mode, ok := sessions.mode(); ok {
+				c.doStopSessions(ctx, names, mode)
+				return nil
+			}
+			return c.doStop(ctx, names)
+		},
+	}.run(ctx, args, stdout, stderr)
 }
 
 // doStopSessions stops processes with keeper.stopProcess, which keeps or
 // reaps their sessions as mode says, printing supervisorctl's lines and one
 // line per reaped session.
-func (c *ctl) doStopSessions(ctx context.Context, names []string, mode string) {
+func (c *ctl) doStopSessions(ctx context.Context, names []string, mode supervise.Sessions) {
 	var targets []string
 	for _, name := range names {
 		group, _, wholeGroup := splitNamespec(name)
@@ -300,7 +337,7 @@ func (c *ctl) doStopSessions(ctx context.Context, names []string, mode string) {
 	}
 	for _, name := range targets {
 		group, process, _ := splitNamespec(name)
-		v, err := c.call(ctx, "keeper.stopProcess", name, true, mode)
+		v, err := c.call(ctx, "keeper.stopProcess", name, true, string(mode))
 		if code, desc, ok := faultCode(err); ok {
 			line, err := c.stopResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
 			if err != nil {
@@ -314,7 +351,7 @@ func (c *ctl) doStopSessions(ctx context.Context, names []string, mode string) {
 			return
 		}
 		c.printf("%s: stopped", makeNamespec(group, process))
-		if mode == "kill" {
+		if mode == supervise.SessionsKill {
 			printReaped(c, sessionsFrom(v))
 		}
 	}

@@ -60,3 +60,36 @@ func TestResizeFlipsBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestClampSize(t *testing.T) {
+	for _, c := range []struct{ cols, rows, wantCols, wantRows int }{
+		{80, 24, 80, 24},
+		{1536, 432, 1536, 432}, // an 8K display at a 5-pixel font
+		{1024, 1024, 1024, 1024},
+		{4096, 4096, 4096, 256}, // the rows give way, not the columns
+		{2000, 1000, 2000, 524},
+		{1 << 30, -5, 4096, 1},
+		{0, 1 << 30, 1, 4096},
+	} {
+		cols, rows := clampSize(c.cols, c.rows)
+		if cols != c.wantCols || rows != c.wantRows || cols*rows > maxCells {
+			t.Errorf("clampSize(%d, %d) = %d, %d, want %d, %d", c.cols, c.rows, cols, rows, c.wantCols, c.wantRows)
+		}
+		if cols, rows := New(c.cols, c.rows).Size(); cols != c.wantCols || rows != c.wantRows {
+			t.Errorf("New(%d, %d) is %dx%d", c.cols, c.rows, cols, rows)
+		}
+	}
+}
+
+// TestShrinkKeepsGraphemes checks the pool compaction of a shrink keeps what is still shown.
+func TestShrinkKeepsGraphemes(t *testing.T) {
+	term := New(20, 4)
+	term.Write([]byte("e\u0301a\u0300xxi\u0302\r\no\u0302"))
+	term.Resize(3, 2) // the blank rows below the cursor go, and the columns from the fourth on
+	if got := term.Line(0) + "|" + term.Line(1); got != "e\u0301a\u0300x|o\u0302" {
+		t.Errorf("after shrink: %q", got)
+	}
+	if n := len(term.graphemes); n != 3 {
+		t.Errorf("%d graphemes kept, want the 3 shown", n)
+	}
+}

@@ -1,14 +1,17 @@
 package vt
 
-// Resize changes the size to cols columns and rows rows (each clamped to 1..4096). There is no reflow:
-// rows are cut or padded with blanks on the right; when rows are removed, blank rows below the cursor go
-// first and then rows at the top go to the scrollback (on the primary screen); added rows are blank at the
-// bottom. The scroll region is reset and the cursor kept inside the screen.
+// Resize changes the size to cols columns and rows rows, each clamped to 1..4096 and then the rows cut
+// so the screen has at most 1,048,576 cells (see maxCells). There is no reflow: rows are cut or padded
+// with blanks on the right; when rows are removed, blank rows below the cursor go first and then rows at
+// the top go to the scrollback (on the primary screen); added rows are blank at the bottom. The scroll
+// region is reset and the cursor kept inside the screen. Grids are allocated anew at the new size, and a
+// shrink also gives back the grapheme pool and scratch space the larger screen needed.
 func (t *Terminal) Resize(cols, rows int) {
-	cols, rows = clampDim(cols), clampDim(rows)
+	cols, rows = clampSize(cols, rows)
 	if cols == t.cols && rows == t.rows {
 		return
 	}
+	shrink := cols < t.cols || rows < t.rows
 	t.resizeScreen(t.prim, cols, rows, !t.altOn)
 	if t.alt != nil {
 		y := t.y
@@ -30,6 +33,12 @@ func (t *Terminal) Resize(cols, rows int) {
 	t.top, t.bot = 0, rows-1
 	t.x = min(t.x, cols-1)
 	t.pending = false
+	if shrink {
+		t.sbLine = nil // sized by the widest line pushed; it grows again as needed
+		if len(t.graphemes) > 0 {
+			t.compactGraphemes()
+		}
+	}
 }
 
 // resizeScreen resizes s; cur says s is shown, so the cursor row follows its rows.

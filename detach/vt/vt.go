@@ -29,6 +29,14 @@ const (
 	defScrollMax = 1 << 20
 )
 
+// maxCells caps columns times rows. Grids are allocated whole at 16 bytes a cell, twice with the alternate
+// screen, so 4096x4096 would cost 512 MiB in every session master, and flipping sizes made masters of a
+// gigabyte. A million cells (32 MiB for both screens) still holds any real window: an 8K display at a
+// 5-pixel font is about 1536x432 (663,552 cells). tmux allows 10000 a side but allocates rows only as
+// they are used. Past the cap the rows are cut, not the columns, so lines keep the width the program lays
+// them out at.
+const maxCells = 1 << 20
+
 // color is a cell colour: 0 is the default, otherwise the kind in bits 24-25 and the value below.
 type color uint32
 
@@ -196,18 +204,24 @@ func WithReplyFunc(f func(p []byte)) Option {
 	return func(t *Terminal) { t.onReply = f }
 }
 
-// New returns a terminal of cols columns and rows rows (each clamped to 1..4096) in its power-on state.
+// New returns a terminal of cols columns and rows rows (clamped as Resize does) in its power-on state.
 func New(cols, rows int, opts ...Option) *Terminal {
 	t := &Terminal{sb: scrollback{max: defScrollMax}}
 	for _, o := range opts {
 		o(t)
 	}
-	t.cols, t.rows = clampDim(cols), clampDim(rows)
+	t.cols, t.rows = clampSize(cols, rows)
 	t.prim = newScreen(t.cols, t.rows)
 	t.scr = t.prim
 	t.tabs = make([]bool, t.cols)
 	t.resetState()
 	return t
+}
+
+// clampSize brings each side to 1..maxDim, then the rows down to fit maxCells.
+func clampSize(cols, rows int) (int, int) {
+	cols, rows = clampDim(cols), clampDim(rows)
+	return cols, min(rows, maxCells/cols)
 }
 
 func clampDim(n int) int { return min(max(n, 1), maxDim) }

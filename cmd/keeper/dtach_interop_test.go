@@ -91,10 +91,14 @@ func TestKeeperAttachesToRealDtachSession(t *testing.T) {
 func TestRedrawMethods(t *testing.T) {
 	dir := testDir(t)
 	sock := filepath.Join(dir, "r")
-	prog := `stty raw -echo; trap 'echo WINCHED' WINCH; while :; do c=$(dd bs=1 count=1 2>/dev/null | od -An -c); printf 'key[%s]\n' "$c"; done`
+	// The program says when its terminal is raw: a ^L typed before that
+	// would go to a cooked line, not to dd.
+	ready := filepath.Join(dir, "raw")
+	prog := `stty raw -echo; trap 'echo WINCHED' WINCH; touch ` + ready + `; while :; do c=$(dd bs=1 count=1 2>/dev/null | od -An -c); printf 'key[%s]\n' "$c"; done`
 	if out, code := runCmd(t, dir, keeperBin, "dtach", "-n", sock, "sh", "-c", prog); code != 0 {
 		t.Fatalf("keeper dtach -n: exit %d: %s", code, out)
 	}
+	waitFor(t, "the program's raw terminal", 5*time.Second, func() bool { _, err := os.Stat(ready); return err == nil })
 	c := startTerm(t, dir, nil, keeperBin, "attach", "-r", "ctrl_l", sock)
 	c.expect(`key\[\s*\\f\]`, 5*time.Second)
 	c.send(detachKey)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -33,9 +34,10 @@ func CheckSocketPath(path string) error {
 }
 
 // withShortPath calls fn with an address for path that fits in sun_path.
-// A path too long is reached through its directory: the directory is opened
-// and the socket named relative to /proc/self/fd, which, unlike dtach's
-// chdir, leaves the process's working directory alone.
+// A path too long is reached through its directory, as dtach does with a
+// chdir: fn runs on an OS thread of its own whose working directory (and only
+// its own, after unshare(CLONE_FS)) is the socket's directory, and gets the
+// bare file name. Any name dtach accepts, up to sun_path's 107 bytes, works.
 func withShortPath(path string, fn func(addr string) error) error {
 	if len(path) <= maxSunPath {
 		return fn(path)
@@ -43,16 +45,23 @@ func withShortPath(path string, fn func(addr string) error) error {
 	if err := CheckSocketPath(path); err != nil {
 		return err
 	}
-	dir, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dir)
-	addr := fmt.Sprintf("/proc/self/fd/%d/%s", dir, filepath.Base(path))
-	if len(addr) > maxSunPath {
-		return syscall.ENAMETOOLONG
-	}
-	return fn(addr)
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread's working directory is no longer the
+		// process's, so the runtime must end the thread with this goroutine
+		// rather than reuse it.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("reach the socket's directory %s: unshare: %w", filepath.Dir(path), err)
+			return
+		}
+		if err := unix.Chdir(filepath.Dir(path)); err != nil {
+			errc <- &os.PathError{Op: "chdir", Path: filepath.Dir(path), Err: err}
+			return
+		}
+		errc <- fn(filepath.Base(path))
+	}()
+	return <-errc
 }
 
 // Dial connects to the session socket at path. Its errors carry dtach's

@@ -255,6 +255,31 @@ func TestLongSocketPath(t *testing.T) {
 		c.wait(5 * time.Second)
 	})
 
+	// Names of 91 to 107 bytes in a long path: the directory trick must
+	// not cost any of sun_path, since dtach's chdir costs none.
+	for _, n := range []int{91, 100, 107} {
+		t.Run(fmt.Sprintf("%d-byte name", n), func(t *testing.T) {
+			dtach := peer.Need(t, "dtach")
+			for _, master := range []string{"keeper", "dtach"} {
+				sock := filepath.Join(long, strings.Repeat(master[:1], n))
+				argv := []string{keeperBin, "dtach", "-n", sock, "sh"}
+				if master == "dtach" {
+					argv = []string{dtach, "-n", sock, "sh"}
+				}
+				if out, code := runCmd(t, dir, argv...); code != 0 {
+					t.Fatalf("%s -n on a %d-byte name: exit %d: %s", master, n, code, out)
+				}
+				for _, client := range [][]string{{keeperBin, "attach", sock}, {dtach, "-a", sock}} {
+					c := startTerm(t, dir, nil, client...)
+					c.send("echo name-$((" + strconv.Itoa(n) + "+1))\r")
+					c.expect("name-"+strconv.Itoa(n+1), 5*time.Second)
+					c.send(detachKey)
+					c.wait(5 * time.Second)
+				}
+			}
+		})
+	}
+
 	name := filepath.Join(dir, strings.Repeat("n", 120))
 	out, code := runCmd(t, dir, keeperBin, "dtach", "-n", name, "sh")
 	if code != 1 || !strings.Contains(out, "socket name too long") {

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -132,6 +133,9 @@ type ctl struct {
 	pass   string
 	out    io.Writer
 	status int
+	// timeout is how long the daemon may go without answering a probe
+	// while a call runs (KEEPER_TIMEOUT).
+	timeout time.Duration
 	// aborted is set when an error supervisorctl does not handle was
 	// printed: supervisorctl's command stops there with status 1.
 	aborted bool
@@ -183,13 +187,19 @@ func newCtl(ctx context.Context, stdout, stderr io.Writer) (*ctl, error) {
 		fmt.Fprintf(stderr, "keeper: %v: pass -s unix:///PATH\n", err)
 		return nil, exitError{exitInvalidArgs}
 	}
+	timeout, err := answerTimeout()
+	if err != nil {
+		fmt.Fprintf(stderr, "keeper: %v\n", err)
+		return nil, exitError{exitInvalidArgs}
+	}
 	return &ctl{
-		url:    url,
-		socket: socket,
-		client: xmlrpc.NewClient(socket, xmlrpc.Options{Username: user, Password: pass}),
-		user:   user,
-		pass:   pass,
-		out:    stdout,
+		timeout: timeout,
+		url:     url,
+		socket:  socket,
+		client:  xmlrpc.NewClient(socket, xmlrpc.Options{Username: user, Password: pass}),
+		user:    user,
+		pass:    pass,
+		out:     stdout,
 	}, nil
 }
 
@@ -207,9 +217,13 @@ func (c *ctl) result() error {
 	return exitError{c.status}
 }
 
-// call calls a supervisor method. Errors are returned unprinted.
+// call calls a supervisor method, giving up on a daemon that stops
+// answering. Errors are returned unprinted.
 func (c *ctl) call(ctx context.Context, method string, args ...any) (any, error) {
-	return c.client.Call(ctx, method, args...)
+	probe := func() *xmlrpc.Client {
+		return xmlrpc.NewClient(c.socket, xmlrpc.Options{Username: c.user, Password: c.pass})
+	}
+	return callWatched(ctx, c.client, probe, c.timeout, method, args...)
 }
 
 // upcheck checks that a supervisord-compatible daemon answers, as
@@ -285,6 +299,9 @@ func (c *ctl) checkUp(v any, err error) bool {
 		return false
 	}
 	switch {
+	case errors.Is(err, errNotAnswering):
+		c.printf("error: %v", err)
+		c.status = exitStatusUnknown
 	case errors.Is(err, syscall.ECONNREFUSED):
 		c.printf("%s refused connection", c.url)
 		c.status = exitNoPrivileges

@@ -353,6 +353,51 @@ func TestServiceInitScript(t *testing.T) {
 	}
 }
 
+// TestServiceStoppedDaemon: a daemon stopped with SIGSTOP does not hang its
+// clients nor the init script. keeper status gives up after KEEPER_TIMEOUT
+// with status 4, the script's status says 4 from the pidfile, and its stop
+// shuts the daemon down (SIGTERM, then SIGCONT) with the session kept.
+func TestServiceStoppedDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	// Not parallel: the test reaps every unowned zombie child while it runs.
+	s := newService(t)
+	f, err := os.OpenFile(s.defaults, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "KEEPER_TIMEOUT=1")
+	f.Close()
+
+	s.expect(0, `Starting`, "start")
+	pid := s.daemonPid()
+	ownChild(pid, false)
+	sess := s.session()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+
+	start := time.Now()
+	out, code := runKeeper(t, s.dir, "/usr/bin/env", "KEEPER_TIMEOUT=1", keeperBin, "-c", s.conf, "status")
+	if code != 4 || !strings.Contains(out, "not answering") {
+		t.Errorf("keeper status of a stopped daemon: exit %d, %q; want 4 and \"not answering\"", code, out)
+	}
+	out, code = runKeeper(t, s.dir, "/usr/bin/env", "KEEPER_TIMEOUT=1", keeperBin, "-c", s.conf, "pid")
+	if code == 0 || !strings.Contains(out, "not answering") {
+		t.Errorf("keeper pid of a stopped daemon: exit %d, %q; want a failure saying it is not answering", code, out)
+	}
+	t.Logf("two client commands gave up on the stopped daemon in %v", time.Since(start).Round(time.Millisecond))
+
+	s.expect(4, fmt.Sprintf(`keeper \(pid %d\) is running but its control socket does not answer`, pid), "status")
+	s.expect(0, `Stopping`, "stop")
+	s.noDaemon()
+	if !processAlive(sess.PID) {
+		t.Errorf("stop of a stopped daemon killed the session master %d", sess.PID)
+	}
+}
+
 // TestServiceNotify runs keeper daemon -n under a NOTIFY_SOCKET, as
 // systemd's Type=notify does, and checks the datagrams: READY=1 with
 // MAINPID once the socket answers, RELOADING=1 then READY=1 across a

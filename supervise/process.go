@@ -29,7 +29,7 @@ type process struct {
 	gen   int
 	timer timer
 
-	stdin          *os.File
+	stdin          *stdinQueue
 	stdout, stderr *logfile.File
 }
 

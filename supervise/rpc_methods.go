@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"syscall"
 	"time"
 
 	"keeper/supervise/logfile"
@@ -366,11 +365,13 @@ func init() {
 				if p.pid == 0 || p.killing || p.stdin == nil {
 					return nil, fault(FaultNotRunning, name)
 				}
-				if _, err := p.stdin.WriteString(chars); err != nil {
-					if errors.Is(err, syscall.EPIPE) {
-						return nil, fault(FaultNoFile, name)
-					}
-					return nil, fault(FaultFailed, err.Error())
+				// Queued, never written here: a program that does not
+				// read its stdin must not block the daemon under d.mu.
+				switch err := p.stdin.Write([]byte(chars)); {
+				case errors.Is(err, errStdinClosed):
+					return nil, fault(FaultNoFile, name)
+				case errors.Is(err, errStdinFull):
+					return nil, fault(FaultFailed, fmt.Sprintf("%s: %d bytes already wait for the program to read its stdin", name, maxStdinPending))
 				}
 				return true, nil
 			},

@@ -202,7 +202,7 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 	d.processStarted(p, pid)
 	// The reaper waits by pid; the pidfd os/exec holds is not needed.
 	_ = cmd.Process.Release()
-	p.stdin = files.stdin
+	p.stdin = newStdinQueue(files.stdin)
 	files.capture(p)
 	return pid, exits, nil
 }

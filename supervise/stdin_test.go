@@ -1,0 +1,90 @@
+package supervise
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestStdinQueueNeverBlocks: writes to a pipe nobody reads return at once
+// up to the bound, then fail with errStdinFull; Close ends the writer.
+func TestStdinQueueNeverBlocks(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	q := newStdinQueue(w)
+	chunk := bytes.Repeat([]byte("x"), 100<<10) // more than a pipe holds
+	var queued int
+	for {
+		if err := q.Write(chunk); err != nil {
+			if !errors.Is(err, errStdinFull) {
+				t.Fatalf("write %d: %v, want errStdinFull", queued, err)
+			}
+			break
+		}
+		queued += len(chunk)
+		if queued > 2*maxStdinPending {
+			t.Fatalf("queued %d bytes to a pipe nobody reads, bound is %d", queued, maxStdinPending)
+		}
+	}
+	if queued < maxStdinPending-len(chunk) {
+		t.Errorf("refused after %d bytes, want about %d", queued, maxStdinPending)
+	}
+	q.Close()
+	if err := q.Write([]byte("y")); !errors.Is(err, errStdinClosed) {
+		t.Errorf("write after close: %v, want errStdinClosed", err)
+	}
+}
+
+// TestStdinQueueOrder: what is queued reaches the reader whole and in order.
+func TestStdinQueueOrder(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := newStdinQueue(w)
+	var want bytes.Buffer
+	for i := range 2000 {
+		line := []byte(string(rune('a'+i%26)) + "0123456789\n")
+		want.Write(line)
+		if err := q.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]byte, want.Len())
+	if _, err := io.ReadFull(r, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Error("the reader got the bytes out of order or changed")
+	}
+	q.Close()
+	r.Close()
+}
+
+// TestStdinQueueBrokenPipe: once the program closes its stdin, writes fail
+// with errStdinClosed (supervisord's NO_FILE).
+func TestStdinQueueBrokenPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	q := newStdinQueue(w)
+	defer q.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for q.Write([]byte("z")) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("writes to a closed pipe still succeed after 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := q.Write([]byte("z")); !errors.Is(err, errStdinClosed) {
+		t.Errorf("write to a broken pipe: %v, want errStdinClosed", err)
+	}
+}

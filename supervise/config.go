@@ -226,11 +226,15 @@ type ProcessConfig struct {
 }
 
 // Namespec returns "group:name", or just name when the process is alone in a group of its name.
-func (p *ProcessConfig) Namespec() string {
-	if p.Group == p.Name {
-		return p.Name
+func (p *ProcessConfig) Namespec() string { return Namespec(p.Group, p.Name) }
+
+// Namespec names a process as supervisorctl does: "group:name", or just name
+// when its group has its name.
+func Namespec(group, name string) string {
+	if group == name {
+		return name
 	}
-	return p.Group + ":" + p.Name
+	return group + ":" + name
 }
 
 // Equal reports whether two process configs are the same.

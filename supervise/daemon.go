@@ -326,7 +326,7 @@ func (d *Daemon) stopAll(ctx context.Context) {
 		d.mu.Unlock()
 		d.waitFor(ctx, time.Hour, func() bool {
 			for _, p := range batch {
-				if !p.state.stopped() {
+				if !p.state.Stopped() {
 					return false
 				}
 			}

@@ -138,30 +138,29 @@ func (d *Daemon) Handle(ctx context.Context, method string, args []any) (any, er
 	return m.call(ctx, d, params(args))
 }
 
-// processInfoLocked returns p as supervisord's getProcessInfo struct,
-// members in its order.
-func (d *Daemon) processInfoLocked(p *process, now time.Time) xmlrpc.Struct {
+// processInfoLocked returns p as supervisord's getProcessInfo record.
+func (d *Daemon) processInfoLocked(p *process, now time.Time) ProcessInfo {
 	logPath := func(f *logfile.File) string {
 		if f == nil {
 			return ""
 		}
 		return f.Path()
 	}
-	return xmlrpc.Struct{
-		{Name: "name", Value: p.cfg.Name},
-		{Name: "group", Value: p.group},
-		{Name: "start", Value: unixTime(p.laststart)},
-		{Name: "stop", Value: unixTime(p.laststop)},
-		{Name: "now", Value: unixTime(now)},
-		{Name: "state", Value: int(p.state)},
-		{Name: "statename", Value: p.state.String()},
-		{Name: "spawnerr", Value: p.spawnErr},
-		{Name: "exitstatus", Value: p.exitStatus},
-		{Name: "logfile", Value: logPath(p.stdout)},
-		{Name: "stdout_logfile", Value: logPath(p.stdout)},
-		{Name: "stderr_logfile", Value: logPath(p.stderr)},
-		{Name: "pid", Value: p.pid},
-		{Name: "description", Value: p.description(now)},
+	return ProcessInfo{
+		Name:          p.cfg.Name,
+		Group:         p.group,
+		Start:         unixTime(p.laststart),
+		Stop:          unixTime(p.laststop),
+		Now:           unixTime(now),
+		State:         p.state,
+		StateName:     p.state.String(),
+		SpawnErr:      p.spawnErr,
+		ExitStatus:    p.exitStatus,
+		Logfile:       logPath(p.stdout),
+		StdoutLogfile: logPath(p.stdout),
+		StderrLogfile: logPath(p.stderr),
+		PID:           p.pid,
+		Description:   p.description(now),
 	}
 }
 
@@ -275,11 +274,11 @@ func (d *Daemon) beginStop(p *process, name string) (pending bool, err error) {
 	if msg := p.stop(); msg != "" {
 		return false, fault(FaultFailed, msg)
 	}
-	return !p.state.stopped(), nil
+	return !p.state.Stopped(), nil
 }
 
 func (d *Daemon) awaitStop(ctx context.Context, p *process) error {
-	d.waitFor(ctx, 24*time.Hour, func() bool { return p.state.stopped() })
+	d.waitFor(ctx, 24*time.Hour, func() bool { return p.state.Stopped() })
 	return nil
 }
 
@@ -513,7 +512,7 @@ func (d *Daemon) RemoveGroup(name string) error {
 		return fault(FaultBadName, name)
 	}
 	for _, p := range g.procs {
-		if !p.state.stopped() {
+		if !p.state.Stopped() {
 			return fault(FaultStillRunning, name)
 		}
 	}

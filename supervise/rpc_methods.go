@@ -255,7 +255,7 @@ func init() {
 				if p == nil {
 					return nil, fault(FaultBadName, name)
 				}
-				return d.processInfoLocked(p, time.Now()), nil
+				return d.processInfoLocked(p, time.Now()).Struct(), nil
 			},
 		},
 		"supervisor.getAllProcessInfo": {
@@ -268,7 +268,7 @@ func init() {
 				procs := d.processesLocked(true)
 				out := make([]xmlrpc.Struct, len(procs))
 				for i, p := range procs {
-					out[i] = d.processInfoLocked(p, now)
+					out[i] = d.processInfoLocked(p, now).Struct()
 				}
 				return out, nil
 			},

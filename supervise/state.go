@@ -33,8 +33,8 @@ func (s State) String() string {
 // RUNNING_STATES.
 func (s State) running() bool { return s == Running || s == Backoff || s == Starting }
 
-// stopped reports supervisord's STOPPED_STATES.
-func (s State) stopped() bool { return s == Stopped || s == Exited || s == Fatal || s == Unknown }
+// Stopped reports supervisord's STOPPED_STATES: for status, not running.
+func (s State) Stopped() bool { return s == Stopped || s == Exited || s == Fatal || s == Unknown }
 
 // signallable reports whether a process in this state has a pid to signal.
 func (s State) signallable() bool { return s == Running || s == Starting || s == Stopping }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"keeper/supervise"
 	"keeper/supervise/xmlrpc"
 )
 
@@ -53,7 +54,7 @@ func availOf(s xmlrpc.Struct) availInfo {
 		GroupPriority: getInt(s, "group_prio"),
 		Command:       getStr(s, "command"),
 	}
-	a.Namespec = makeNamespec(a.Group, a.Name)
+	a.Namespec = supervise.Namespec(a.Group, a.Name)
 	if a.InUse {
 		a.State = "in use"
 	}
@@ -80,7 +81,7 @@ func runAvail(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		c.out = stderr // messages; the JSON goes to stdout
 	}
 	v, err := c.call(ctx, "supervisor.getAllConfigInfo")
-	if code, _, ok := faultCode(err); ok && code == faultShutdownState {
+	if code, _, ok := faultCode(err); ok && code == supervise.FaultShutdownState {
 		c.status = exitGeneric
 		c.printf("ERROR: supervisor shutting down")
 		return c.result()

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"slices"
+
+	"keeper/supervise"
 )
 
 const clearHelp = "clear <name>\t\tClear a process' log files.\n" +
@@ -23,13 +25,13 @@ daemon answers.`,
 }
 
 func (c *ctl) clearResult(r xmlrpcResult) (string, error) {
-	name := makeNamespec(r.group, r.name)
+	name := supervise.Namespec(r.group, r.name)
 	switch r.code {
-	case faultBadName:
+	case supervise.FaultBadName:
 		return name + ": ERROR (no such process)", nil
-	case faultFailed:
+	case supervise.FaultFailed:
 		return name + ": ERROR (failed)", nil
-	case faultSuccess:
+	case supervise.FaultSuccess:
 		return name + ": cleared", nil
 	}
 	return "", c.badResult(r.code, name)
@@ -60,7 +62,7 @@ func (c *ctl) doClear(ctx context.Context, names []string) error {
 		} else if err != nil {
 			return c.abort(err)
 		}
-		c.printf("%s: cleared", makeNamespec(group, process))
+		c.printf("%s: cleared", supervise.Namespec(group, process))
 	}
 	return nil
 }

@@ -29,53 +29,15 @@ import (
 // Exit statuses of the client commands, as supervisorctl uses them (LSB init
 // script statuses, and for status the LSB status ones).
 const (
-	exitGeneric        = 1
-	exitInvalidArgs    = 2
-	exitUnimplemented  = 3
-	exitNoPrivileges   = 4 // supervisorctl's answer to a refused connection
-	exitNotInstalled   = 5
-	exitNotRunning     = 7 // a dead program, or no socket file
-	exitStatusStopped  = 3 // status: a listed process is not running
-	exitStatusUnknown  = 4 // status: unknown name, or no daemon
-	supervisorAPIMajor = "3.0"
+	exitGeneric       = 1
+	exitInvalidArgs   = 2
+	exitUnimplemented = 3
+	exitNoPrivileges  = 4 // supervisorctl's answer to a refused connection
+	exitNotInstalled  = 5
+	exitNotRunning    = 7 // a dead program, or no socket file
+	exitStatusStopped = 3 // status: a listed process is not running
+	exitStatusUnknown = 4 // status: unknown name, or no daemon
 )
-
-// Fault codes of supervisord's XML-RPC interface.
-const (
-	faultUnknownMethod       = 1
-	faultShutdownState       = 6
-	faultBadName             = 10
-	faultBadSignal           = 11
-	faultNoFile              = 20
-	faultNotExecutable       = 21
-	faultFailed              = 30
-	faultAbnormalTermination = 40
-	faultSpawnError          = 50
-	faultAlreadyStarted      = 60
-	faultNotRunning          = 70
-	faultSuccess             = 80
-	faultAlreadyAdded        = 90
-	faultStillRunning        = 91
-	faultCantReread          = 92
-)
-
-// Process states of supervisord.
-const (
-	stateStopped  = 0
-	stateStarting = 10
-	stateRunning  = 20
-	stateBackoff  = 30
-	stateStopping = 40
-	stateExited   = 100
-	stateFatal    = 200
-	stateUnknown  = 1000
-)
-
-// isStoppedState reports whether a process state counts as not running for
-// status's exit code.
-func isStoppedState(s int) bool {
-	return s == stateStopped || s == stateExited || s == stateFatal || s == stateUnknown
-}
 
 // ctlOptions are the global options that come before the subcommand:
 // keeper [-c FILE] [-s URL] [-u USER] [-p PASS] COMMAND.
@@ -246,7 +208,7 @@ func (c *ctl) upcheckAnd(ctx context.Context, method string, args ...any) (v any
 		xmlrpc.Struct{{Name: "methodName", Value: method}, {Name: "params", Value: args}},
 	}
 	res, err := c.call(ctx, "system.multicall", calls)
-	if code, _, ok := faultCode(err); ok && code == faultUnknownMethod {
+	if code, _, ok := faultCode(err); ok && code == supervise.FaultUnknownMethod {
 		if !c.upcheck(ctx) {
 			return nil, false, nil
 		}
@@ -285,15 +247,15 @@ func (c *ctl) multicallResult(method string, item any) (any, error) {
 // checkUp is upcheck's verdict on the answer to supervisor.getVersion.
 func (c *ctl) checkUp(v any, err error) bool {
 	if err == nil {
-		if api, _ := v.(string); api != supervisorAPIMajor {
+		if api, _ := v.(string); api != supervise.APIVersion {
 			c.printf("Sorry, this version of supervisorctl expects to talk to a server with API version %s, but the remote version is %s.",
-				supervisorAPIMajor, pyStr(v))
+				supervise.APIVersion, pyStr(v))
 			c.status = exitNotInstalled
 			return false
 		}
 		return true
 	}
-	if code, _, ok := faultCode(err); ok && code == faultUnknownMethod {
+	if code, _, ok := faultCode(err); ok && code == supervise.FaultUnknownMethod {
 		c.printf("Sorry, supervisord responded but did not recognize the supervisor namespace commands that supervisorctl uses to control it.  Please check that the [rpcinterface:supervisor] section is enabled in the configuration file (see sample.conf).")
 		c.status = exitUnimplemented
 		return false
@@ -350,21 +312,12 @@ func (c *ctl) setStatusFromFault(code int, ignored ...int) {
 		}
 	}
 	switch code {
-	case faultSuccess:
-	case faultSpawnError, faultAbnormalTermination, faultNotRunning:
+	case supervise.FaultSuccess:
+	case supervise.FaultSpawnError, supervise.FaultAbnormalTermination, supervise.FaultNotRunning:
 		c.status = exitNotRunning
 	default:
 		c.status = exitGeneric
 	}
-}
-
-// makeNamespec is supervisord's short name of a process: NAME when the
-// group has the process's name, GROUP:NAME otherwise.
-func makeNamespec(group, name string) string {
-	if group == name {
-		return name
-	}
-	return group + ":" + name
 }
 
 // splitNamespec splits GROUP:NAME, GROUP:* and GROUP: (process "" meaning

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"keeper/internal/peer"
+	"keeper/supervise"
 	"keeper/supervise/xmlrpc"
 )
 
@@ -62,14 +63,17 @@ func (d *svDaemon) settle(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		v, err := d.client.Call(context.Background(), "supervisor.getAllProcessInfo")
+		var infos []supervise.ProcessInfo
+		if err == nil {
+			infos, err = supervise.DecodeProcessInfos(v)
+		}
 		if err == nil {
 			busy := ""
-			for _, item := range arrayOf(v) {
-				s := structOf(item)
-				st := getInt(s, "state")
-				if st == stateStarting || st == stateBackoff || st == stateStopping ||
-					(getStr(s, "name") == "quick" && st == stateRunning) {
-					busy = getStr(s, "name") + " " + getStr(s, "statename")
+			for _, info := range infos {
+				st := info.State
+				if st == supervise.Starting || st == supervise.Backoff || st == supervise.Stopping ||
+					(info.Name == "quick" && st == supervise.Running) {
+					busy = info.Name + " " + info.StateName
 				}
 			}
 			if busy == "" {
@@ -555,7 +559,7 @@ func testJSON(t *testing.T, d *svDaemon) {
 		t.Errorf("status --json stderr %q", js.stderr)
 	}
 	if len(procs) != 2 || procs[0].Name != "gateone" || procs[0].StateName != "RUNNING" || procs[0].PID == 0 ||
-		procs[1].Namespec != "idle" || procs[1].State != stateStopped || procs[1].Description != "Not started" ||
+		procs[1].Namespec != "idle" || procs[1].State != supervise.Stopped || procs[1].Description != "Not started" ||
 		procs[0].StdoutLogfile != filepath.Join(d.dir, "gateone.out") {
 		t.Errorf("status --json: %+v", procs)
 	}
@@ -673,11 +677,11 @@ func TestCtlHelpers(t *testing.T) {
 			t.Errorf("splitNamespec(%q) = %q, %q, %v; want %q, %q, %v", c.spec, g, p, all, c.group, c.process, c.all)
 		}
 	}
-	if got := makeNamespec("g", "g"); got != "g" {
-		t.Errorf("makeNamespec(g, g) = %q", got)
+	if got := supervise.Namespec("g", "g"); got != "g" {
+		t.Errorf("supervise.Namespec(g, g) = %q", got)
 	}
-	if got := makeNamespec("g", "m"); got != "g:m" {
-		t.Errorf("makeNamespec(g, m) = %q", got)
+	if got := supervise.Namespec("g", "m"); got != "g:m" {
+		t.Errorf("supervise.Namespec(g, m) = %q", got)
 	}
 	for _, c := range []struct {
 		in   string

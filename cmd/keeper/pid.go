@@ -5,6 +5,8 @@ import (
 	"io"
 	"slices"
 	"strconv"
+
+	"keeper/supervise"
 )
 
 func init() {
@@ -53,7 +55,7 @@ func runPid(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	default:
 		for _, name := range names {
 			v, err := c.call(ctx, "supervisor.getProcessInfo", name)
-			if code, _, ok := faultCode(err); ok && code == faultBadName {
+			if code, _, ok := faultCode(err); ok && code == supervise.FaultBadName {
 				c.status = exitGeneric
 				c.printf("No such process %s", name)
 				continue

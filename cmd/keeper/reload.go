@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+
+	"keeper/supervise"
 )
 
 const reloadHelp = "reload \t\tRestart the remote supervisord."
@@ -31,7 +33,7 @@ func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return c.result()
 	}
 	_, err = c.call(ctx, "supervisor.restart")
-	if code, _, ok := faultCode(err); ok && code == faultShutdownState {
+	if code, _, ok := faultCode(err); ok && code == supervise.FaultShutdownState {
 		c.status = exitGeneric
 		c.printf("ERROR: already shutting down")
 	} else if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"syscall"
+
+	"keeper/supervise"
 )
 
 const shutdownHelp = "shutdown \tShut the remote supervisord down."
@@ -52,7 +54,7 @@ func runShutdown(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch {
 	case err == nil:
 		c.printf("Shut down")
-	case isFault && code == faultShutdownState:
+	case isFault && code == supervise.FaultShutdownState:
 		c.printf("ERROR: already shutting down")
 	case errors.Is(err, syscall.ECONNREFUSED):
 		c.status = exitGeneric

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"slices"
+
+	"keeper/supervise"
 )
 
 const signalHelp = "signal <signal name> <name>\t\tSignal a process\n" +
@@ -47,17 +49,17 @@ func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func (c *ctl) signalResult(r xmlrpcResult, success string) (string, error) {
-	name := makeNamespec(r.group, r.name)
+	name := supervise.Namespec(r.group, r.name)
 	switch r.code {
-	case faultBadName:
+	case supervise.FaultBadName:
 		return name + ": ERROR (no such process)", nil
-	case faultBadSignal:
+	case supervise.FaultBadSignal:
 		return name + ": ERROR (bad signal name)", nil
-	case faultNotRunning:
+	case supervise.FaultNotRunning:
 		return name + ": ERROR (not running)", nil
-	case faultSuccess:
+	case supervise.FaultSuccess:
 		return name + ": " + success, nil
-	case faultFailed:
+	case supervise.FaultFailed:
 		return r.description, nil
 	}
 	return "", c.badResult(r.code, name)
@@ -79,7 +81,7 @@ func (c *ctl) doSignal(ctx context.Context, sig string, names []string) error {
 		group, process, wholeGroup := splitNamespec(name)
 		if wholeGroup {
 			v, err := c.call(ctx, "supervisor.signalProcessGroup", group, sig)
-			if code, _, ok := faultCode(err); ok && code == faultBadName {
+			if code, _, ok := faultCode(err); ok && code == supervise.FaultBadName {
 				c.printf("%s: ERROR (no such group)", group)
 				c.status = exitGeneric
 				continue
@@ -103,7 +105,7 @@ func (c *ctl) doSignal(ctx context.Context, sig string, names []string) error {
 		} else if err != nil {
 			return c.abort(err)
 		}
-		c.printf("%s: signalled", makeNamespec(group, process))
+		c.printf("%s: signalled", supervise.Namespec(group, process))
 	}
 	return nil
 }

@@ -162,21 +162,21 @@ func (c *ctl) badResult(code int, name string) error {
 }
 
 func (c *ctl) startResult(r xmlrpcResult) (string, error) {
-	name := makeNamespec(r.group, r.name)
+	name := supervise.Namespec(r.group, r.name)
 	switch r.code {
-	case faultBadName:
+	case supervise.FaultBadName:
 		return name + ": ERROR (no such process)", nil
-	case faultNoFile:
+	case supervise.FaultNoFile:
 		return name + ": ERROR (no such file)", nil
-	case faultNotExecutable:
+	case supervise.FaultNotExecutable:
 		return name + ": ERROR (file is not executable)", nil
-	case faultAlreadyStarted:
+	case supervise.FaultAlreadyStarted:
 		return name + ": ERROR (already started)", nil
-	case faultSpawnError:
+	case supervise.FaultSpawnError:
 		return name + ": ERROR (spawn error)", nil
-	case faultAbnormalTermination:
+	case supervise.FaultAbnormalTermination:
 		return name + ": ERROR (abnormal termination)", nil
-	case faultSuccess:
+	case supervise.FaultSuccess:
 		return name + ": started", nil
 	}
 	return "", c.badResult(r.code, name)
@@ -209,9 +209,9 @@ type action struct {
 
 var (
 	startAction = action{"supervisor.startAllProcesses", "supervisor.startProcessGroup", "supervisor.startProcess",
-		"started", (*ctl).startResult, faultAlreadyStarted, exitInvalidArgs}
+		"started", (*ctl).startResult, supervise.FaultAlreadyStarted, exitInvalidArgs}
 	stopAction = action{"supervisor.stopAllProcesses", "supervisor.stopProcessGroup", "supervisor.stopProcess",
-		"stopped", (*ctl).stopResult, faultNotRunning, exitGeneric}
+		"stopped", (*ctl).stopResult, supervise.FaultNotRunning, exitGeneric}
 )
 
 func (c *ctl) doStart(ctx context.Context, names []string) error {
@@ -235,7 +235,7 @@ func (c *ctl) do(ctx context.Context, names []string, a action) error {
 		group, process, wholeGroup := splitNamespec(name)
 		if wholeGroup {
 			v, err := c.call(ctx, a.group, group)
-			if code, _, ok := faultCode(err); ok && code == faultBadName {
+			if code, _, ok := faultCode(err); ok && code == supervise.FaultBadName {
 				c.printf("%s: ERROR (no such group)", group)
 				c.status = a.noGroupStatus
 				continue
@@ -259,7 +259,7 @@ func (c *ctl) do(ctx context.Context, names []string, a action) error {
 		} else if err != nil {
 			return c.abort(err)
 		}
-		c.printf("%s: %s", makeNamespec(group, process), a.done)
+		c.printf("%s: %s", supervise.Namespec(group, process), a.done)
 	}
 	return nil
 }
@@ -320,13 +320,17 @@ func (c *ctl) doStopSessions(ctx context.Context, names []string, mode supervise
 			c.abort(err)
 			return
 		}
+		infos, err := supervise.DecodeProcessInfos(v)
+		if err != nil {
+			c.abort(err)
+			return
+		}
 		found := false
-		for _, item := range arrayOf(v) {
-			s := structOf(item)
-			if name == "all" || getStr(s, "group") == group {
+		for _, info := range infos {
+			if name == "all" || info.Group == group {
 				found = true
-				if !isStoppedState(getInt(s, "state")) {
-					targets = append(targets, makeNamespec(getStr(s, "group"), getStr(s, "name")))
+				if !info.State.Stopped() {
+					targets = append(targets, info.Namespec())
 				}
 			}
 		}
@@ -344,13 +348,13 @@ func (c *ctl) doStopSessions(ctx context.Context, names []string, mode supervise
 				return
 			}
 			c.printf("%s", line)
-			c.setStatusFromFault(code, faultNotRunning)
+			c.setStatusFromFault(code, supervise.FaultNotRunning)
 			continue
 		} else if err != nil {
 			c.abort(err)
 			return
 		}
-		c.printf("%s: stopped", makeNamespec(group, process))
+		c.printf("%s: stopped", supervise.Namespec(group, process))
 		if mode == supervise.SessionsKill {
 			printReaped(c, sessionsFrom(v))
 		}

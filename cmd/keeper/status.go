@@ -6,7 +6,7 @@ import (
 	"io"
 	"slices"
 
-	"keeper/supervise/xmlrpc"
+	"keeper/supervise"
 )
 
 func init() {
@@ -37,20 +37,8 @@ Messages about unknown names then go to stderr; the exit status is the same.`,
 
 // processStatus is one process in status --json's output.
 type processStatus struct {
-	Name          string `json:"name"`
-	Group         string `json:"group"`
-	Namespec      string `json:"namespec"`
-	State         int    `json:"state"`
-	StateName     string `json:"statename"`
-	PID           int    `json:"pid"`
-	Description   string `json:"description"`
-	Start         int    `json:"start"`
-	Stop          int    `json:"stop"`
-	Now           int    `json:"now"`
-	ExitStatus    int    `json:"exitstatus"`
-	SpawnErr      string `json:"spawnerr"`
-	StdoutLogfile string `json:"stdout_logfile"`
-	StderrLogfile string `json:"stderr_logfile"`
+	supervise.ProcessInfo
+	Namespec string `json:"namespec"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -77,7 +65,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		c.fail(err)
 		return c.result()
 	}
-	all := arrayOf(v)
+	all, err := supervise.DecodeProcessInfos(v)
+	if err != nil {
+		c.fail(fmt.Errorf("status: %w", err))
+		return c.result()
+	}
 	matching := all
 	names := fs.Args()
 	if len(names) > 0 && !slices.Contains(names, "all") {
@@ -85,11 +77,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, name := range names {
 			group, process, wholeGroup := splitNamespec(name)
 			found := false
-			for _, item := range all {
-				info := structOf(item)
-				if getStr(info, "group") == group && (wholeGroup || getStr(info, "name") == process) {
+			for _, info := range all {
+				if info.Group == group && (wholeGroup || info.Name == process) {
 					found = true
-					matching = append(matching, item)
+					matching = append(matching, info)
 				}
 			}
 			if !found {
@@ -104,8 +95,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *asJSON {
 		list := make([]processStatus, 0, len(matching))
-		for _, item := range matching {
-			list = append(list, statusOf(structOf(item)))
+		for _, info := range matching {
+			list = append(list, processStatus{ProcessInfo: info, Namespec: info.Namespec()})
 		}
 		if err := writeJSON(stdout, list); err != nil {
 			return fmt.Errorf("status: write json: %w", err)
@@ -113,8 +104,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		showStatuses(c, matching)
 	}
-	for _, item := range matching {
-		if isStoppedState(getInt(structOf(item), "state")) {
+	for _, info := range matching {
+		if info.State.Stopped() {
 			c.status = exitStatusStopped
 		}
 	}
@@ -123,37 +114,14 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // showStatuses prints supervisorctl's status table: the name column is at
 // least 30 wide plus 3 spaces, the state column 10.
-func showStatuses(c *ctl, infos []any) {
-	specs := make([]string, len(infos))
+func showStatuses(c *ctl, infos []supervise.ProcessInfo) {
 	width := 30
-	for i, item := range infos {
-		info := structOf(item)
-		specs[i] = makeNamespec(getStr(info, "group"), getStr(info, "name"))
-		if n := len([]rune(specs[i])); n > width {
+	for _, info := range infos {
+		if n := len([]rune(info.Namespec())); n > width {
 			width = n
 		}
 	}
-	for i, item := range infos {
-		info := structOf(item)
-		c.printf("%-*s%-10s%s", width+3, specs[i], getStr(info, "statename"), getStr(info, "description"))
-	}
-}
-
-func statusOf(s xmlrpc.Struct) processStatus {
-	return processStatus{
-		Name:          getStr(s, "name"),
-		Group:         getStr(s, "group"),
-		Namespec:      makeNamespec(getStr(s, "group"), getStr(s, "name")),
-		State:         getInt(s, "state"),
-		StateName:     getStr(s, "statename"),
-		PID:           getInt(s, "pid"),
-		Description:   getStr(s, "description"),
-		Start:         getInt(s, "start"),
-		Stop:          getInt(s, "stop"),
-		Now:           getInt(s, "now"),
-		ExitStatus:    getInt(s, "exitstatus"),
-		SpawnErr:      getStr(s, "spawnerr"),
-		StdoutLogfile: getStr(s, "stdout_logfile"),
-		StderrLogfile: getStr(s, "stderr_logfile"),
+	for _, info := range infos {
+		c.printf("%-*s%-10s%s", width+3, info.Namespec(), info.StateName, info.Description)
 	}
 }

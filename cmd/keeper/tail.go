@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 
+	"keeper/supervise"
 	"keeper/supervise/http1"
 	"keeper/supervise/xmlrpc"
 )
@@ -114,12 +115,12 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		method = "supervisor.readProcessStderrLog"
 	}
 	v, err := c.call(ctx, method, name, -bytes, 0)
-	if code, _, ok := faultCode(err); ok && (code == faultNoFile || code == faultFailed || code == faultBadName) {
+	if code, _, ok := faultCode(err); ok && (code == supervise.FaultNoFile || code == supervise.FaultFailed || code == supervise.FaultBadName) {
 		c.status = exitGeneric
 		switch code {
-		case faultNoFile:
+		case supervise.FaultNoFile:
 			c.printf("%s: ERROR (no log file)", name)
-		case faultFailed:
+		case supervise.FaultFailed:
 			c.printf("%s: ERROR (unknown error reading log)", name)
 		default:
 			c.printf("%s: ERROR (no such process name)", name)
@@ -163,9 +164,9 @@ func runMaintail(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		bytes = n
 	}
 	v, err := c.call(ctx, "supervisor.readLog", -bytes, 0)
-	if code, _, ok := faultCode(err); ok && (code == faultNoFile || code == faultFailed) {
+	if code, _, ok := faultCode(err); ok && (code == supervise.FaultNoFile || code == supervise.FaultFailed) {
 		c.status = exitGeneric
-		if code == faultNoFile {
+		if code == supervise.FaultNoFile {
 			c.printf("supervisord: ERROR (no log file)")
 		} else {
 			c.printf("supervisord: ERROR (unknown error reading log)")

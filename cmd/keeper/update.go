@@ -5,6 +5,8 @@ import (
 	"io"
 	"slices"
 	"sort"
+
+	"keeper/supervise"
 )
 
 const rereadHelp = "reread \t\t\tReload the daemon's configuration files without add/remove"
@@ -56,9 +58,9 @@ func runReread(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return c.result()
 	}
 	v, err := c.call(ctx, "supervisor.reloadConfig")
-	if code, text, ok := faultCode(err); ok && (code == faultShutdownState || code == faultCantReread) {
+	if code, text, ok := faultCode(err); ok && (code == supervise.FaultShutdownState || code == supervise.FaultCantReread) {
 		c.status = exitGeneric
-		if code == faultShutdownState {
+		if code == supervise.FaultShutdownState {
 			c.printf("ERROR: supervisor shutting down")
 		} else {
 			c.printf("ERROR: %s", text)
@@ -130,7 +132,7 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func (c *ctl) doUpdate(ctx context.Context, args []string) error {
 	v, err := c.call(ctx, "supervisor.reloadConfig")
-	if code, _, ok := faultCode(err); ok && code == faultShutdownState {
+	if code, _, ok := faultCode(err); ok && code == supervise.FaultShutdownState {
 		c.status = exitGeneric
 		c.printf("ERROR: already shutting down")
 		return nil
@@ -178,7 +180,7 @@ func (c *ctl) doUpdate(ctx context.Context, args []string) error {
 		c.printf("%s: stopped", g)
 		failed := false
 		for _, r := range arrayOf(results) {
-			failed = failed || getInt(structOf(r), "status") == faultFailed
+			failed = failed || getInt(structOf(r), "status") == supervise.FaultFailed
 		}
 		if failed {
 			c.printf("%s: has problems; not removing", g)
@@ -233,12 +235,12 @@ func runAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		switch {
 		case err == nil:
 			c.printf("%s: added process group", name)
-		case isFault && code == faultShutdownState:
+		case isFault && code == supervise.FaultShutdownState:
 			c.printf("ERROR: shutting down")
 			c.status = exitGeneric
-		case isFault && code == faultAlreadyAdded:
+		case isFault && code == supervise.FaultAlreadyAdded:
 			c.printf("ERROR: process group already active")
-		case isFault && code == faultBadName:
+		case isFault && code == supervise.FaultBadName:
 			c.printf("ERROR: no such process/group: %s", name)
 			c.status = exitGeneric
 		default:
@@ -267,9 +269,9 @@ func runRemove(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		code, _, isFault := faultCode(err)
 		c.status = exitGeneric
 		switch {
-		case isFault && code == faultStillRunning:
+		case isFault && code == supervise.FaultStillRunning:
 			c.printf("ERROR: process/group still running: %s", name)
-		case isFault && code == faultBadName:
+		case isFault && code == supervise.FaultBadName:
 			c.printf("ERROR: no such process/group: %s", name)
 		default:
 			c.fail(err)

@@ -297,7 +297,7 @@ func (b *superBench) calls(n int) error {
 		sortDurations(r.info)
 		fmt.Fprintf(b.out, "%-11s getAPIVersion p50 %.3f ms p99 %.3f ms; getAllProcessInfo p50 %.3f ms p99 %.3f ms; connections closed by the server: %d\n",
 			s.name, millis(percentile(r.version, 50)), millis(percentile(r.version, 99)),
-			millis(percentile(r.info, 50)), millis(percentile(r.info, 99)), s.rpc.redials)
+			millis(percentile(r.info, 50)), millis(percentile(r.info, 99)), s.rpc.redials())
 	}
 	slices.SortFunc(slow, func(a, b slowCall) int { return cmp.Compare(b.d, a.d) })
 	var desc []string

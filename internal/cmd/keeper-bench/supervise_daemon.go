@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"keeper/supervise"
 )
 
 // supervisor is one daemon under test, run in the foreground as a child of
@@ -140,7 +142,7 @@ func (s *supervisor) running() (int, error) {
 	}
 	n := 0
 	for _, p := range all {
-		if p.state == stateRunning {
+		if p.State == supervise.Running {
 			n++
 		}
 	}
@@ -247,10 +249,10 @@ func (s *supervisor) crash(name string, startsecs time.Duration) (respawn, error
 	if err != nil {
 		return fail(err)
 	}
-	if info.state != stateRunning || !s.isProgram(info.pid) {
-		return fail(fmt.Errorf("state %d, pid %d: not a RUNNING sleep child of the daemon", info.state, info.pid))
+	if info.State != supervise.Running || !s.isProgram(info.PID) {
+		return fail(fmt.Errorf("state %v, pid %d: not a RUNNING sleep child of the daemon", info.State, info.PID))
 	}
-	old := info.pid
+	old := info.PID
 	before := make(map[int]bool)
 	var buf []int
 	for _, pid := range s.children(buf) {
@@ -288,12 +290,12 @@ func (s *supervisor) crash(name string, startsecs time.Duration) (respawn, error
 		if err != nil {
 			return fail(err)
 		}
-		if info.state == stateRunning && info.pid == newPid {
+		if info.State == supervise.Running && info.PID == newPid {
 			r.running = time.Since(t0) - startsecs
 			return r, nil
 		}
 		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("new pid %d not RUNNING after 10 s (state %d, pid %d)", newPid, info.state, info.pid))
+			return fail(fmt.Errorf("new pid %d not RUNNING after 10 s (state %v, pid %d)", newPid, info.State, info.PID))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -63,8 +62,9 @@ type groupState struct {
 }
 
 // NewDaemon prepares a daemon for cfg: logs opened, processes created,
-// none started. The caller is expected to have made the process a child
-// subreaper through reaper.
+// none started. It changes nothing process-wide: the caller (Run) has made
+// the process a child subreaper through reaper, raised its limits and
+// dropped its privileges, once.
 func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfile.File) (*Daemon, error) {
 	d := &Daemon{
 		cfg:     cfg,
@@ -82,17 +82,6 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 	d.starter = realStarter{d}
 	d.stateDir = StateDir(cfg)
 	d.stopMode = make(map[*process]Sessions)
-	// The daemon's heap is mostly short-lived request garbage: collect it
-	// sooner than Go's default (100%) to stay small.
-	debug.SetGCPercent(50)
-	if err := raiseLimits(cfg.Supervisord); err != nil {
-		return nil, err
-	}
-	// After the socket and the log were opened as root, before any
-	// program starts.
-	if err := dropPrivileges(cfg.Supervisord.User); err != nil {
-		return nil, err
-	}
 	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
 	if !cfg.Supervisord.Nocleanup {
 		d.cleanAutoLogs()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,21 @@ func Run(opts RunOptions) error {
 		LogAcceptError: func(err error) {
 			log.Warnf("control socket %s: %v; accepting again with backoff", cfg.Server.File, err)
 		},
+	}
+	// Process-wide settings, once for the daemon's life: a reload reads
+	// the config again but keeps them, as supervisord does.
+	// The daemon's heap is mostly short-lived request garbage: collect it
+	// sooner than Go's default (100%) to stay small.
+	debug.SetGCPercent(50)
+	if err := raiseLimits(cfg.Supervisord); err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	// After the socket and the log were opened as root, before any
+	// program starts.
+	if err := dropPrivileges(cfg.Supervisord.User); err != nil {
+		ln.Close()
+		return fail(err)
 	}
 	d, err := NewDaemon(cfg, reaper, log, logFile)
 	if err != nil {

@@ -37,6 +37,7 @@ type keeperd struct {
 	client                   *xmlrpc.Client
 	cmd                      *exec.Cmd           // the foreground daemon; nil when detached
 	bin                      string              // the keeper binary; keeperBin when empty
+	wrap                     []string            // a command that execs the daemon (prlimit ...)
 	cred                     *syscall.Credential // the daemon's identity; the test's when nil
 	exited                   chan struct{}
 	output                   *lockedBuffer
@@ -137,7 +138,8 @@ func (k *keeperd) start(env ...string) {
 	if bin == "" {
 		bin = keeperBin
 	}
-	k.cmd = exec.Command(bin, "daemon", "-n", "-c", k.conf)
+	argv := append(slices.Clone(k.wrap), bin, "daemon", "-n", "-c", k.conf)
+	k.cmd = exec.Command(argv[0], argv[1:]...)
 	k.cmd.Dir = k.dir
 	k.cmd.Env = append(os.Environ(), env...)
 	if k.cred != nil {

@@ -32,6 +32,7 @@ var peers = map[string]peer{
 	"start-stop-daemon":  {paths: []string{"/sbin/start-stop-daemon", "/usr/sbin/start-stop-daemon"}, pkg: "dpkg"},
 	"init-functions":     {paths: []string{"/lib/lsb/init-functions"}, pkg: "sysvinit-utils"},
 	"unshare":            {paths: []string{"/usr/bin/unshare", "unshare"}, pkg: "util-linux"},
+	"prlimit":            {paths: []string{"/usr/bin/prlimit", "prlimit"}, pkg: "util-linux"},
 	"make":               {paths: []string{"/usr/bin/make", "make"}, pkg: "make"},
 	"systemd-analyze":    {paths: []string{"/usr/bin/systemd-analyze", "systemd-analyze"}, pkg: "systemd"},
 	"useradd":            {paths: []string{"/usr/sbin/useradd", "/sbin/useradd"}, pkg: "passwd"},

@@ -37,6 +37,8 @@ type Daemon struct {
 	logFile  *logfile.File
 	environ  []string // the daemon's environment plus [supervisord] environment
 	stateDir string   // see StateDir
+	// methods is the XML-RPC interface Handle dispatches on.
+	methods map[string]*rpcMethod
 	// stopMode overrides, for a stop under way, the program's sessions=.
 	stopMode map[*process]Sessions
 	// shutdownMode overrides sessions= for every program at shutdown.
@@ -77,6 +79,7 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		logFile: logFile,
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		methods: newMethodTable(),
 	}
 	d.clock = realClock{}
 	d.starter = realStarter{d}

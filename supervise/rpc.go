@@ -123,7 +123,7 @@ func (p params) flag(i int, def bool) bool {
 
 // Handle answers one XML-RPC call; it is the control socket's handler.
 func (d *Daemon) Handle(ctx context.Context, method string, args []any) (any, error) {
-	m, ok := methods[method]
+	m, ok := d.methods[method]
 	if !ok {
 		return nil, fault(FaultUnknownMethod)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"time"
@@ -12,13 +13,13 @@ import (
 	"keeper/supervise/xmlrpc"
 )
 
-// methods is the control socket's XML-RPC interface: supervisord 4's
-// supervisor.* and system.* methods (so supervisorctl, Ansible and
-// exporters work unchanged) and keeper's own keeper.* methods.
-var methods map[string]*rpcMethod
-
-func init() {
-	methods = map[string]*rpcMethod{
+// newMethodTable builds the control socket's XML-RPC interface: supervisord
+// 4's supervisor.* and system.* methods (so supervisorctl, Ansible and
+// exporters work unchanged), its aliases, and keeper's own keeper.* methods
+// (sessions_rpc.go). Each Daemon holds one; system.multicall dispatches
+// through it, so it cannot be a package variable initialized from itself.
+func newMethodTable() map[string]*rpcMethod {
+	methods := map[string]*rpcMethod{
 		"supervisor.getAPIVersion": {
 			signature: []string{"string"},
 			help:      "Return the version of the RPC API used by keeper (supervisord's 3.0).",
@@ -55,7 +56,7 @@ func init() {
 			signature: []string{"string", "int", "int"},
 			help:      "Read length bytes of the daemon's log from offset (a negative offset counts from the end).",
 			call: func(_ context.Context, d *Daemon, args params) (any, error) {
-				return d.readLog(d.mainLogPath(), args, false)
+				return d.readLog(d.mainLogPath(), args)
 			},
 		},
 		"supervisor.clearLog": {
@@ -385,9 +386,9 @@ func init() {
 			signature: []string{"array"},
 			help:      "Return the names of the methods available, sorted.",
 			anyMood:   true,
-			call: func(context.Context, *Daemon, params) (any, error) {
-				names := make([]string, 0, len(methods))
-				for name := range methods {
+			call: func(_ context.Context, d *Daemon, _ params) (any, error) {
+				names := make([]string, 0, len(d.methods))
+				for name := range d.methods {
 					names = append(names, name)
 				}
 				sort.Strings(names)
@@ -398,12 +399,12 @@ func init() {
 			signature: []string{"string", "string"},
 			help:      "Return a method's documentation.",
 			anyMood:   true,
-			call: func(_ context.Context, _ *Daemon, args params) (any, error) {
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
 				name, err := args.str(0)
 				if err != nil {
 					return nil, err
 				}
-				m, ok := methods[name]
+				m, ok := d.methods[name]
 				if !ok {
 					return nil, fault(FaultSignatureUnsupported)
 				}
@@ -414,12 +415,12 @@ func init() {
 			signature: []string{"array", "string"},
 			help:      "Return a method's signature: [return type, parameter types...].",
 			anyMood:   true,
-			call: func(_ context.Context, _ *Daemon, args params) (any, error) {
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
 				name, err := args.str(0)
 				if err != nil {
 					return nil, err
 				}
-				m, ok := methods[name]
+				m, ok := d.methods[name]
 				if !ok {
 					return nil, fault(FaultSignatureUnsupported)
 				}
@@ -444,9 +445,8 @@ func init() {
 	for alias, name := range aliases {
 		methods[alias] = methods[name]
 	}
-	for name, m := range keeperMethods() {
-		methods[name] = m
-	}
+	maps.Copy(methods, keeperMethods())
+	return methods
 }
 
 func strs(s []string) []any {
@@ -664,11 +664,11 @@ func (d *Daemon) readProcessLog(args params, channel string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.readLog(path, args[1:], true)
+	return d.readLog(path, args[1:])
 }
 
 // readLog serves readLog and readProcess*Log: args are offset and length.
-func (d *Daemon) readLog(path string, args params, _ bool) (any, error) {
+func (d *Daemon) readLog(path string, args params) (any, error) {
 	if !exists(path) {
 		if path == "" {
 			return nil, fault(FaultNoFile, "None")
@@ -722,9 +722,4 @@ func (p *process) clearLogs() error {
 		}
 	}
 	return nil
-}
-
-// keeperMethods are keeper's own calls, beside supervisord's.
-func keeperMethods() map[string]*rpcMethod {
-	return map[string]*rpcMethod{}
 }

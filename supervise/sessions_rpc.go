@@ -7,17 +7,9 @@ import (
 	"keeper/supervise/xmlrpc"
 )
 
-// keeper's own calls join supervisord's once rpc_methods.go's init made
-// the table (package files initialize in file name order).
-func init() {
-	for name, m := range keeperRPC() {
-		methods[name] = m
-	}
-}
-
-// keeperRPC are keeper's own calls, under the keeper. namespace beside
+// keeperMethods are keeper's own calls, under the keeper. namespace beside
 // supervisord's: sessions, and stop and shutdown with a sessions mode.
-func keeperRPC() map[string]*rpcMethod {
+func keeperMethods() map[string]*rpcMethod {
 	return map[string]*rpcMethod{
 		"keeper.getSessions": {
 			signature: []string{"array", "array"},

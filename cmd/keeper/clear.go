@@ -24,26 +24,28 @@ daemon answers.`,
 	}
 }
 
-func (c *ctl) clearResult(r xmlrpcResult) (string, error) {
+func (c *ctl) clearResult(r xmlrpcResult) (string, bool) {
 	name := supervise.Namespec(r.group, r.name)
 	switch r.code {
 	case supervise.FaultBadName:
-		return name + ": ERROR (no such process)", nil
+		return name + ": ERROR (no such process)", true
 	case supervise.FaultFailed:
-		return name + ": ERROR (failed)", nil
+		return name + ": ERROR (failed)", true
 	case supervise.FaultSuccess:
-		return name + ": cleared", nil
+		return name + ": cleared", true
 	}
 	return "", c.badResult(r.code, name)
 }
 
-func (c *ctl) doClear(ctx context.Context, names []string) error {
+func (c *ctl) doClear(ctx context.Context, names []string) {
 	if slices.Contains(names, "all") {
 		v, err := c.call(ctx, "supervisor.clearAllProcessLogs")
 		if err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
-		return c.printResults(v, c.clearResult)
+		c.printResults(v, c.clearResult)
+		return
 	}
 	for _, name := range names {
 		group, process, wholeGroup := splitNamespec(name)
@@ -52,17 +54,17 @@ func (c *ctl) doClear(ctx context.Context, names []string) error {
 		}
 		_, err := c.call(ctx, "supervisor.clearProcessLogs", name)
 		if code, desc, ok := faultCode(err); ok {
-			line, err := c.clearResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
-			if err != nil {
-				return err
+			line, known := c.clearResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			if !known {
+				return
 			}
 			c.printf("%s", line)
 			c.setStatusFromFault(code)
 			continue
 		} else if err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		c.printf("%s: cleared", supervise.Namespec(group, process))
 	}
-	return nil
 }

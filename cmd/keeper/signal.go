@@ -48,34 +48,36 @@ func runSignal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return c.result()
 }
 
-func (c *ctl) signalResult(r xmlrpcResult, success string) (string, error) {
+func (c *ctl) signalResult(r xmlrpcResult, success string) (string, bool) {
 	name := supervise.Namespec(r.group, r.name)
 	switch r.code {
 	case supervise.FaultBadName:
-		return name + ": ERROR (no such process)", nil
+		return name + ": ERROR (no such process)", true
 	case supervise.FaultBadSignal:
-		return name + ": ERROR (bad signal name)", nil
+		return name + ": ERROR (bad signal name)", true
 	case supervise.FaultNotRunning:
-		return name + ": ERROR (not running)", nil
+		return name + ": ERROR (not running)", true
 	case supervise.FaultSuccess:
-		return name + ": " + success, nil
+		return name + ": " + success, true
 	case supervise.FaultFailed:
-		return r.description, nil
+		return r.description, true
 	}
 	return "", c.badResult(r.code, name)
 }
 
-func (c *ctl) signalledResult(r xmlrpcResult) (string, error) {
+func (c *ctl) signalledResult(r xmlrpcResult) (string, bool) {
 	return c.signalResult(r, "signalled")
 }
 
-func (c *ctl) doSignal(ctx context.Context, sig string, names []string) error {
+func (c *ctl) doSignal(ctx context.Context, sig string, names []string) {
 	if slices.Contains(names, "all") {
 		v, err := c.call(ctx, "supervisor.signalAllProcesses", sig)
 		if err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
-		return c.printResults(v, c.signalledResult)
+		c.printResults(v, c.signalledResult)
+		return
 	}
 	for _, name := range names {
 		group, process, wholeGroup := splitNamespec(name)
@@ -86,26 +88,27 @@ func (c *ctl) doSignal(ctx context.Context, sig string, names []string) error {
 				c.status = exitGeneric
 				continue
 			} else if err != nil {
-				return c.abort(err)
+				c.fail(err)
+				return
 			}
-			if err := c.printResults(v, c.signalledResult); err != nil {
-				return err
+			if !c.printResults(v, c.signalledResult) {
+				return
 			}
 			continue
 		}
 		_, err := c.call(ctx, "supervisor.signalProcess", name, sig)
 		if code, desc, ok := faultCode(err); ok {
-			line, err := c.signalledResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
-			if err != nil {
-				return err
+			line, known := c.signalledResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			if !known {
+				return
 			}
 			c.printf("%s", line)
 			c.setStatusFromFault(code)
 			continue
 		} else if err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		c.printf("%s: signalled", supervise.Namespec(group, process))
 	}
-	return nil
 }

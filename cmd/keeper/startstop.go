@@ -56,11 +56,10 @@ connection) when no daemon answers.`,
 
 Runs stop, then start, with their messages and exit statuses. It does not
 reread the config: see reread and update.`,
-		run: ctlRunner("restart", restartHelp, func(c *ctl, ctx context.Context, names []string) error {
-			if err := c.doStop(ctx, names); err != nil {
-				return err
+		run: ctlRunner("restart", restartHelp, func(c *ctl, ctx context.Context, names []string) {
+			if c.doStop(ctx, names); !c.aborted {
+				c.doStart(ctx, names)
 			}
-			return c.doStart(ctx, names)
 		}),
 	}
 }
@@ -68,7 +67,7 @@ reread the config: see reread and update.`,
 // ctlRunner makes the run function of a command that checks the daemon is
 // up, then wants at least one name: supervisorctl's start, stop, restart
 // and clear.
-func ctlRunner(name, help string, do func(c *ctl, ctx context.Context, names []string) error) func(context.Context, []string, io.Writer, io.Writer) error {
+func ctlRunner(name, help string, do func(c *ctl, ctx context.Context, names []string)) func(context.Context, []string, io.Writer, io.Writer) error {
 	return ctlCommand{name: name, help: help, do: do}.run
 }
 
@@ -78,7 +77,7 @@ type ctlCommand struct {
 	name, help string
 	flags      func(fs *pflag.FlagSet)
 	check      func(stderr io.Writer) error
-	do         func(c *ctl, ctx context.Context, names []string) error
+	do         func(c *ctl, ctx context.Context, names []string)
 }
 
 func (cc ctlCommand) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -144,57 +143,50 @@ func (f *sessionsFlags) mode() (mode supervise.Sessions, ok bool) {
 	return "", false
 }
 
-// errAborted is returned by a step that met an error supervisorctl does not
-// handle: it was printed and the command stops there.
-var errAborted = fmt.Errorf("aborted")
-
-// abort prints err as fail does and returns errAborted.
-func (c *ctl) abort(err error) error {
-	c.fail(err)
-	return errAborted
-}
-
-// badResult is the error for a result code a command has no message for.
-func (c *ctl) badResult(code int, name string) error {
+// badResult prints a result code a command has no message for and ends the
+// command, as supervisorctl does; it returns false for the formatter's ok.
+func (c *ctl) badResult(code int, name string) bool {
 	c.printf("error: unknown result code %d for %s", code, name)
 	c.status = exitGeneric
-	return errAborted
+	c.aborted = true
+	return false
 }
 
-func (c *ctl) startResult(r xmlrpcResult) (string, error) {
+func (c *ctl) startResult(r xmlrpcResult) (string, bool) {
 	name := supervise.Namespec(r.group, r.name)
 	switch r.code {
 	case supervise.FaultBadName:
-		return name + ": ERROR (no such process)", nil
+		return name + ": ERROR (no such process)", true
 	case supervise.FaultNoFile:
-		return name + ": ERROR (no such file)", nil
+		return name + ": ERROR (no such file)", true
 	case supervise.FaultNotExecutable:
-		return name + ": ERROR (file is not executable)", nil
+		return name + ": ERROR (file is not executable)", true
 	case supervise.FaultAlreadyStarted:
-		return name + ": ERROR (already started)", nil
+		return name + ": ERROR (already started)", true
 	case supervise.FaultSpawnError:
-		return name + ": ERROR (spawn error)", nil
+		return name + ": ERROR (spawn error)", true
 	case supervise.FaultAbnormalTermination:
-		return name + ": ERROR (abnormal termination)", nil
+		return name + ": ERROR (abnormal termination)", true
 	case supervise.FaultSuccess:
-		return name + ": started", nil
+		return name + ": started", true
 	}
 	return "", c.badResult(r.code, name)
 }
 
 // printResults prints the results of a start, stop, signal or clear of
-// several processes and sets the exit status from each.
-func (c *ctl) printResults(v any, format func(xmlrpcResult) (string, error), ignored ...int) error {
+// several processes and sets the exit status from each. It reports false
+// when a result ended the command.
+func (c *ctl) printResults(v any, format func(xmlrpcResult) (string, bool), ignored ...int) bool {
 	for _, item := range arrayOf(v) {
 		r := resultOf(item)
-		line, err := format(r)
-		if err != nil {
-			return err
+		line, ok := format(r)
+		if !ok {
+			return false
 		}
 		c.printf("%s", line)
 		c.setStatusFromFault(r.code, ignored...)
 	}
-	return nil
+	return true
 }
 
 // action is start or stop as supervisorctl drives it: one XML-RPC method
@@ -202,34 +194,38 @@ func (c *ctl) printResults(v any, format func(xmlrpcResult) (string, error), ign
 type action struct {
 	all, group, one string
 	done            string // "started", "stopped"
-	result          func(c *ctl, r xmlrpcResult) (string, error)
+	result          func(c *ctl, r xmlrpcResult) (string, bool)
 	ignored         int // the fault that is no failure (already started, not running)
 	noGroupStatus   int // exit status for an unknown group
 }
 
 var (
-	startAction = action{"supervisor.startAllProcesses", "supervisor.startProcessGroup", "supervisor.startProcess",
-		"started", (*ctl).startResult, supervise.FaultAlreadyStarted, exitInvalidArgs}
-	stopAction = action{"supervisor.stopAllProcesses", "supervisor.stopProcessGroup", "supervisor.stopProcess",
-		"stopped", (*ctl).stopResult, supervise.FaultNotRunning, exitGeneric}
+	startAction = action{
+		all: "supervisor.startAllProcesses", group: "supervisor.startProcessGroup", one: "supervisor.startProcess",
+		done: "started", result: (*ctl).startResult, ignored: supervise.FaultAlreadyStarted, noGroupStatus: exitInvalidArgs,
+	}
+	stopAction = action{
+		all: "supervisor.stopAllProcesses", group: "supervisor.stopProcessGroup", one: "supervisor.stopProcess",
+		done: "stopped", result: (*ctl).stopResult, ignored: supervise.FaultNotRunning, noGroupStatus: exitGeneric,
+	}
 )
 
-func (c *ctl) doStart(ctx context.Context, names []string) error {
-	return c.do(ctx, names, startAction)
-}
+func (c *ctl) doStart(ctx context.Context, names []string) { c.do(ctx, names, startAction) }
 
-func (c *ctl) doStop(ctx context.Context, names []string) error { return c.do(ctx, names, stopAction) }
+func (c *ctl) doStop(ctx context.Context, names []string) { c.do(ctx, names, stopAction) }
 
 // do runs a on names (all, group:* or processes), printing supervisorctl's
 // lines.
-func (c *ctl) do(ctx context.Context, names []string, a action) error {
-	result := func(r xmlrpcResult) (string, error) { return a.result(c, r) }
+func (c *ctl) do(ctx context.Context, names []string, a action) {
+	result := func(r xmlrpcResult) (string, bool) { return a.result(c, r) }
 	if slices.Contains(names, "all") {
 		v, err := c.call(ctx, a.all)
 		if err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
-		return c.printResults(v, result, a.ignored)
+		c.printResults(v, result, a.ignored)
+		return
 	}
 	for _, name := range names {
 		group, process, wholeGroup := splitNamespec(name)
@@ -240,31 +236,32 @@ func (c *ctl) do(ctx context.Context, names []string, a action) error {
 				c.status = a.noGroupStatus
 				continue
 			} else if err != nil {
-				return c.abort(err)
+				c.fail(err)
+				return
 			}
-			if err := c.printResults(v, result, a.ignored); err != nil {
-				return err
+			if !c.printResults(v, result, a.ignored) {
+				return
 			}
 			continue
 		}
 		_, err := c.call(ctx, a.one, name)
 		if code, desc, ok := faultCode(err); ok {
-			line, err := result(xmlrpcResult{name: process, group: group, code: code, description: desc})
-			if err != nil {
-				return err
+			line, known := result(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			if !known {
+				return
 			}
 			c.printf("%s", line)
 			c.setStatusFromFault(code, a.ignored)
 			continue
 		} else if err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		c.printf("%s: %s", supervise.Namespec(group, process), a.done)
 	}
-	return nil
 }
 
-func (c *ctl) stopResult(r xmlrpcResult) (string, error) {
+func (c *ctl) stopResult(r xmlrpcResult) (string, bool) {
 	return c.signalResult(r, "stopped")
 }
 
@@ -294,12 +291,12 @@ func runStop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			sessions.add(fs, "leave the program's sessions running", "reap the program's sessions after it stopped")
 		},
 		check: func(stderr io.Writer) error { return sessions.check("stop", stderr) },
-		do: func(c *ctl, ctx context.Context, names []string) error {
+		do: func(c *ctl, ctx context.Context, names []string) {
 			if mode, ok := sessions.mode(); ok {
 				c.doStopSessions(ctx, names, mode)
-				return nil
+				return
 			}
-			return c.doStop(ctx, names)
+			c.doStop(ctx, names)
 		},
 	}.run(ctx, args, stdout, stderr)
 }
@@ -317,12 +314,12 @@ func (c *ctl) doStopSessions(ctx context.Context, names []string, mode supervise
 		}
 		v, err := c.call(ctx, "supervisor.getAllProcessInfo")
 		if err != nil {
-			c.abort(err)
+			c.fail(err)
 			return
 		}
 		infos, err := supervise.DecodeProcessInfos(v)
 		if err != nil {
-			c.abort(err)
+			c.fail(err)
 			return
 		}
 		found := false
@@ -343,15 +340,15 @@ func (c *ctl) doStopSessions(ctx context.Context, names []string, mode supervise
 		group, process, _ := splitNamespec(name)
 		v, err := c.call(ctx, "keeper.stopProcess", name, true, string(mode))
 		if code, desc, ok := faultCode(err); ok {
-			line, err := c.stopResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
-			if err != nil {
+			line, known := c.stopResult(xmlrpcResult{name: process, group: group, code: code, description: desc})
+			if !known {
 				return
 			}
 			c.printf("%s", line)
 			c.setStatusFromFault(code, supervise.FaultNotRunning)
 			continue
 		} else if err != nil {
-			c.abort(err)
+			c.fail(err)
 			return
 		}
 		c.printf("%s: stopped", supervise.Namespec(group, process))

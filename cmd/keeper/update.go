@@ -130,14 +130,15 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return c.result()
 }
 
-func (c *ctl) doUpdate(ctx context.Context, args []string) error {
+func (c *ctl) doUpdate(ctx context.Context, args []string) {
 	v, err := c.call(ctx, "supervisor.reloadConfig")
 	if code, _, ok := faultCode(err); ok && code == supervise.FaultShutdownState {
 		c.status = exitGeneric
 		c.printf("ERROR: already shutting down")
-		return nil
+		return
 	} else if err != nil {
-		return c.abort(err)
+		c.fail(err)
+		return
 	}
 	added, changed, removed := configChanges(v)
 	var only []string // the groups named, in the order given; none means all
@@ -152,7 +153,8 @@ func (c *ctl) doUpdate(ctx context.Context, args []string) error {
 	if len(only) > 0 {
 		infos, err := c.call(ctx, "supervisor.getAllProcessInfo")
 		if err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		groups := map[string]bool{}
 		for _, item := range arrayOf(infos) {
@@ -175,7 +177,8 @@ func (c *ctl) doUpdate(ctx context.Context, args []string) error {
 		}
 		results, err := c.call(ctx, "supervisor.stopProcessGroup", g)
 		if err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		c.printf("%s: stopped", g)
 		failed := false
@@ -188,7 +191,8 @@ func (c *ctl) doUpdate(ctx context.Context, args []string) error {
 			continue
 		}
 		if _, err := c.call(ctx, "supervisor.removeProcessGroup", g); err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		c.printf("%s: removed process group", g)
 	}
@@ -197,14 +201,17 @@ func (c *ctl) doUpdate(ctx context.Context, args []string) error {
 			continue
 		}
 		if _, err := c.call(ctx, "supervisor.stopProcessGroup", g); err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		c.printf("%s: stopped", g)
 		if _, err := c.call(ctx, "supervisor.removeProcessGroup", g); err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		if _, err := c.call(ctx, "supervisor.addProcessGroup", g); err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		c.printf("%s: updated process group", g)
 	}
@@ -213,11 +220,11 @@ func (c *ctl) doUpdate(ctx context.Context, args []string) error {
 			continue
 		}
 		if _, err := c.call(ctx, "supervisor.addProcessGroup", g); err != nil {
-			return c.abort(err)
+			c.fail(err)
+			return
 		}
 		c.printf("%s: added process group", g)
 	}
-	return nil
 }
 
 func runAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -205,6 +205,7 @@ type screen struct {
 	mu      sync.Mutex
 	term    *vt.Terminal
 	scratch []byte // a chunk taken from the ring, being parsed
+	output  int64  // bytes of the program's output parsed or queued to be
 	sbOpt   int    // RepaintOptions.Scrollback for ReplayScrollback
 
 	// Guarded by Master.mu.
@@ -375,6 +376,7 @@ func (m *Master) broadcastScreen(p []byte) {
 				default: // the program is not reading its input: drop, as a full tty would
 				}
 			}
+			s.output += int64(len(p))
 			s.mu.Unlock()
 			return
 		}
@@ -389,6 +391,7 @@ func (m *Master) broadcastScreen(p []byte) {
 				s.term.Write(p)
 				s.term.TakeReplies()
 			}
+			s.output += int64(len(p))
 			s.mu.Unlock()
 			return
 		}
@@ -453,8 +456,11 @@ type SessionStatus struct {
 	// Screen is "off" (no emulator), "on", or "stale": output was lost to
 	// the emulator since the last attach, and the next client to attach
 	// gets the program's own redraw (SIGWINCH) on top of the repaint.
-	Screen     string `json:"screen"`
-	Overruns   int    `json:"overruns,omitempty"` // times output was lost to the emulator
+	Screen   string `json:"screen"`
+	Overruns int    `json:"overruns,omitempty"` // times output was lost to the emulator
+	// Output counts the bytes of the program's output the master has read
+	// (and, once the status is taken, parsed).
+	Output     int64  `json:"output_bytes,omitempty"`
 	Cols       int    `json:"cols,omitempty"`
 	Rows       int    `json:"rows,omitempty"`
 	Scrollback int    `json:"scrollback_lines,omitempty"`
@@ -473,6 +479,7 @@ func (m *Master) status() SessionStatus {
 			st.Screen = "stale"
 		}
 		st.Overruns = s.overruns
+		st.Output = s.output
 		st.Cols, st.Rows = s.term.Size()
 		st.Scrollback = s.term.ScrollbackLines()
 		st.AltScreen = s.term.AltScreen()

@@ -184,7 +184,10 @@ func TestScreenReplayRecordings(t *testing.T) {
 				_, err := os.Stat(done1)
 				return err == nil
 			})
-			time.Sleep(50 * time.Millisecond) // the master reads it from the pty
+			waitFor(t, "the master to read the first part", 5*time.Second, func() bool {
+				st, err := detach.QueryStatus(sock, 2*time.Second)
+				return err == nil && st.Output >= int64(k)
+			})
 
 			// -r none: ^L would be the program's go byte.
 			client := keeperBin + " attach -r none "
@@ -254,7 +257,9 @@ func TestScreenAnswersQueries(t *testing.T) {
 	waitFor(t, "the client attached", 5*time.Second, func() bool { return socketMode(t, sock)&0o100 != 0 })
 	c.send("g")
 	c.expect(`\x1b\[6n`, 5*time.Second)
-	time.Sleep(100 * time.Millisecond) // a reply from the master would arrive meanwhile
+	// A negative check: a reply from the master, which must not come,
+	// would reach the program within this window, before the client's.
+	time.Sleep(100 * time.Millisecond)
 	c.send("\x1b[7;9R")
 	waitFor(t, "the program to get the client's reply", 5*time.Second, func() bool {
 		b, _ := os.ReadFile(reply + ".2")
@@ -273,6 +278,8 @@ func TestScreenAnswersQueries(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("keeper dtach -n with KEEPER_SCREEN=off: %v: %s", err, out)
 	}
+	// A negative check: a reply, which must not come, would arrive within
+	// this window.
 	time.Sleep(300 * time.Millisecond)
 	if b, _ := os.ReadFile(reply + ".off"); len(b) != 0 {
 		t.Errorf("with the emulator off the program got a reply %q", b)
@@ -309,7 +316,8 @@ func TestScreenReplayChoices(t *testing.T) {
 	}
 
 	off := filepath.Join(dir, "off")
-	cmd := exec.Command(keeperBin, "dtach", "-n", off, "sh", "-c", "echo hello-off; exec sleep 600")
+	said := filepath.Join(dir, "said")
+	cmd := exec.Command(keeperBin, "dtach", "-n", off, "sh", "-c", "echo hello-off; touch "+said+"; exec sleep 600")
 	cmd.Env = append(os.Environ(), "KEEPER_SCREEN=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("keeper dtach -n with KEEPER_SCREEN=off: %v: %s", err, out)
@@ -325,7 +333,11 @@ func TestScreenReplayChoices(t *testing.T) {
 	if st, err := detach.QueryStatus(off, 2*time.Second); err != nil || st.Screen != "off" {
 		t.Errorf("status of a session with the emulator off: %+v, %v", st, err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Attach once hello-off went by, so that only a repaint could show it.
+	waitFor(t, "the program's first line", 5*time.Second, func() bool {
+		_, err := os.Stat(said)
+		return err == nil
+	})
 	c = startTerm(t, dir, nil, keeperBin, "attach", off)
 	waitFor(t, "the client attached", 5*time.Second, func() bool { return socketMode(t, off)&0o100 != 0 })
 	c.send("echo typed\r")

@@ -219,6 +219,9 @@ type ProcessConfig struct {
 	// Environment is "KEY=value": [supervisord]'s, then the program's (a later key replaces an
 	// earlier one in place). The daemon adds it to its own environment.
 	Environment []string
+	// EnvFiles is keeper's own environment_file: files of KEY=VALUE lines read at every start,
+	// applied before Environment (which overrides them), later files overriding earlier ones.
+	EnvFiles []EnvFile
 	// ServerURL is passed to the process as SUPERVISOR_SERVER_URL; "" is AUTO (the daemon's socket).
 	ServerURL string
 	// Sessions is keeper's own key: what stop and shutdown do with the detached terminal sessions.
@@ -395,7 +398,7 @@ var (
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
-		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions",
+		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
 	includeKeys      = keySet("files", "")
@@ -732,6 +735,27 @@ func (r *reader) exitcodes(key string, def []int) []int {
 	return codes
 }
 
+// envFiles reads environment_file: a comma-separated list of paths, each
+// optional when it starts with "-".
+func (r *reader) envFiles(key string) []EnvFile {
+	o, v := r.lookup(key)
+	if o == nil {
+		return nil
+	}
+	var files []EnvFile
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		optional := strings.HasPrefix(item, "-")
+		item = strings.TrimSpace(strings.TrimPrefix(item, "-"))
+		if item == "" {
+			r.fail(o, fmt.Errorf("%q has an empty path: list files separated by commas, each optionally prefixed with - (skipped when missing)", v))
+			return nil
+		}
+		files = append(files, EnvFile{Path: resolvePath(item, filepath.Dir(o.File)), Optional: optional})
+	}
+	return files
+}
+
 // environment reads a KEY=value list.
 func (r *reader) environment(key string) []string {
 	o, v := r.lookup(key)
@@ -1062,6 +1086,7 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.Umask = r.octal("umask", -1, 0o777)
 	tmpl.RedirectStderr = r.boolean("redirect_stderr", false)
 	tmpl.Sessions = Sessions(r.oneOf("sessions", string(SessionsKeep), string(SessionsKeep), string(SessionsKill)))
+	tmpl.EnvFiles = r.envFiles("environment_file")
 	if o, v := r.lookup("serverurl"); o != nil && !strings.EqualFold(strings.TrimSpace(v), "auto") {
 		tmpl.ServerURL = v
 	}

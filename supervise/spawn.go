@@ -163,6 +163,11 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 	env = setEnv(env, "SUPERVISOR_PROCESS_NAME", cfg.Name)
 	env = setEnv(env, "SUPERVISOR_GROUP_NAME", cfg.Group)
 	env = d.sessionEnv(p, env)
+	fileEnv, err := readEnvFiles(cfg.EnvFiles)
+	if err != nil {
+		return 0, nil, err
+	}
+	env = mergeEnv(env, fileEnv)
 	for _, kv := range cfg.Environment {
 		k, v, _ := strings.Cut(kv, "=")
 		env = setEnv(env, k, v)

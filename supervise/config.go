@@ -202,7 +202,10 @@ type ProcessConfig struct {
 
 	Autostart    bool          // start when the daemon starts (default true)
 	Startsecs    time.Duration // how long it must stay up to count as started (default 1s)
-	Startretries int           // attempts before FATAL (default 3)
+	Startretries int           // attempts before FATAL (default 3); RetryForever never gives up
+	// BackoffMax is keeper's backoff_max: the longest wait between two start attempts. 0 lets the
+	// wait grow as supervisord's does (1 s more per attempt); with RetryForever it defaults to 60 s.
+	BackoffMax time.Duration
 	Autorestart  Autorestart   // default unexpected
 	Exitcodes    []int         // expected exit codes (default 0)
 
@@ -398,7 +401,7 @@ var (
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
-		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file",
+		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file backoff_max",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
 	includeKeys      = keySet("files", "")
@@ -581,6 +584,29 @@ func parseBool(v string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("%q is not one of true, false, yes, no, on, off, 1, 0", v)
+}
+
+// RetryForever is startretries = -1 (or infinite): a program in BACKOFF
+// never goes FATAL.
+const RetryForever = -1
+
+// defaultBackoffMax caps the wait between start attempts of a program that
+// retries forever.
+const defaultBackoffMax = 60 * time.Second
+
+// startretries reads startretries: supervisord's count, or keeper's -1 and
+// "infinite" for RetryForever.
+func (r *reader) startretries(key string) int {
+	if o, v := r.lookup(key); o != nil {
+		if v := strings.ToLower(strings.TrimSpace(v)); v == "-1" || v == "infinite" {
+			return RetryForever
+		}
+		if n, err := strconv.Atoi(v); err == nil && n < 0 {
+			r.fail(o, fmt.Errorf("%d is not a count of retries: use 0 to %d, or -1 or infinite to retry forever", n, math.MaxInt32))
+			return 3
+		}
+	}
+	return r.integer(key, 3, 0, math.MaxInt32)
 }
 
 // integer reads a decimal integer in [lo, hi].
@@ -1076,7 +1102,11 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.Autostart = r.boolean("autostart", true)
 	tmpl.Autorestart = r.autorestart("autorestart", AutorestartUnexpected)
 	tmpl.Startsecs = time.Duration(r.integer("startsecs", 1, 0, math.MaxInt32)) * time.Second
-	tmpl.Startretries = r.integer("startretries", 3, 0, math.MaxInt32)
+	tmpl.Startretries = r.startretries("startretries")
+	if tmpl.Startretries == RetryForever {
+		tmpl.BackoffMax = defaultBackoffMax
+	}
+	tmpl.BackoffMax = time.Duration(r.integer("backoff_max", int(tmpl.BackoffMax/time.Second), 1, math.MaxInt32)) * time.Second
 	tmpl.Exitcodes = r.exitcodes("exitcodes", []int{0})
 	tmpl.Stopsignal = r.signal("stopsignal", syscall.SIGTERM)
 	tmpl.Stopwait = time.Duration(r.integer("stopwaitsecs", 10, 0, math.MaxInt32)) * time.Second

@@ -427,8 +427,10 @@ func TestLoadErrors(t *testing.T) {
 			`load FILE:3: [program:web] autostart: "maybe" is not one of true, false, yes, no, on, off, 1, 0`},
 		{"integer", "[program:web]\ncommand=x\nstartsecs=soon\n",
 			`load FILE:3: [program:web] startsecs: "soon" is not an integer ≥ 0`},
-		{"negative", "[program:web]\ncommand=x\nstartretries=-1\n",
-			`load FILE:3: [program:web] startretries: -1 is not between 0 and 2147483647`},
+		{"negative", "[program:web]\ncommand=x\nstartretries=-2\n",
+			`load FILE:3: [program:web] startretries: -2 is not a count of retries: use 0 to 2147483647, or -1 or infinite to retry forever`},
+		{"backoff_max", "[program:web]\ncommand=x\nbackoff_max=0\n",
+			`load FILE:3: [program:web] backoff_max: 0 is not between 1 and 2147483647`},
 		{"priority", "[program:web]\ncommand=x\npriority=high\n",
 			`load FILE:3: [program:web] priority: "high" is not an integer`},
 		{"bytes", "[supervisord]\nlogfile_maxbytes=5XB\n",
@@ -684,4 +686,23 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLoadRetryForever(t *testing.T) {
+	for _, tt := range []struct {
+		keys    string
+		retries int
+		max     time.Duration
+	}{
+		{"", 3, 0},
+		{"startretries=infinite\n", RetryForever, 60 * time.Second},
+		{"startretries=-1\nbackoff_max=5\n", RetryForever, 5 * time.Second},
+		{"startretries=10\nbackoff_max=4\n", 10, 4 * time.Second},
+	} {
+		c, _ := mustLoad(t, "[program:web]\ncommand=x\n"+tt.keys)
+		p := c.Groups[0].Processes[0]
+		if p.Startretries != tt.retries || p.BackoffMax != tt.max {
+			t.Errorf("%q: startretries %d, backoff_max %v; want %d, %v", tt.keys, p.Startretries, p.BackoffMax, tt.retries, tt.max)
+		}
+	}
 }

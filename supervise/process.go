@@ -23,6 +23,7 @@ type process struct {
 	spawnErr   string
 	exitStatus int
 	backoff    int
+	retryAt    time.Time // when BACKOFF starts the next attempt
 	killing    bool
 	// gen counts spawns and state changes that make pending timers and
 	// exits stale: a timer or exit of an older generation does nothing.
@@ -52,15 +53,27 @@ func (p *process) changeState(s State) {
 		return
 	}
 	p.backoff++
-	if p.backoff > p.cfg.Startretries {
+	if p.cfg.Startretries != RetryForever && p.backoff > p.cfg.Startretries {
 		p.giveUp()
 		return
 	}
-	p.after(time.Duration(p.backoff)*time.Second, func() {
+	delay := p.backoffDelay()
+	p.retryAt = p.d.clock.Now().Add(delay)
+	p.after(delay, func() {
 		if p.state == Backoff && p.d.mood > MoodRestarting {
 			p.spawn()
 		}
 	})
+}
+
+// backoffDelay is the wait before the next start attempt: supervisord's,
+// one second more per failed attempt, capped by backoff_max.
+func (p *process) backoffDelay() time.Duration {
+	d := time.Duration(p.backoff) * time.Second
+	if p.cfg.BackoffMax > 0 && d > p.cfg.BackoffMax {
+		d = p.cfg.BackoffMax
+	}
+	return d
 }
 
 func (p *process) giveUp() {
@@ -272,10 +285,16 @@ func (p *process) description(now time.Time) string {
 		}
 		return fmt.Sprintf("pid %d, uptime %s", p.pid, formatUptime(up))
 	case Fatal, Backoff:
-		if p.spawnErr == "" {
-			return fmt.Sprintf("unknown error (try \"tail %s\")", p.cfg.Name)
+		why := p.spawnErr
+		if why == "" {
+			why = fmt.Sprintf("unknown error (try \"tail %s\")", p.cfg.Name)
 		}
-		return p.spawnErr
+		if p.state == Backoff && p.cfg.Startretries == RetryForever {
+			// keeper's own: supervisord's lines stay as they are without it.
+			next := max(p.retryAt.Sub(now), 0).Round(time.Second)
+			why += fmt.Sprintf(" (attempt %d, next in %ss)", p.backoff, formatSeconds(next))
+		}
+		return why
 	case Stopped, Exited:
 		if p.laststart.IsZero() {
 			return "Not started"

@@ -231,6 +231,26 @@ func TestProcessStateMachine(t *testing.T) {
 			{do: exitWith(1), state: Starting, starts: 3},
 			{do: exitWith(1), state: Backoff, starts: 3},
 		}},
+		{"startretries=-1 never gives up, waits capped by backoff_max", func(c *ProcessConfig) {
+			c.Startretries, c.BackoffMax = RetryForever, 3*time.Second
+		}, []step{
+			{do: spawn, state: Starting},
+			{do: exitWith(1), state: Backoff, starts: 1},
+			{do: advance(time.Second), state: Starting, starts: 2},
+			{do: exitWith(1), state: Backoff},
+			{do: advance(2 * time.Second), state: Starting, starts: 3},
+			{do: exitWith(1), state: Backoff},
+			{do: advance(3 * time.Second), state: Starting, starts: 4},
+			{do: exitWith(1), state: Backoff}, // supervisord's FATAL; the wait stays at the 3s cap
+			{do: advance(2999 * ms), state: Backoff, starts: 4},
+			{do: advance(ms), state: Starting, starts: 5},
+			{do: exitWith(1), state: Backoff},
+			{do: advance(3 * time.Second), state: Starting, starts: 6},
+			{do: advance(time.Second), state: Running}, // a start that stays up resets the wait
+			{do: exitWith(1), state: Starting, starts: 7},
+			{do: exitWith(1), state: Backoff},
+			{do: advance(time.Second), state: Starting, starts: 8},
+		}},
 		{"spawn error backs off", nil, []step{
 			{do: func(m *machine) { m.starter.fail = errors.New("no such file"); spawn(m) }, state: Backoff, starts: 0},
 			{do: advance(time.Second), state: Starting, starts: 1},
@@ -322,5 +342,28 @@ func TestProcessStateMachine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBackoffDescription: with startretries=-1 status shows the attempt and
+// the wait before the next; otherwise supervisord's line is unchanged.
+func TestBackoffDescription(t *testing.T) {
+	for _, tt := range []struct {
+		retries int
+		want    string
+	}{
+		{RetryForever, "Exited too quickly (process log may have details) (attempt 2, next in 2s)"},
+		{5, "Exited too quickly (process log may have details)"},
+	} {
+		m := newMachine(t, ProcessConfig{Startsecs: time.Second, Startretries: tt.retries, Exitcodes: []int{0}, Stopsignal: syscall.SIGTERM})
+		spawn(m)
+		m.exit(exitCode(1))
+		m.clock.advance(time.Second)
+		m.exit(exitCode(1))
+		var got string
+		m.locked(func() { got = m.p.description(m.clock.Now()) })
+		if got != tt.want {
+			t.Errorf("startretries=%d: description %q, want %q", tt.retries, got, tt.want)
+		}
 	}
 }

@@ -205,9 +205,9 @@ type ProcessConfig struct {
 	Startretries int           // attempts before FATAL (default 3); RetryForever never gives up
 	// BackoffMax is keeper's backoff_max: the longest wait between two start attempts. 0 lets the
 	// wait grow as supervisord's does (1 s more per attempt); with RetryForever it defaults to 60 s.
-	BackoffMax time.Duration
-	Autorestart  Autorestart   // default unexpected
-	Exitcodes    []int         // expected exit codes (default 0)
+	BackoffMax  time.Duration
+	Autorestart Autorestart // default unexpected
+	Exitcodes   []int       // expected exit codes (default 0)
 
 	Stopsignal  syscall.Signal // default SIGTERM
 	Stopwait    time.Duration  // from Stopsignal to SIGKILL (default 10s)

@@ -222,6 +222,9 @@ type ProcessConfig struct {
 	// Environment is "KEY=value": [supervisord]'s, then the program's (a later key replaces an
 	// earlier one in place). The daemon adds it to its own environment.
 	Environment []string
+	// DependsOn is keeper's own depends_on: the [program:] names that must be RUNNING before
+	// this one starts, and that it stops before.
+	DependsOn []string
 	// EnvFiles is keeper's own environment_file: files of KEY=VALUE lines read at every start,
 	// applied before Environment (which overrides them), later files overriding earlier ones.
 	EnvFiles []EnvFile
@@ -401,7 +404,7 @@ var (
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
-		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file backoff_max",
+		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file backoff_max depends_on",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
 	includeKeys      = keySet("files", "")
@@ -761,6 +764,26 @@ func (r *reader) exitcodes(key string, def []int) []int {
 	return codes
 }
 
+// nameList reads a comma-separated list of names, each once.
+func (r *reader) nameList(key string) []string {
+	o, v := r.lookup(key)
+	if o == nil {
+		return nil
+	}
+	var names []string
+	for name := range strings.SplitSeq(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			r.fail(o, fmt.Errorf("%q has an empty name: list names separated by commas", v))
+			return nil
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // envFiles reads environment_file: a comma-separated list of paths, each
 // optional when it starts with "-".
 func (r *reader) envFiles(key string) []EnvFile {
@@ -1074,6 +1097,65 @@ func (l *loader) groups() error {
 		return a.Name < b.Name
 	})
 	sortProcesses(l.cfg.Processes)
+	return l.checkDependencies(programs, programNames)
+}
+
+// checkDependencies refuses a depends_on that names no [program:] section,
+// or that closes a cycle, spelled out ("a -> b -> a").
+func (l *loader) checkDependencies(programs map[string]*ini.Section, names []string) error {
+	deps := map[string][]string{}
+	for _, p := range l.cfg.Processes {
+		deps[p.Program] = p.DependsOn
+	}
+	at := func(name string) *ini.Option { return programs[name].Get("depends_on") }
+	fail := func(name string, err error) error {
+		o := at(name)
+		return &ini.Error{Op: "load", File: o.File, Line: o.Line, Msg: fmt.Sprintf("[program:%s] depends_on", name), Err: err}
+	}
+	for _, name := range names {
+		for _, dep := range deps[name] {
+			if programs[dep] == nil {
+				return fail(name, fmt.Errorf("%q is not a [program:] section (programs: %s)", dep, strings.Join(names, ", ")))
+			}
+			if dep == name {
+				return fail(name, fmt.Errorf("a program cannot depend on itself"))
+			}
+		}
+	}
+	// Depth-first search; a name met again while on the path closes a cycle.
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	mark := map[string]int{}
+	var path []string
+	var visit func(name string) error
+	visit = func(name string) error {
+		mark[name] = onPath
+		path = append(path, name)
+		for _, dep := range deps[name] {
+			switch mark[dep] {
+			case onPath:
+				cycle := append(slices.Clone(path[slices.Index(path, dep):]), dep)
+				return fail(cycle[0], fmt.Errorf("a dependency cycle: %s", strings.Join(cycle, " -> ")))
+			case unvisited:
+				if err := visit(dep); err != nil {
+					return err
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		mark[name] = done
+		return nil
+	}
+	for _, name := range names {
+		if mark[name] == unvisited {
+			if err := visit(name); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -1117,6 +1199,7 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.RedirectStderr = r.boolean("redirect_stderr", false)
 	tmpl.Sessions = Sessions(r.oneOf("sessions", string(SessionsKeep), string(SessionsKeep), string(SessionsKill)))
 	tmpl.EnvFiles = r.envFiles("environment_file")
+	tmpl.DependsOn = r.nameList("depends_on")
 	if o, v := r.lookup("serverurl"); o != nil && !strings.EqualFold(strings.TrimSpace(v), "auto") {
 		tmpl.ServerURL = v
 	}

@@ -37,6 +37,10 @@ type Daemon struct {
 	logFile  *logfile.File
 	environ  []string // the daemon's environment plus [supervisord] environment
 	stateDir string   // see StateDir
+	// waiters counts processes waiting for their dependencies; releasing
+	// guards releaseWaitersLocked against itself (it changes states).
+	waiters   int
+	releasing bool
 	// methods is the XML-RPC interface Handle dispatches on.
 	methods map[string]*rpcMethod
 	// stopMode overrides, for a stop under way, the program's sessions=.
@@ -102,6 +106,7 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 func (d *Daemon) notifyLocked() {
 	close(d.changed)
 	d.changed = make(chan struct{})
+	d.releaseWaitersLocked()
 }
 
 // waitFor blocks until cond (called under the lock) holds, ctx is done or
@@ -265,8 +270,8 @@ func (d *Daemon) startAutostartLocked(groups map[string]bool) {
 		if groups != nil && !groups[p.group] {
 			continue
 		}
-		if p.cfg.Autostart && p.laststart.IsZero() && p.state == Stopped {
-			p.spawn()
+		if p.cfg.Autostart && p.laststart.IsZero() && p.state == Stopped && !p.waitingDeps {
+			d.requestStartLocked(p)
 		}
 	}
 }
@@ -301,7 +306,13 @@ func (d *Daemon) processExited(p *process) {
 func (d *Daemon) stopAll(ctx context.Context) {
 	d.mu.Lock()
 	procs := d.processesLocked(false)
+	withDeps := d.hasDependenciesLocked()
 	d.mu.Unlock()
+	if withDeps {
+		// depends_on wins over priority: dependents stop first.
+		d.stopInWaves(ctx, procs)
+		return
+	}
 	// Group processes by group priority, in reverse.
 	for i := len(procs) - 1; i >= 0; {
 		j := i

@@ -3,6 +3,7 @@ package supervise
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"keeper/supervise/logfile"
@@ -24,7 +25,11 @@ type process struct {
 	exitStatus int
 	backoff    int
 	retryAt    time.Time // when BACKOFF starts the next attempt
-	killing    bool
+	// waitingDeps: a start waits for programs of depends_on to be RUNNING;
+	// depFailure says why the last such start was given up.
+	waitingDeps bool
+	depFailure  string
+	killing     bool
 	// gen counts spawns and state changes that make pending timers and
 	// exits stale: a timer or exit of an older generation does nothing.
 	gen   int
@@ -296,6 +301,12 @@ func (p *process) description(now time.Time) string {
 		}
 		return why
 	case Stopped, Exited:
+		if p.waitingDeps {
+			return "waiting for " + strings.Join(p.cfg.DependsOn, ", ")
+		}
+		if p.depFailure != "" {
+			return "not started: " + p.depFailure
+		}
 		if p.laststart.IsZero() {
 			return "Not started"
 		}

@@ -228,7 +228,7 @@ func (d *Daemon) beginStart(p *process, name string) (pending bool, err error) {
 	if p.state == Unknown {
 		return false, fault(FaultFailed, name+" is in an unknown process state")
 	}
-	p.spawn()
+	d.requestStartLocked(p)
 	if p.spawnErr != "" {
 		return false, fault(FaultSpawnError, name)
 	}
@@ -240,6 +240,10 @@ func (d *Daemon) awaitStart(ctx context.Context, p *process, name string) error 
 	var err error
 	d.waitFor(ctx, 24*time.Hour, func() bool {
 		switch {
+		case p.waitingDeps:
+			return false
+		case p.depFailure != "":
+			err = fault(FaultSpawnError, name)
 		case p.spawnErr != "":
 			err = fault(FaultSpawnError, name)
 		case p.state != Starting && p.state != Running:
@@ -256,6 +260,7 @@ func (d *Daemon) awaitStart(ctx context.Context, p *process, name string) error 
 
 // stopProcess stops one process and, with wait, answers once it stopped.
 func (d *Daemon) stopProcess(ctx context.Context, p *process, name string, wait bool) error {
+	d.stopDependents(ctx, []*process{p})
 	pending, err := d.beginStop(p, name)
 	if err != nil || !pending || !wait {
 		return err
@@ -268,6 +273,10 @@ func (d *Daemon) stopProcess(ctx context.Context, p *process, name string, wait 
 func (d *Daemon) beginStop(p *process, name string) (pending bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if p.waitingDeps {
+		d.stopWaitingLocked(p, "")
+		return false, nil
+	}
 	if !p.state.running() {
 		return false, fault(FaultNotRunning, name)
 	}

@@ -585,9 +585,20 @@ func (d *Daemon) stopGroup(ctx context.Context, g *groupState, wait bool) (any, 
 }
 
 func (d *Daemon) stopProcs(ctx context.Context, procs []*process, wait bool) []any {
+	d.stopDependents(ctx, procs)
 	d.mu.Lock()
-	procs = d.selectLocked(procs, func(p *process) bool { return p.state.running() })
+	procs = d.selectLocked(procs, func(p *process) bool { return p.state.running() || p.waitingDeps })
+	withDeps := d.hasDependenciesLocked()
 	d.mu.Unlock()
+	if withDeps {
+		// Among procs too, dependents stop before what they depend on.
+		d.stopInWaves(ctx, procs)
+		out := make([]any, 0, len(procs))
+		for _, p := range procs {
+			out = append(out, result(p, nil))
+		}
+		return out
+	}
 	var await func(p *process) error
 	if wait {
 		await = func(p *process) error { return d.awaitStop(ctx, p) }

@@ -225,6 +225,10 @@ type ProcessConfig struct {
 	// DependsOn is keeper's own depends_on: the [program:] names that must be RUNNING before
 	// this one starts, and that it stops before.
 	DependsOn []string
+	// Ready is keeper's own ready: the check that makes STARTING RUNNING instead of startsecs,
+	// within ReadyTimeout (ready_timeout, default 60 s) or the start failed.
+	Ready        ReadyCheck
+	ReadyTimeout time.Duration
 	// EnvFiles is keeper's own environment_file: files of KEY=VALUE lines read at every start,
 	// applied before Environment (which overrides them), later files overriding earlier ones.
 	EnvFiles []EnvFile
@@ -404,7 +408,7 @@ var (
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
-		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file backoff_max depends_on",
+		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file backoff_max depends_on ready ready_timeout",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
 	includeKeys      = keySet("files", "")
@@ -1200,6 +1204,15 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.Sessions = Sessions(r.oneOf("sessions", string(SessionsKeep), string(SessionsKeep), string(SessionsKill)))
 	tmpl.EnvFiles = r.envFiles("environment_file")
 	tmpl.DependsOn = r.nameList("depends_on")
+	if o, v := r.lookup("ready"); o != nil {
+		check, err := parseReadyCheck(v)
+		if err != nil {
+			r.fail(o, err)
+		}
+		tmpl.Ready = check
+		tmpl.ReadyTimeout = defaultReadyTimeout
+	}
+	tmpl.ReadyTimeout = time.Duration(r.integer("ready_timeout", int(tmpl.ReadyTimeout/time.Second), 1, math.MaxInt32)) * time.Second
 	if o, v := r.lookup("serverurl"); o != nil && !strings.EqualFold(strings.TrimSpace(v), "auto") {
 		tmpl.ServerURL = v
 	}

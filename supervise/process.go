@@ -29,7 +29,13 @@ type process struct {
 	// depFailure says why the last such start was given up.
 	waitingDeps bool
 	depFailure  string
-	killing     bool
+	// readyFailed: the ready check timed out and the process was killed.
+	readyFailed bool
+	// notify is the NOTIFY_SOCKET of a ready=notify process, and
+	// notifyStatus the last STATUS= it sent.
+	notify       *notifySocket
+	notifyStatus string
+	killing      bool
 	// gen counts spawns and state changes that make pending timers and
 	// exits stale: a timer or exit of an older generation does nothing.
 	gen   int
@@ -120,6 +126,8 @@ func (p *process) spawn() {
 	}
 	p.stopTimer()
 	p.killing = false
+	p.readyFailed = false
+	p.notifyStatus = ""
 	p.spawnErr = ""
 	p.exitStatus = 0
 	p.laststart = p.d.clock.Now()
@@ -140,6 +148,10 @@ func (p *process) spawn() {
 		defer p.d.mu.Unlock()
 		p.finish(gen, exit)
 	}()
+	if p.cfg.Ready.Kind != "" {
+		p.awaitReady(pid)
+		return
+	}
 	if p.cfg.Startsecs <= 0 {
 		p.toRunning()
 		return
@@ -186,7 +198,13 @@ func (p *process) finish(gen int, exit Exit) {
 		} else {
 			p.d.log.Warnf("stopped: %s (%s)", p.cfg.Name, how)
 		}
-	case tooQuickly && p.state == Starting:
+	case p.readyFailed:
+		p.readyFailed = false
+		p.exitStatus = 0
+		p.spawnErr = fmt.Sprintf("not ready within %ss (ready = %s)", formatSeconds(p.cfg.ReadyTimeout), p.cfg.Ready)
+		p.changeState(Backoff)
+	case p.state == Starting && (tooQuickly || p.cfg.Ready.Kind != ""):
+		// Exited before startsecs, or before its ready check passed.
 		p.exitStatus = 0
 		p.spawnErr = "Exited too quickly (process log may have details)"
 		p.d.log.Warnf("exited: %s (%s; not expected)", p.cfg.Name, how)
@@ -278,6 +296,10 @@ func (p *process) closePipes() {
 		p.stdin.Close()
 		p.stdin = nil
 	}
+	if p.notify != nil {
+		p.notify.close()
+		p.notify = nil
+	}
 }
 
 // description is the status line supervisorctl prints for the process.
@@ -288,7 +310,11 @@ func (p *process) description(now time.Time) string {
 		if up < 0 {
 			up = 0
 		}
-		return fmt.Sprintf("pid %d, uptime %s", p.pid, formatUptime(up))
+		desc := fmt.Sprintf("pid %d, uptime %s", p.pid, formatUptime(up))
+		if p.notifyStatus != "" {
+			desc += ", " + p.notifyStatus
+		}
+		return desc
 	case Fatal, Backoff:
 		why := p.spawnErr
 		if why == "" {

@@ -163,6 +163,24 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 	env = setEnv(env, "SUPERVISOR_PROCESS_NAME", cfg.Name)
 	env = setEnv(env, "SUPERVISOR_GROUP_NAME", cfg.Group)
 	env = d.sessionEnv(p, env)
+	var notify *notifySocket
+	if cfg.Ready.Kind == ReadyNotify {
+		uid := uint32(os.Geteuid())
+		if acct != nil {
+			uid = acct.uid
+		}
+		ns, err := d.openNotifySocket(p, uid)
+		if err != nil {
+			return 0, nil, err
+		}
+		notify = ns
+		defer func() {
+			if p.notify != ns {
+				ns.close() // the start failed
+			}
+		}()
+		env = setEnv(env, NotifySocketEnv, ns.addr)
+	}
 	fileEnv, err := readEnvFiles(cfg.EnvFiles)
 	if err != nil {
 		return 0, nil, err
@@ -208,6 +226,7 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 	// The reaper waits by pid; the pidfd os/exec holds is not needed.
 	_ = cmd.Process.Release()
 	p.stdin = newStdinQueue(files.stdin)
+	p.notify = notify
 	files.capture(p)
 	return pid, exits, nil
 }

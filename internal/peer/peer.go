@@ -35,6 +35,7 @@ var peers = map[string]peer{
 	"prlimit":            {paths: []string{"/usr/bin/prlimit", "prlimit"}, pkg: "util-linux"},
 	"make":               {paths: []string{"/usr/bin/make", "make"}, pkg: "make"},
 	"systemd-analyze":    {paths: []string{"/usr/bin/systemd-analyze", "systemd-analyze"}, pkg: "systemd"},
+	"systemd-notify":     {paths: []string{"/usr/bin/systemd-notify", "systemd-notify"}, pkg: "systemd"},
 	"useradd":            {paths: []string{"/usr/sbin/useradd", "/sbin/useradd"}, pkg: "passwd"},
 	"userdel":            {paths: []string{"/usr/sbin/userdel", "/sbin/userdel"}, pkg: "passwd"},
 	"groupadd":           {paths: []string{"/usr/sbin/groupadd", "/sbin/groupadd"}, pkg: "passwd"},

@@ -145,8 +145,15 @@ func ctxErr(ctx context.Context, err error) error {
 
 func writeRequest(c net.Conn, method, target string, header Header, body []byte) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: localhost\r\n", method, target)
+	host := header.Get("Host")
+	if host == "" {
+		host = "localhost" // a unix socket's server does not route by it
+	}
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, host)
 	for k, v := range header {
+		if strings.EqualFold(k, "Host") {
+			continue
+		}
 		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
 	}
 	if body != nil || method == "POST" {

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keeper/internal/peer"
+)
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestReadyChecks: ready=tcp is RUNNING once its port answers (not after
+// startsecs) and its dependent starts only then; ready=notify is RUNNING on
+// READY=1 from systemd-notify, with its STATUS= in status; a program that
+// never notifies fails its start after ready_timeout.
+func TestReadyChecks(t *testing.T) {
+	t.Parallel()
+	python := peer.Need(t, "python3")
+	notify := peer.Need(t, "systemd-notify")
+	port := freePort(t)
+	k := newKeeperd(t, fmt.Sprintf(`
+[program:web]
+command=%[1]s -c 'import socket, time; time.sleep(2); s = socket.socket(); s.bind(("127.0.0.1", %[2]d)); s.listen(); time.sleep(1000)'
+ready=tcp:127.0.0.1:%[2]d
+
+[program:after]
+command=@DIR@/sleepy 1000
+depends_on=web
+startsecs=0
+
+[program:notifier]
+command=/bin/sh -c '@DIR@/sleepy 1; %[3]s --ready --status="serving 3 terminals"; exec @DIR@/sleepy 1000'
+ready=notify
+
+[program:gated]
+command=@DIR@/sleepy 1000
+ready=exec:test -e @DIR@/gate
+
+[program:site]
+command=%[1]s -m http.server --bind 127.0.0.1 --directory @DIR@ %[4]d
+ready=http://127.0.0.1:%[4]d/
+
+[program:silent]
+command=@DIR@/sleepy 1000
+ready=notify
+ready_timeout=1
+startretries=0
+`, python, port, notify, freePort(t)))
+	start := time.Now()
+	k.start()
+	// RUNNING once the port answers, though startsecs (1) passed before.
+	k.waitState("web", 10*time.Second, "RUNNING")
+	if took := time.Since(start); took < 2*time.Second {
+		t.Errorf("web RUNNING %v after the start, before its port opened at 2s", took)
+	}
+	k.waitState("after", 5*time.Second, "RUNNING")
+	log := k.log()
+	ready, spawned := strings.Index(log, "web entered RUNNING state, ready (tcp:"), strings.Index(log, "spawned: 'after'")
+	if ready < 0 || spawned < ready {
+		t.Errorf("after was spawned (log offset %d) before web was ready (%d):\n%s", spawned, ready, log)
+	}
+
+	s := k.waitState("notifier", 10*time.Second, "RUNNING")
+	if desc := rpcField[string](s, "description"); !strings.HasSuffix(desc, ", serving 3 terminals") {
+		t.Errorf("notifier's description %q, want its STATUS= at the end", desc)
+	}
+	k.waitState("site", 10*time.Second, "RUNNING")
+	if st := statename(k.info("gated")); st != "STARTING" {
+		t.Errorf("gated is %s before its gate file exists, want STARTING", st)
+	}
+	if err := os.WriteFile(filepath.Join(k.dir, "gate"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.waitState("gated", 10*time.Second, "RUNNING")
+	s = k.waitState("silent", 10*time.Second, "FATAL")
+	if desc := rpcField[string](s, "description"); !strings.Contains(desc, "not ready within 1s (ready = notify)") {
+		t.Errorf("silent's description %q, want the ready timeout", desc)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,4 +91,45 @@ startretries=0
 	if desc := rpcField[string](s, "description"); !strings.Contains(desc, "not ready within 1s (ready = notify)") {
 		t.Errorf("silent's description %q, want the ready timeout", desc)
 	}
+}
+
+// TestReadyNotifyRefusesOtherUsers: a READY=1 sent to a program's
+// NOTIFY_SOCKET by another user (the socket is abstract: anyone can reach
+// it) is ignored and logged; the program's own READY=1 counts.
+func TestReadyNotifyRefusesOtherUsers(t *testing.T) {
+	t.Parallel()
+	notify := peer.Need(t, "systemd-notify")
+	u := newTestUser(t)
+	k := newKeeperd(t, `
+[program:waiting]
+command=/bin/sh -c 'while [ ! -e @DIR@/go ]; do @DIR@/sleepy 0.05; done; `+notify+` --ready; exec @DIR@/sleepy 1000'
+ready=notify
+`)
+	k.start()
+	pid := rpcField[int](k.waitState("waiting", 5*time.Second, "STARTING"), "pid")
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addr string
+	for _, kv := range strings.Split(string(environ), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
+			addr = v
+		}
+	}
+	if !strings.HasPrefix(addr, "@") {
+		t.Fatalf("the program's NOTIFY_SOCKET is %q, want an abstract socket", addr)
+	}
+	out, code := runAs(t, "/", &syscall.Credential{Uid: u.uid, Gid: u.gid}, "/usr/bin/env", "NOTIFY_SOCKET="+addr, notify, "--ready")
+	if code != 0 {
+		t.Logf("systemd-notify as %s: exit %d: %s", u.name, code, out)
+	}
+	k.waitLog("ignored: only the program's user may send", 5*time.Second)
+	if st := statename(k.info("waiting")); st != "STARTING" {
+		t.Fatalf("after another user's READY=1 the program is %s, want STARTING", st)
+	}
+	if err := os.WriteFile(filepath.Join(k.dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.waitState("waiting", 10*time.Second, "RUNNING")
 }

@@ -229,6 +229,8 @@ type ProcessConfig struct {
 	// within ReadyTimeout (ready_timeout, default 60 s) or the start failed.
 	Ready        ReadyCheck
 	ReadyTimeout time.Duration
+	// Health is keeper's own healthcheck with its interval, timeout and retries.
+	Health HealthCheck
 	// EnvFiles is keeper's own environment_file: files of KEY=VALUE lines read at every start,
 	// applied before Environment (which overrides them), later files overriding earlier ones.
 	EnvFiles []EnvFile
@@ -408,7 +410,7 @@ var (
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
-		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file backoff_max depends_on ready ready_timeout",
+		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
 	includeKeys      = keySet("files", "")
@@ -1212,6 +1214,19 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 		tmpl.Ready = check
 		tmpl.ReadyTimeout = defaultReadyTimeout
 	}
+	if o, v := r.lookup("healthcheck"); o != nil {
+		check, err := parseReadyCheck(v)
+		if err == nil && check.Kind == ReadyNotify {
+			err = fmt.Errorf("%q: a health check is tcp:HOST:PORT, http://HOST:PORT/PATH or exec:COMMAND", v)
+		}
+		if err != nil {
+			r.fail(o, err)
+		}
+		tmpl.Health = HealthCheck{Check: check, Interval: defaultHealthInterval, Timeout: defaultHealthTimeout, Retries: defaultHealthRetries}
+	}
+	tmpl.Health.Interval = time.Duration(r.integer("healthcheck_interval", int(tmpl.Health.Interval/time.Second), 1, math.MaxInt32)) * time.Second
+	tmpl.Health.Timeout = time.Duration(r.integer("healthcheck_timeout", int(tmpl.Health.Timeout/time.Second), 1, math.MaxInt32)) * time.Second
+	tmpl.Health.Retries = r.integer("healthcheck_retries", tmpl.Health.Retries, 1, math.MaxInt32)
 	tmpl.ReadyTimeout = time.Duration(r.integer("ready_timeout", int(tmpl.ReadyTimeout/time.Second), 1, math.MaxInt32)) * time.Second
 	if o, v := r.lookup("serverurl"); o != nil && !strings.EqualFold(strings.TrimSpace(v), "auto") {
 		tmpl.ServerURL = v

@@ -31,6 +31,10 @@ type process struct {
 	depFailure  string
 	// readyFailed: the ready check timed out and the process was killed.
 	readyFailed bool
+	// healthRestart: the stop under way is a restart for failed health
+	// checks; healthNote says so in status.
+	healthRestart bool
+	healthNote    string
 	// notify is the NOTIFY_SOCKET of a ready=notify process, and
 	// notifyStatus the last STATUS= it sent.
 	notify       *notifySocket
@@ -166,6 +170,7 @@ func (p *process) spawn() {
 func (p *process) toRunning() {
 	p.backoff = 0
 	p.changeState(Running)
+	p.watchHealth(p.pid)
 	p.d.log.Infof("success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
 		p.cfg.Name, formatSeconds(p.cfg.Startsecs))
 }
@@ -197,6 +202,12 @@ func (p *process) finish(gen int, exit Exit) {
 			p.d.log.Infof("stopped: %s (%s)", p.cfg.Name, how)
 		} else {
 			p.d.log.Warnf("stopped: %s (%s)", p.cfg.Name, how)
+		}
+		if p.healthRestart {
+			p.healthRestart = false
+			if p.d.mood == MoodRunning {
+				p.spawn()
+			}
 		}
 	case p.readyFailed:
 		p.readyFailed = false
@@ -313,6 +324,9 @@ func (p *process) description(now time.Time) string {
 		desc := fmt.Sprintf("pid %d, uptime %s", p.pid, formatUptime(up))
 		if p.notifyStatus != "" {
 			desc += ", " + p.notifyStatus
+		}
+		if p.healthNote != "" {
+			desc += ", " + p.healthNote
 		}
 		return desc
 	case Fatal, Backoff:

@@ -96,7 +96,7 @@ func (p *process) awaitReady(pid int) {
 	}
 	go func() {
 		for {
-			ok := p.d.probe(check)
+			ok := p.d.probe(check, readyProbeTimeout)
 			p.d.mu.Lock()
 			waiting := p.state == Starting && p.pid == pid
 			if waiting && ok {
@@ -118,6 +118,7 @@ func (p *process) becomeReady(why string) {
 	// Logged first: the change may start the programs that depend on it.
 	p.d.log.Infof("success: %s entered RUNNING state, ready (%s)", p.cfg.Name, why)
 	p.changeState(Running)
+	p.watchHealth(p.pid)
 }
 
 // notReady gives up on a process not ready within ready_timeout: it is
@@ -130,8 +131,8 @@ func (p *process) notReady() {
 }
 
 // probe runs one check of a tcp, http or exec kind.
-func (d *Daemon) probe(c ReadyCheck) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), readyProbeTimeout)
+func (d *Daemon) probe(c ReadyCheck, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	switch c.Kind {
 	case ReadyTCP:

@@ -46,3 +46,18 @@ func TestLoadReady(t *testing.T) {
 		t.Errorf("a bad ready: %v, want an error with file:line", err)
 	}
 }
+
+func TestLoadHealthCheck(t *testing.T) {
+	c, _ := mustLoad(t, "[program:a]\ncommand=x\nhealthcheck=http://127.0.0.1:8080/health\nhealthcheck_retries=5\n\n[program:b]\ncommand=x\n")
+	want := HealthCheck{Check: ReadyCheck{Kind: ReadyHTTP, Target: "http://127.0.0.1:8080/health"}, Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 5}
+	if got := c.Processes[0].Health; got != want {
+		t.Errorf("healthcheck: %+v, want %+v", got, want)
+	}
+	if got := c.Processes[1].Health; got.Check.Kind != "" {
+		t.Errorf("no healthcheck: %+v", got)
+	}
+	_, _, err := load(t, "[program:a]\ncommand=x\nhealthcheck=notify\n")
+	if err == nil || !strings.Contains(err.Error(), ":3: [program:a] healthcheck:") {
+		t.Errorf("healthcheck=notify: %v, want an error with file:line", err)
+	}
+}

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Environment a supervising daemon gives its programs. A keeper master
@@ -108,16 +111,49 @@ func ReadRecords(dir string) ([]Record, error) {
 		if !strings.HasSuffix(e.Name(), ".session") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		var r Record
-		if json.Unmarshal(b, &r) == nil && r.PID > 0 {
+		if r, _, err := ReadRecordFile(filepath.Join(dir, e.Name())); err == nil {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// MaxRecordBytes bounds a record file: records are a few hundred bytes.
+const MaxRecordBytes = 64 << 10
+
+// ErrBadRecord is wrapped by ReadRecordFile's errors for a file that is not
+// a record: not a regular file, too large, or not a record's JSON.
+var ErrBadRecord = errors.New("not a session record")
+
+// ReadRecordFile reads one record and the uid that owns its file. Records
+// live in directories programs' users may write, so the file is opened
+// without following a symlink and without blocking (a FIFO), and must be
+// a regular file of at most MaxRecordBytes.
+func ReadRecordFile(path string) (r Record, owner uint32, err error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return Record{}, 0, fmt.Errorf("read session record %s: %w: a symlink is not followed", path, ErrBadRecord)
+	}
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("read session record %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return Record{}, 0, fmt.Errorf("read session record %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > MaxRecordBytes {
+		return Record{}, st.Uid, fmt.Errorf("read session record %s: %w: a regular file of at most %d bytes is", path, ErrBadRecord, MaxRecordBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxRecordBytes+1))
+	if err != nil {
+		return Record{}, st.Uid, fmt.Errorf("read session record %s: %w", path, err)
+	}
+	if json.Unmarshal(b, &r) != nil || r.PID <= 0 {
+		return Record{}, st.Uid, fmt.Errorf("read session record %s: %w", path, ErrBadRecord)
+	}
+	return r, st.Uid, nil
 }
 
 // startTime reads a process's start time from /proc/PID/stat ("self"

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"keeper/proctree"
 	"keeper/supervise/logfile"
 )
 
@@ -53,6 +54,9 @@ type Daemon struct {
 	// files by path).
 	sessionsMu  sync.Mutex
 	recordCache map[string]cachedRecord
+	// verified holds the masters whose records were checked against the
+	// process table (see verifyRecord), so each is checked once.
+	verified map[proctree.Identity]bool
 
 	stopped chan struct{} // closed when Run returns
 	wake    chan struct{} // asks Run to act on a mood change

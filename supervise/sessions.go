@@ -2,15 +2,17 @@ package supervise
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -194,9 +196,10 @@ func (d *Daemon) programFilter(names []string) (map[string]bool, error) {
 
 // cachedRecord is a parsed record file, valid while its size and time stay.
 type cachedRecord struct {
-	size int64
-	mod  time.Time
-	rec  detach.Record
+	size  int64
+	mod   time.Time
+	rec   detach.Record
+	owner uint32 // the file's owner
 }
 
 // liveRecords reads every record and keeps those whose master is still the
@@ -219,12 +222,22 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 				continue
 			}
 			path := filepath.Join(dir, f.Name())
-			r, ok := d.readRecordCached(path, f)
-			if !ok {
+			r, owner, err := d.readRecordCached(path, f)
+			if errors.Is(err, detach.ErrBadRecord) {
+				os.Remove(path)
+				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", e.Name(), err, owner)
+				continue
+			}
+			if err != nil {
 				continue
 			}
 			seen[path] = true
 			if p, err := proctree.Stat(r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
+				if why := d.verifyRecord(r, p, e.Name(), dir, owner); why != "" {
+					os.Remove(path)
+					d.log.Warnf("session record %s (uid %d) dropped: %s", path, owner, why)
+					continue
+				}
 				live = append(live, r)
 				continue
 			}
@@ -238,30 +251,85 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			delete(d.recordCache, path)
 		}
 	}
+	for id := range d.verified {
+		if !slices.ContainsFunc(live, func(r detach.Record) bool { return r.PID == id.PID && r.StartTime == id.StartTime }) {
+			delete(d.verified, id)
+		}
+	}
 	return live, nil
 }
 
-func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, bool) {
+func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, uint32, error) {
 	info, err := f.Info()
 	if err != nil {
-		return detach.Record{}, false
+		return detach.Record{}, 0, err
 	}
 	if c, ok := d.recordCache[path]; ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
-		return c.rec, true
+		return c.rec, c.owner, nil
 	}
-	b, err := os.ReadFile(path)
+	r, owner, err := detach.ReadRecordFile(path)
 	if err != nil {
-		return detach.Record{}, false
-	}
-	var r detach.Record
-	if json.Unmarshal(b, &r) != nil || r.PID <= 0 {
-		return detach.Record{}, false
+		return r, owner, err
 	}
 	if d.recordCache == nil {
 		d.recordCache = map[string]cachedRecord{}
 	}
-	d.recordCache[path] = cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r}
-	return r, true
+	d.recordCache[path] = cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r, owner: owner}
+	return r, owner, nil
+}
+
+// verifyRecord checks a record's claim before the daemon lists the session
+// or signals it: a program's user can write any record into its session
+// directory, naming any process. The master p must be what discovery looks
+// for (a session leader with no terminal, holding a pty master, listening
+// on the recorded socket), belong to the program whose directory holds the
+// record, and run as the user that directory belongs to, a record the daemon
+// or that user wrote. It returns why not, or "".
+func (d *Daemon) verifyRecord(r detach.Record, p proctree.Process, program, dir string, owner uint32) string {
+	id := p.Identity()
+	if d.verified[id] {
+		return ""
+	}
+	var dirOwner uint32
+	if fi, err := os.Stat(dir); err == nil {
+		dirOwner = fi.Sys().(*syscall.Stat_t).Uid
+	}
+	var procOwner uint32 = math.MaxUint32
+	if fi, err := os.Stat(fmt.Sprintf("/proc/%d", p.PID)); err == nil {
+		procOwner = fi.Sys().(*syscall.Stat_t).Uid
+	}
+	switch {
+	case r.Program != program:
+		return fmt.Sprintf("it names program %q but lies in %s's directory", r.Program, program)
+	case owner != dirOwner && owner != uint32(os.Geteuid()):
+		return fmt.Sprintf("written by uid %d, neither the program's user (%d) nor the daemon's", owner, dirOwner)
+	case procOwner != dirOwner:
+		return fmt.Sprintf("pid %d runs as uid %d, not as the program's user (%d)", p.PID, procOwner, dirOwner)
+	case !p.SessionLeader() || p.HasTTY():
+		return fmt.Sprintf("pid %d is not a session master (a session leader without a terminal)", p.PID)
+	case !holdsPtyMaster(p.PID):
+		return fmt.Sprintf("pid %d holds no pty master", p.PID)
+	case !sameSocket(masterSocket(p), r.Socket):
+		return fmt.Sprintf("pid %d does not listen on %s", p.PID, r.Socket)
+	}
+	if d.verified == nil {
+		d.verified = map[proctree.Identity]bool{}
+	}
+	d.verified[id] = true
+	return ""
+}
+
+// sameSocket reports whether two paths name the same socket file.
+func sameSocket(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // removeStaleSocket removes a socket file nobody listens on.

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"keeper/detach"
+	"keeper/proctree"
+)
+
+// TestForgedSessionRecords: a user= program writes records into its own
+// session directory: one naming a root process that has nothing to do with
+// keeper, a FIFO and a symlink to /dev/zero. keeper sessions lists none of
+// them and answers at once, kill-sessions kills nothing, and the daemon logs
+// what it dropped.
+func TestForgedSessionRecords(t *testing.T) {
+	t.Parallel()
+	u := newTestUser(t)
+
+	// The victim: root's, in a session of its own, no terminal, as a
+	// master would be.
+	victim := exec.Command("sleep", "1000")
+	victim.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ownChild(victim.Process.Pid, true)
+	t.Cleanup(func() {
+		victim.Process.Kill()
+		victim.Wait()
+		ownChild(victim.Process.Pid, false)
+	})
+	vp, err := proctree.Stat(victim.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record, _ := json.Marshal(detach.Record{Name: "x.sock", Socket: "/tmp/x.sock", Program: "forger",
+		PID: vp.PID, StartTime: vp.StartTime, Created: time.Now(), Maker: "keeper"})
+	forged := filepath.Join(os.TempDir(), fmt.Sprintf("forged-%d.json", os.Getpid()))
+	if err := os.WriteFile(forged, record, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(forged) })
+
+	k := newKeeperd(t, fmt.Sprintf(`
+[program:forger]
+command=/bin/sh -c 'cp %s "$KEEPER_SESSION_DIR/%d.session"; mkfifo "$KEEPER_SESSION_DIR/1.session"; ln -s /dev/zero "$KEEPER_SESSION_DIR/2.session"; touch "$KEEPER_SESSION_DIR/done"; exec sleep 1000'
+user=%s
+startsecs=0
+`, forged, vp.PID, u.name))
+	// The program's user must reach its session directory.
+	if err := os.Chmod(k.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	k.start()
+	dir := filepath.Join(filepath.Dir(k.pidfile), "keeper.state", "sessions", "forger")
+	waitFor(t, "the forged records", 10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(dir, "done"))
+		return err == nil
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list, err := k.client.Call(ctx, "keeper.getSessions", []any{})
+	if err != nil {
+		t.Fatalf("keeper.getSessions with forged records: %v", err)
+	}
+	if a, _ := list.([]any); len(a) != 0 {
+		t.Errorf("sessions listed from forged records: %v", list)
+	}
+	if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "kill-sessions"); code != 0 {
+		t.Errorf("kill-sessions: exit %d: %s", code, out)
+	}
+	if !processAlive(vp.PID) {
+		t.Fatalf("kill-sessions killed root's process %d named by a forged record", vp.PID)
+	}
+	log := k.log()
+	for _, want := range []string{
+		fmt.Sprintf("%d.session (uid %d) dropped: pid %d runs as uid 0", vp.PID, u.uid, vp.PID),
+		"1.session: not a session record",
+		"2.session: not a session record: a symlink is not followed",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log does not say %q:\n%s", want, log)
+		}
+	}
+}

@@ -92,6 +92,9 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 	d.clock = realClock{}
 	d.starter = realStarter{d}
 	d.stateDir = StateDir(cfg)
+	if err := checkStateDir(d.stateDir); err != nil {
+		return nil, err
+	}
 	d.stopMode = make(map[*process]Sessions)
 	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
 	if !cfg.Supervisord.Nocleanup {

@@ -634,9 +634,10 @@ func (d *Daemon) stopLeftovers() {
 	var wg sync.WaitGroup
 	for _, e := range ents {
 		path := filepath.Join(dir, e.Name())
-		b, err := os.ReadFile(path)
+		b, err := readOwnFile(path, 128)
 		os.Remove(path)
 		if err != nil {
+			d.log.Warnf("program record dropped: %v", err)
 			continue
 		}
 		var id proctree.Identity

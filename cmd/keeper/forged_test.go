@@ -93,3 +93,62 @@ startsecs=0
 		}
 	}
 }
+
+// TestPrecreatedStateDir: a state directory another user made (to have the
+// daemon kill "a program left running" it names), or one anyone may write,
+// makes the daemon refuse to start with what to do, and nothing is killed.
+func TestPrecreatedStateDir(t *testing.T) {
+	t.Parallel()
+	u := newTestUser(t)
+	victim := exec.Command("sleep", "1000")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ownChild(victim.Process.Pid, true)
+	t.Cleanup(func() {
+		victim.Process.Kill()
+		victim.Wait()
+		ownChild(victim.Process.Pid, false)
+	})
+	vp, err := proctree.Stat(victim.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		owner int
+		mode  os.FileMode
+		want  string
+	}{
+		{"another user's", int(u.uid), 0o700, fmt.Sprintf("is owned by uid %d, not by the daemon's user", u.uid)},
+		{"world-writable", 0, 0o777, "is writable by group or others (mode 0777)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newKeeperd(t, "[program:web]\ncommand=@DIR@/sleepy 1000\n")
+			state := filepath.Join(k.dir, "keeper.state")
+			programs := filepath.Join(state, "programs")
+			if err := os.MkdirAll(programs, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			rec := filepath.Join(programs, "web.pid")
+			if err := os.WriteFile(rec, []byte(fmt.Sprintf("%d %d\n", vp.PID, vp.StartTime)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{rec, programs, state} {
+				if err := os.Chown(p, tt.owner, tt.owner); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(p, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, code := runKeeper(t, k.dir, keeperBin, "daemon", "-n", "-c", k.conf)
+			if code == 0 || !strings.Contains(out, tt.want) || !strings.Contains(out, "remove it") {
+				t.Errorf("daemon on a %s state directory: exit %d, %q; want a refusal with %q and what to do", tt.name, code, out, tt.want)
+			}
+			if !processAlive(vp.PID) {
+				t.Fatalf("the daemon killed process %d named in a state directory it does not own", vp.PID)
+			}
+		})
+	}
+}

@@ -38,10 +38,7 @@ func UnixListeners(pids []int) (map[int][]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list unix listeners: %w", err)
 	}
-	listening, err := parseUnixListeners(table)
-	if err != nil {
-		return nil, fmt.Errorf("list unix listeners: parse /proc/net/unix: %w", err)
-	}
+	listening := parseUnixListeners(table)
 	out := make(map[int][]string)
 	if len(listening) == 0 {
 		return out, nil
@@ -102,8 +99,9 @@ func socketInode(link []byte) (uint64, bool) {
 //	0000000000000000: 00000002 00000000 00010000 0001 01 23456 /run/x.sock
 //
 // with the inode padded to 5 columns and the path (which may hold spaces)
-// after one more space, absent for unbound sockets.
-func parseUnixListeners(b []byte) (map[uint64]string, error) {
+// after one more space, absent for unbound sockets. A path may hold a
+// newline, so lines that do not parse are skipped.
+func parseUnixListeners(b []byte) map[uint64]string {
 	out := make(map[uint64]string)
 	first := true
 	for len(b) > 0 {
@@ -134,23 +132,21 @@ func parseUnixListeners(b []byte) (map[uint64]string, error) {
 			}
 			f[k], rest = rest[:n], rest[n:]
 		}
-		if len(f[6]) == 0 {
-			return nil, fmt.Errorf("%w: line %q", errMalformed, line)
-		}
+		// A line that does not parse is skipped, not fatal: any user can
+		// bind a socket whose path holds a newline, which splits its line.
 		flags, err := strconv.ParseUint(string(f[3]), 16, 32)
-		if err != nil {
-			return nil, fmt.Errorf("%w: flags in line %q", errMalformed, line)
-		}
 		inode, ok := atou(f[6])
-		if !ok {
-			return nil, fmt.Errorf("%w: inode in line %q", errMalformed, line)
+		if len(f[6]) == 0 || err != nil || !ok || !bytes.HasSuffix(f[0], []byte(":")) {
+			continue
 		}
 		if flags&soAcceptCon == 0 || len(rest) < 2 {
 			continue
 		}
-		out[inode] = string(rest[1:])
+		if _, dup := out[inode]; !dup { // the kernel lists a socket once
+			out[inode] = string(rest[1:])
+		}
 	}
-	return out, nil
+	return out
 }
 
 // UnixClients counts, for each of paths, the connections a server has

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"keeper/detach"
+	"keeper/internal/peer"
 	"keeper/proctree"
 )
 
@@ -151,4 +153,28 @@ func TestPrecreatedStateDir(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNewlineSocketPath: a listening socket whose path holds a newline
+// (which splits its line of /proc/net/unix) does not hide a real dtach
+// master from discovery.
+func TestNewlineSocketPath(t *testing.T) {
+	t.Parallel()
+	dtach := peer.Need(t, "dtach")
+	k := newKeeperd(t, `
+[program:term]
+command=/bin/sh -c '`+dtach+` -n @DIR@/t.sock @DIR@/sleepy 1000; exec @DIR@/sleepy 1001'
+startsecs=0
+`)
+	l, err := net.Listen("unix", filepath.Join(k.dir, "evil\nname"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	k.start()
+	waitFor(t, "the dtach session listed", 10*time.Second, func() bool {
+		out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "sessions", "--json")
+		var list []sessionJSON
+		return code == 0 && json.Unmarshal([]byte(out), &list) == nil && len(list) == 1 && list[0].Name == "t.sock"
+	})
 }

@@ -244,6 +244,7 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			detach.RemoveRecord(dir, r.PID)
 			removeStaleSocket(r.Socket)
 			d.log.Infof("session %s of %s ended (master pid %d): record dropped", r.Name, r.Program, r.PID)
+			d.reapOrphanedPty(r)
 		}
 	}
 	for path := range d.recordCache {
@@ -560,6 +561,47 @@ func (d *Daemon) reapSessions(list []Session) {
 		detach.RemoveRecord(d.sessionDir(s.Program), s.PID)
 		removeStaleSocket(s.Socket)
 		d.log.Infof("killed session %s of %s (master pid %d)", s.Name, s.Program, s.PID)
+	}
+}
+
+// reapOrphanedPty kills what is left of a session whose master is gone: a
+// pty program that ignored the hangup (and everything in its session, or
+// descending from it) would otherwise run on untracked, with no terminal
+// anyone can reach. It works in the background: reaping waits.
+func (d *Daemon) reapOrphanedPty(r detach.Record) {
+	if r.Child <= 1 {
+		return
+	}
+	child, err := proctree.Stat(r.Child)
+	if err != nil || child.StartTime != r.ChildStart || child.Zombie() {
+		return
+	}
+	snap, err := proctree.Take()
+	if err != nil {
+		return
+	}
+	seen := map[int]bool{}
+	var ids []proctree.Identity
+	for _, p := range append(append(snap.InSession(child.SID), child), snap.Descendants(child.PID)...) {
+		if !seen[p.PID] && !p.Zombie() && p.PID > 1 {
+			seen[p.PID] = true
+			ids = append(ids, p.Identity())
+		}
+	}
+	d.log.Warnf("session %s of %s: pty program %d outlived its master; killing %d processes", r.Name, r.Program, r.Child, len(ids))
+	go killAll(ids, sessionGrace)
+}
+
+// killAll sends SIGTERM to ids, then SIGKILL to those left after grace.
+func killAll(ids []proctree.Identity, grace time.Duration) {
+	for _, id := range ids {
+		_ = id.Signal(unix.SIGTERM)
+	}
+	if !waitGone(ids, grace) {
+		for _, id := range ids {
+			_ = id.Signal(unix.SIGKILL)
+		}
+		waitGone(ids, grace)
 	}
 }
 

@@ -41,6 +41,19 @@ lint:
 	$(GO) mod tidy -diff
 	$(GO) run $(STATICCHECK) ./...
 
+# fuzz runs every fuzz target (go test -list finds them) for FUZZTIME each;
+# the parsers of what other users control come first among them (session
+# records, /proc/net/unix and /proc/PID/stat, configs, XML-RPC, packets).
+FUZZTIME ?= 10s
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz: $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
 bench: bench-detach bench-supervise bench-sessions bench-screen
 
 bench-detach: build

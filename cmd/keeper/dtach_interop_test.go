@@ -147,7 +147,8 @@ func TestStuckClientDoesNotWedgeSession(t *testing.T) {
 	dir := testDir(t)
 	sock := filepath.Join(dir, "flood")
 	const lines = 400000 // about 2.7 MB, more than a client may fall behind
-	prog := fmt.Sprintf("stty -echo; read go; seq 1 %d; sleep 60", lines)
+	quiet := filepath.Join(dir, "quiet")
+	prog := fmt.Sprintf("stty -echo; touch %s; read go; seq 1 %d; sleep 60", quiet, lines)
 	if out, code := runCmd(t, dir, keeperBin, "dtach", "-n", sock, "sh", "-c", prog); code != 0 {
 		t.Fatalf("keeper dtach -n: exit %d: %s", code, out)
 	}
@@ -157,6 +158,11 @@ func TestStuckClientDoesNotWedgeSession(t *testing.T) {
 	// connection are handled in order), so both see the output from the start.
 	waitFor(t, "the stuck client attached", 5*time.Second, func() bool { return socketMode(t, sock)&0o100 != 0 })
 	reader := rawClient(t, sock)
+	// "go" typed before stty -echo took effect would be echoed.
+	waitFor(t, "the program's terminal not to echo", 5*time.Second, func() bool {
+		_, err := os.Stat(quiet)
+		return err == nil
+	})
 	if _, err := reader.Write(detach.AppendPush(nil, []byte("go\r"))); err != nil {
 		t.Fatal(err)
 	}

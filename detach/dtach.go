@@ -219,6 +219,14 @@ func DtachMain(argv []string, keeperVersion string, stdin, stdout, stderr *os.Fi
 		return code
 	}
 
+	if r.mode == 'c' || r.mode == 'A' {
+		// A symlink another user planted at the path would take this
+		// user's terminal to that user's session.
+		if owner, ok := foreignSymlink(r.socket); ok {
+			fmt.Fprintf(stdout, "%s: %s: a symlink owned by uid %d, not followed: remove it or use another path\n", progname, r.socket, owner)
+			return 1
+		}
+	}
 	switch r.mode {
 	case 'a':
 		if len(r.argv) > 0 {
@@ -256,6 +264,17 @@ func DtachMain(argv []string, keeperVersion string, stdin, stdout, stderr *os.Fi
 		return attachOrReport()
 	}
 	return 1
+}
+
+// foreignSymlink reports whether path is a symlink owned by neither this
+// user nor root, and its owner.
+func foreignSymlink(path string) (uint32, bool) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return 0, false
+	}
+	owner := fi.Sys().(*syscall.Stat_t).Uid
+	return owner, owner != uint32(os.Geteuid()) && owner != 0
 }
 
 // pushMain copies stdin into the session as keystrokes (dtach -p).

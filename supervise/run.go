@@ -239,7 +239,18 @@ func writePidfile(path string) error {
 	if path == "" {
 		return nil
 	}
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|logfile.NoFollowInSharedDir(path), 0o644)
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("write pidfile: %s is a symlink in a directory others can write; remove it (or move the pidfile)", path)
+	}
+	if err != nil {
+		return fmt.Errorf("write pidfile: %w", err)
+	}
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("write pidfile: %w", err)
 	}
 	return nil

@@ -178,3 +178,61 @@ startsecs=0
 		return code == 0 && json.Unmarshal([]byte(out), &list) == nil && len(list) == 1 && list[0].Name == "t.sock"
 	})
 }
+
+// TestPlantedSymlinks: in a directory anyone may write (as /tmp), a symlink
+// another user planted at the pidfile's or a log's path is not followed by
+// the daemon, and keeper dtach -A and -c refuse one at the socket's path.
+func TestPlantedSymlinks(t *testing.T) {
+	t.Parallel()
+	u := newTestUser(t)
+	k := newKeeperd(t, "")
+	shared := filepath.Join(k.dir, "shared")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(k.dir, "precious")
+	if err := os.WriteFile(target, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plant := func(name string) string {
+		t.Helper()
+		link := filepath.Join(shared, name)
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(link, int(u.uid), int(u.gid)); err != nil {
+			t.Fatal(err)
+		}
+		return link
+	}
+	for _, tt := range []struct{ name, pidfile, logfile, want string }{
+		{"pidfile", plant("k.pid"), filepath.Join(k.dir, "p.log"), "is a symlink in a directory others can write"},
+		{"logfile", filepath.Join(k.dir, "l.pid"), plant("k.log"), "a symlink in a directory others can write is not followed"},
+	} {
+		conf := filepath.Join(k.dir, tt.name+".conf")
+		body := fmt.Sprintf("[unix_http_server]\nfile=%s/%s.sock\n[supervisord]\nlogfile=%s\npidfile=%s\n",
+			k.dir, tt.name, tt.logfile, tt.pidfile)
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, code := runKeeper(t, k.dir, keeperBin, "daemon", "-n", "-c", conf)
+		if code == 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("%s through a planted symlink: exit %d, %q; want a refusal with %q", tt.name, code, out, tt.want)
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep me\n" {
+		t.Errorf("the symlinks' target was written: %q", b)
+	}
+
+	for _, mode := range []string{"-A", "-c"} {
+		link := plant("s" + mode)
+		c := startTerm(t, k.dir, nil, keeperBin, "dtach", mode, link, "sh")
+		code, out := c.wait(5*time.Second), c.output()
+		if code != 1 || !strings.Contains(out, fmt.Sprintf("a symlink owned by uid %d, not followed", u.uid)) {
+			t.Errorf("keeper dtach %s on a planted symlink: exit %d, %q; want a refusal", mode, code, out)
+		}
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 )
 
 // File is an append-only log file with supervisord's size rotation: a
@@ -41,6 +43,9 @@ type File struct {
 func Open(path string, maxBytes int64, backups int) (*File, error) {
 	l := &File{path: path, maxBytes: maxBytes, backups: backups}
 	if err := l.open(0); err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("open log %s: a symlink in a directory others can write is not followed; remove it or log elsewhere", path)
+		}
 		return nil, fmt.Errorf("open log %s: %w", path, unwrapPath(err))
 	}
 	return l, nil
@@ -49,7 +54,7 @@ func Open(path string, maxBytes int64, backups int) (*File, error) {
 // open opens l.path for appending with extra flags and records its size; l.mu
 // must be held (or l not yet shared).
 func (l *File) open(flags int) error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|flags, 0o666)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|flags|NoFollowInSharedDir(l.path), 0o666)
 	if err != nil {
 		return err
 	}
@@ -62,6 +67,18 @@ func (l *File) open(flags int) error {
 	l.size = fi.Size()
 	l.regular = fi.Mode().IsRegular()
 	return nil
+}
+
+// NoFollowInSharedDir is O_NOFOLLOW for a file in a directory others may
+// write (/tmp): another user could have planted a symlink there to make the
+// daemon, often root, write through it. Elsewhere a symlink is the
+// administrator's and is followed (/dev/stdout is one).
+func NoFollowInSharedDir(path string) int {
+	fi, err := os.Stat(filepath.Dir(path))
+	if err == nil && fi.Mode().Perm()&0o022 != 0 {
+		return syscall.O_NOFOLLOW
+	}
+	return 0
 }
 
 // Path returns the path the file was opened with.

@@ -20,6 +20,7 @@ type dtachRun struct {
 	detachChar int
 	redraw     byte
 	noSuspend  bool
+	log        string // keeper's --log FILE: record the session
 	argv       []string
 }
 
@@ -102,6 +103,13 @@ func parseDtach(progname, keeperVersion string, args []string) (*dtachRun, *usag
 	}
 	for len(args) >= 1 && strings.HasPrefix(args[0], "-") {
 		word := args[0]
+		if word == "--log" && r.mode != 'a' { // keeper's own option
+			if len(args) < 2 {
+				return nil, fail("No log file specified.")
+			}
+			r.log, args = args[1], args[2:]
+			continue
+		}
 	letters:
 		for i := 1; i < len(word); i++ {
 			switch word[i] {
@@ -180,6 +188,7 @@ func DtachMain(argv []string, keeperVersion string, stdin, stdout, stderr *os.Fi
 	}
 	master := MasterOptions{
 		Socket:   r.socket,
+		Log:      r.log,
 		Argv:     r.argv,
 		Redraw:   r.redraw,
 		Termios:  termios,

@@ -47,6 +47,7 @@ type MasterOptions struct {
 	Winsize    Winsize       // initial window size, zero for DefaultWinsize
 	Progname   string        // name used in messages, dtach's argv[0]
 	Screen     ScreenOptions // the terminal emulator that repaints attaching clients
+	Log        string        // a file to record the session in (asciicast v2), "" for none
 }
 
 // StartError is a failure to start a session, with the text dtach prints
@@ -78,6 +79,7 @@ type Master struct {
 	trimPending atomic.Bool // a memory trim is scheduled
 
 	scr     *screen     // the terminal's state, nil with the emulator off
+	cast    *castWriter // the recording, nil without one
 	replies chan []byte // the emulator's answers to queries, for the program
 
 	mu          sync.Mutex
@@ -115,9 +117,21 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 		gate:    make(chan struct{}),
 		room:    make(chan struct{}, 1),
 	}
+	if opts.Log != "" {
+		c, err := openCast(opts.Log, opts.Winsize)
+		if err != nil {
+			ln.Close()
+			os.Remove(opts.Socket)
+			return nil, &StartError{Msg: fmt.Sprintf("%s: %v", opts.Progname, err), Err: err}
+		}
+		m.cast = c
+	}
 	if err := m.startProgram(); err != nil {
 		ln.Close()
 		os.Remove(opts.Socket)
+		if m.cast != nil {
+			m.cast.close()
+		}
 		return nil, err
 	}
 	if !opts.Screen.Off {
@@ -192,6 +206,9 @@ func (m *Master) Serve() int {
 	signal.Notify(die, syscall.SIGTERM, syscall.SIGINT)
 
 	defer m.announce()()
+	if m.cast != nil {
+		defer m.cast.close()
+	}
 	go m.acceptLoop()
 	ended := make(chan struct{})
 	go func() {
@@ -235,6 +252,9 @@ func (m *Master) pump() {
 		}
 		if n > 0 {
 			m.broadcast(buf[:n])
+			if m.cast != nil {
+				m.cast.output(buf[:n])
+			}
 			sinceTrim += n
 			if sinceTrim > trimAfter && m.trimPending.CompareAndSwap(false, true) {
 				sinceTrim = 0
@@ -577,6 +597,9 @@ func (m *Master) writePty(b []byte) {
 // setWinsize sets the pty's window size and brings the emulator to it (a
 // size with no rows or columns is left to the pty alone).
 func (m *Master) setWinsize(ws Winsize) {
+	if m.cast != nil && ws.Rows > 0 && ws.Cols > 0 {
+		m.cast.resize(ws)
+	}
 	if m.scr != nil && ws.Rows > 0 && ws.Cols > 0 {
 		m.resizeScreen(ws)
 		return

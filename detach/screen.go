@@ -466,6 +466,11 @@ type SessionStatus struct {
 	Scrollback int    `json:"scrollback_lines,omitempty"`
 	AltScreen  bool   `json:"alt_screen,omitempty"`
 	Title      string `json:"title,omitempty"`
+	// Log is the recording's file; LogDropped counts output chunks it
+	// lost to a slow disk, LogError says why it stopped.
+	Log        string `json:"log,omitempty"`
+	LogDropped int    `json:"log_dropped,omitempty"`
+	LogError   string `json:"log_error,omitempty"`
 }
 
 func (m *Master) status() SessionStatus {
@@ -490,6 +495,14 @@ func (m *Master) status() SessionStatus {
 	m.mu.Lock()
 	st.Clients, st.Attach = len(m.clients), len(m.attached)
 	m.mu.Unlock()
+	if m.cast != nil {
+		st.Log = m.cast.path
+		dropped, err := m.cast.state()
+		st.LogDropped = dropped
+		if err != nil {
+			st.LogError = err.Error()
+		}
+	}
 	return st
 }
 

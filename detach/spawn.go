@@ -59,6 +59,9 @@ func masterArgs(progname string, opts MasterOptions, foreground bool) []string {
 	if spec := opts.Screen.String(); spec != "" {
 		args = append(args, "-s", spec)
 	}
+	if opts.Log != "" {
+		args = append(args, "-l", opts.Log)
+	}
 	args = append(args, "-r", strconv.Itoa(int(opts.Redraw)), "--", opts.Socket)
 	return append(args, opts.Argv...)
 }
@@ -90,6 +93,7 @@ func SpawnMaster(progname string, opts MasterOptions) error {
 	if err := screenFromEnv(&opts); err != nil {
 		return fmt.Errorf("spawn session master: %w", err)
 	}
+	logFromEnv(&opts)
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("spawn session master: %w", err)
@@ -143,6 +147,7 @@ func ExecMaster(progname string, opts MasterOptions) error {
 	if err := screenFromEnv(&opts); err != nil {
 		return fmt.Errorf("exec session master: %w", err)
 	}
+	logFromEnv(&opts)
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("exec session master: %w", err)
@@ -238,6 +243,12 @@ func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err er
 				return opts, false, err
 			}
 			opts.Screen = sc
+			args = args[1:]
+		case "-l":
+			if len(args) < 2 {
+				return opts, false, errors.New("-l needs a file")
+			}
+			opts.Log = args[1]
 			args = args[1:]
 		case "-r":
 			if len(args) < 2 {

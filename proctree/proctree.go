@@ -245,6 +245,40 @@ func (s *Snapshot) Descendants(pid int) []Process {
 	return out
 }
 
+// Subtrees returns the processes of roots and every process below them,
+// each once, in the order found (the roots' own order, then breadth
+// first). A process for which prune returns true is left out with
+// everything below it; roots not in the snapshot are ignored.
+func (s *Snapshot) Subtrees(roots []int, prune func(Process) bool) []Process {
+	seen := make([]bool, len(s.procs))
+	var out []Process
+	var queue []int
+	visit := func(i int) {
+		if seen[i] {
+			return
+		}
+		seen[i] = true
+		if prune(s.procs[i]) {
+			return
+		}
+		out = append(out, s.procs[i])
+		queue = append(queue, s.procs[i].PID)
+	}
+	for _, pid := range roots {
+		if i := s.find(pid); i >= 0 {
+			visit(i)
+		}
+	}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		for _, i := range s.children(parent) {
+			visit(int(i))
+		}
+	}
+	return out
+}
+
 // InSession returns the processes of session sid, in pid order.
 func (s *Snapshot) InSession(sid int) []Process {
 	return s.filter(func(p *Process) bool { return p.SID == sid })

@@ -154,6 +154,16 @@ const (
 	SessionsKill Sessions = "kill" // reap them after the program stops
 )
 
+// Leftovers says what happens to the rest of a program's process tree (workers, daemonized helpers;
+// never its sessions) once its main process has exited.
+type Leftovers string
+
+// The leftovers values.
+const (
+	LeftoversStop Leftovers = "stop" // stopsignal, then SIGKILL after stopwaitsecs (default)
+	LeftoversKeep Leftovers = "keep" // leave them running, as supervisord does
+)
+
 // LogMode says where a process's stdout or stderr goes.
 type LogMode int
 
@@ -223,6 +233,8 @@ type ProcessConfig struct {
 	ServerURL string
 	// Sessions is keeper's own key: what stop and shutdown do with the detached terminal sessions.
 	Sessions Sessions
+	// Leftovers is keeper's own key: whether the rest of the program's tree is stopped with it.
+	Leftovers Leftovers
 }
 
 // Namespec returns "group:name", or just name when the process is alone in a group of its name.
@@ -391,7 +403,7 @@ var (
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
-		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions",
+		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
 	includeKeys      = keySet("files", "")
@@ -1058,6 +1070,7 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.Umask = r.octal("umask", -1, 0o777)
 	tmpl.RedirectStderr = r.boolean("redirect_stderr", false)
 	tmpl.Sessions = Sessions(r.oneOf("sessions", string(SessionsKeep), string(SessionsKeep), string(SessionsKill)))
+	tmpl.Leftovers = Leftovers(r.oneOf("leftovers", string(LeftoversStop), string(LeftoversStop), string(LeftoversKeep)))
 	if o, v := r.lookup("serverurl"); o != nil && !strings.EqualFold(strings.TrimSpace(v), "auto") {
 		tmpl.ServerURL = v
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"keeper/proctree"
 	"keeper/supervise/logfile"
 )
 
@@ -54,6 +55,9 @@ type Daemon struct {
 
 	clock   clock   // time for the processes' timers
 	starter starter // starts and signals the processes
+	// stopTree stops what is left of a program instance once its main
+	// process has exited (stopInstanceTree); nil leaves it running.
+	stopTree func(namespec string, main proctree.Identity, sig syscall.Signal, wait time.Duration)
 }
 
 // groupState is an active process group.
@@ -80,6 +84,7 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 	}
 	d.clock = realClock{}
 	d.starter = realStarter{d}
+	d.stopTree = d.stopInstanceTree
 	d.stateDir = StateDir(cfg)
 	d.stopMode = make(map[*process]Sessions)
 	// The daemon's heap is mostly short-lived request garbage: collect it
@@ -280,13 +285,18 @@ func (d *Daemon) startAutostartLocked(groups map[string]bool) {
 }
 
 // processStarted is called under the lock once a process was spawned.
-func (d *Daemon) processStarted(p *process, pid int) { d.recordProgram(p, pid) }
+func (d *Daemon) processStarted(p *process, pid int) {
+	p.main, _ = proctree.IdentityOf(pid)
+	d.recordProgram(p, pid)
+}
 
 // processExited is called under the lock after a process's exit was
 // handled: its identity record goes, and, when the stop asked for it, its
 // sessions are reaped (in the background: reaping waits on processes).
 func (d *Daemon) processExited(p *process) {
-	d.forgetProgram(p)
+	if p.pid == 0 { // not already restarted: the record is the new instance's
+		d.forgetProgram(p)
+	}
 	mode, ok := d.stopMode[p]
 	delete(d.stopMode, p)
 	if !ok {

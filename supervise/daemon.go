@@ -58,6 +58,7 @@ type Daemon struct {
 	// stopTree stops what is left of a program instance once its main
 	// process has exited (stopInstanceTree); nil leaves it running.
 	stopTree func(namespec string, main proctree.Identity, sig syscall.Signal, wait time.Duration)
+	track    *tracking // how a program's processes are told apart
 }
 
 // groupState is an active process group.
@@ -85,6 +86,7 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 	d.clock = realClock{}
 	d.starter = realStarter{d}
 	d.stopTree = d.stopInstanceTree
+	d.track = newTracking(cfg.Server.File)
 	d.stateDir = StateDir(cfg)
 	d.stopMode = make(map[*process]Sessions)
 	// The daemon's heap is mostly short-lived request garbage: collect it
@@ -372,6 +374,7 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	defer close(d.stopped)
 	// No program runs twice: what a dead daemon left running stops first.
 	d.stopLeftovers()
+	d.stopOrphanedCgroups()
 	if list, err := d.Sessions(nil); err != nil {
 		d.log.Warnf("find sessions: %v", err)
 	} else if len(list) > 0 {
@@ -396,6 +399,9 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		d.stopAll(context.Background())
 		if mood == MoodShutdown {
 			d.reapAtShutdown()
+			if cg := d.track.cgroups(); cg != nil {
+				cg.removeEmpty()
+			}
 		}
 		d.mu.Lock()
 		d.closeAll()

@@ -27,11 +27,12 @@ import (
 // stopwaitsecs, before the program counts as stopped or exited and before
 // a new instance starts. leftovers=keep restores supervisord's behaviour.
 //
-// Without cgroups, membership is the instance mark every program inherits
-// through its environment (KEEPER_DAEMON and KEEPER_PROGRAM, which session
-// discovery reads too) plus the main process's group and its descendants,
-// read from one proctree snapshot. A process that started before the
-// instance's main process is never part of it.
+// Membership is the program's cgroup where keeper can create cgroups (see
+// cgroups), otherwise the instance mark every program inherits through its
+// environment (KEEPER_DAEMON and KEEPER_PROGRAM, which session discovery
+// reads too); either way plus the main process's group and every
+// descendant, read from one proctree snapshot. A process that started
+// before the instance's main process is never part of it.
 
 // leftoverGrace is how long processes that got SIGKILL have to disappear.
 const leftoverGrace = 5 * time.Second
@@ -104,17 +105,29 @@ func (d *Daemon) instanceTree(namespec string, main proctree.Identity) []proctre
 		}
 	}
 	mark := []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
+	// The program's processes are those of its cgroup, or without one
+	// those carrying its mark.
+	member := func(p proctree.Process) bool { return hasProgramMark(p.PID, mark, namespec) }
+	cg := d.track.cgroups()
+	if cg != nil {
+		inCgroup, err := cg.members(namespec)
+		if err != nil {
+			d.log.Warnf("find leftovers of %s: %v", namespec, err)
+		}
+		member = func(p proctree.Process) bool { return inCgroup[p.PID] }
+	}
 	var marked []proctree.Process
 	for _, p := range snap.Processes() {
 		if skip[p.PID] || p.Zombie() || p.StartTime < main.StartTime {
 			continue
 		}
-		if hasProgramMark(p.PID, mark, namespec) {
+		if member(p) {
 			marked = append(marked, p)
 		}
 	}
-	// A mark on a session master says whose session it is, not that it
-	// belongs to the instance: keep it, and what runs under it.
+	// A session master the daemon did not know yet (orphaned by a daemon
+	// that died, or just made) is the program's session, not part of it:
+	// keep it, and what runs under it.
 	for _, p := range marked {
 		if !p.SessionLeader() || p.HasTTY() {
 			continue
@@ -123,16 +136,23 @@ func (d *Daemon) instanceTree(namespec string, main proctree.Identity) []proctre
 			d.adoptMaster(r)
 			for _, id := range sessionProcesses(snap, Session{PID: r.PID, StartTime: r.StartTime}) {
 				skip[id.PID] = true
+				if cg != nil {
+					if err := cg.moveToSessions(id.PID); err != nil {
+						d.log.Warnf("%v", err)
+					}
+				}
 			}
 		}
 	}
 	var roots []int
-	if snap.Has(main) {
-		roots = append(roots, main.PID)
-	}
-	for _, p := range snap.InGroup(main.PID) {
-		if p.StartTime >= main.StartTime {
-			roots = append(roots, p.PID)
+	if main.PID > 1 {
+		if snap.Has(main) {
+			roots = append(roots, main.PID)
+		}
+		for _, p := range snap.InGroup(main.PID) {
+			if p.StartTime >= main.StartTime {
+				roots = append(roots, p.PID)
+			}
 		}
 	}
 	for _, p := range marked {
@@ -194,4 +214,63 @@ func pidList(ids []proctree.Identity) string {
 		fmt.Fprintf(&b, " %d", id.PID)
 	}
 	return b.String()
+}
+
+// stopOrphanedCgroups stops what a dead daemon's programs left in their
+// cgroups when no record named their main process (it died first, or the
+// daemon died before writing the record).
+func (d *Daemon) stopOrphanedCgroups() {
+	cg := d.track.cgroups()
+	if cg == nil {
+		return
+	}
+	for _, name := range cg.programsWithProcesses() {
+		sig, wait := unix.SIGTERM, 10*time.Second
+		d.mu.Lock()
+		if _, p, ok := d.lookupLocked(name); ok && p != nil {
+			sig, wait = p.cfg.Stopsignal, p.cfg.Stopwait
+		}
+		d.mu.Unlock()
+		d.stopInstanceTree(name, proctree.Identity{}, sig, wait)
+	}
+}
+
+// moveSessions moves the sessions the daemon has just recognized, with
+// everything running under them, out of their program's cgroup into the
+// sessions cgroup, so that stopping the program never touches them. It
+// runs with the session listing (under sessionsMu).
+func (d *Daemon) moveSessions(records []detach.Record) {
+	cg := d.track.cgroups()
+	if cg == nil {
+		return
+	}
+	var fresh []detach.Record
+	for _, r := range records {
+		if d.track.moved[r.PID] != r.StartTime {
+			fresh = append(fresh, r)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	snap, err := proctree.Take()
+	if err != nil {
+		d.log.Warnf("move sessions to their cgroup: %v", err)
+		return
+	}
+	moved := make(map[int]uint64, len(records))
+	for _, r := range records {
+		if d.track.moved[r.PID] == r.StartTime {
+			moved[r.PID] = r.StartTime
+		}
+	}
+	for _, r := range fresh {
+		for _, id := range sessionProcesses(snap, Session{PID: r.PID, StartTime: r.StartTime}) {
+			if err := cg.moveToSessions(id.PID); err != nil {
+				d.log.Warnf("%v", err)
+			}
+		}
+		moved[r.PID] = r.StartTime
+	}
+	d.track.moved = moved
 }

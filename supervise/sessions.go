@@ -115,6 +115,7 @@ func (d *Daemon) Sessions(names []string) ([]Session, error) {
 		return nil, err
 	}
 	records = append(records, d.discover(records)...)
+	d.moveSessions(records)
 
 	want, err := d.programFilter(names)
 	if err != nil {

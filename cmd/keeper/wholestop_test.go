@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,25 +28,45 @@ func TestWholeProgramStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	t.Run("keeper-as-dtach", func(t *testing.T) { wholeStopScenario(t, filepath.Dir(dtachLink)) })
-	t.Run("real-dtach", func(t *testing.T) { wholeStopScenario(t, filepath.Dir(peer.Need(t, "dtach"))) })
+	for _, tracking := range []string{"cgroup", "mark"} {
+		t.Run(tracking+"/keeper-as-dtach", func(t *testing.T) { wholeStopScenario(t, tracking, filepath.Dir(dtachLink)) })
+		t.Run(tracking+"/real-dtach", func(t *testing.T) {
+			wholeStopScenario(t, tracking, filepath.Dir(peer.Need(t, "dtach")))
+		})
+	}
 }
 
 // wholeStopUsers is how many sessions the stand-in opens.
 const wholeStopUsers = 2
 
-func wholeStopScenario(t *testing.T, dtachDir string) {
+// wholeStopScenario runs the scenario with the daemon tracking programs
+// by cgroup ("cgroup", skipped where keeper cannot create cgroups) or by
+// the instance mark ("mark", forced with KEEPER_CGROUPS=off).
+func wholeStopScenario(t *testing.T, tracking, dtachDir string) {
 	e := &seedEnv{t: t, dir: testDir(t), marker: strconv.Itoa(900000 + rand.Intn(99999))}
 	port := freePort(t)
 	e.conf = writeWholeStopConfig(t, e.dir, dtachDir, e.marker, port)
+	env := os.Environ()
+	if tracking == "mark" {
+		env = append(env, "KEEPER_CGROUPS=off")
+	}
 	startDaemon := func() {
 		t.Helper()
-		if out, code := runCmd(t, e.dir, keeperBin, "daemon", "-c", e.conf); code != 0 {
-			t.Fatalf("keeper daemon: exit %d: %s", code, out)
+		cmd := exec.Command(keeperBin, "daemon", "-c", e.conf)
+		cmd.Dir, cmd.Env = e.dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("keeper daemon: %v: %s", err, out)
 		}
 	}
 	startDaemon()
 	t.Cleanup(func() { e.keeper("shutdown", "--kill-sessions") })
+	out, _ := e.keeper("status", "-v")
+	switch {
+	case tracking == "mark" && !strings.Contains(out, "process tracking: process groups and the instance mark (no cgroup v2: KEEPER_CGROUPS=off)"):
+		t.Fatalf("status -v does not say the instance mark is used:\n%s", out)
+	case tracking == "cgroup" && !strings.Contains(out, "process tracking: cgroup v2"):
+		t.Skipf("skipping: keeper cannot create cgroups here: %s", out)
+	}
 	first := e.waitSessions(wholeStopUsers, "the stand-in's sessions")
 	instance := e.waitInstance(nil, "the first instance")
 

@@ -42,11 +42,11 @@ func populate(b *testing.B, total int) {
 	eventually(b, "sleeps to start", func() bool { return len(take(b).Children(pid)) >= n })
 }
 
-func benchTake(b *testing.B, opts ...Option) {
+func benchTake(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		s, err := Take(opts...)
+		s, err := Take()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -57,14 +57,9 @@ func benchTake(b *testing.B, opts ...Option) {
 
 func BenchmarkTake(b *testing.B) {
 	b.Run("ambient", func(b *testing.B) { benchTake(b) })
-	b.Run("ambient-cmdline", func(b *testing.B) { benchTake(b, WithCmdline()) })
 	b.Run("1000", func(b *testing.B) {
 		populate(b, 1000)
 		benchTake(b)
-	})
-	b.Run("1000-cmdline", func(b *testing.B) {
-		populate(b, 1000)
-		benchTake(b, WithCmdline())
 	})
 }
 

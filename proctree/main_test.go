@@ -175,9 +175,9 @@ func eventually(t testing.TB, what string, cond func() bool) {
 }
 
 // take takes a snapshot or fails the test.
-func take(t testing.TB, opts ...Option) *Snapshot {
+func take(t testing.TB) *Snapshot {
 	t.Helper()
-	s, err := Take(opts...)
+	s, err := Take()
 	if err != nil {
 		t.Fatal(err)
 	}

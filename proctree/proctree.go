@@ -14,9 +14,11 @@
 // [Snapshot.Has] before acting on a pid found earlier, and signal with
 // [Identity.Signal], which cannot hit a reused pid.
 //
-// Sessions in keeper's sense (detached terminal session masters) are found
-// with [Snapshot.Sessions]: descendants that lead their own session, have no
-// controlling terminal and listen on a unix socket ([UnixListeners]).
+// A program's tree is found with [Snapshot.Subtrees] (from its main
+// process, its process group's members ([Snapshot.InGroup]) and whatever
+// else marks it, pruning its sessions), a session's processes with
+// [Snapshot.Descendants] and [Snapshot.InSession], and the unix sockets a
+// session master listens on with [UnixListeners].
 //
 // The package reads /proc directly and never forks (gopsutil's Children
 // runs pgrep on every call).
@@ -75,30 +77,14 @@ func (p Process) GroupLeader() bool { return p.PID == p.PGID }
 // Snapshot is an immutable copy of the process table. Its zero value is
 // an empty table.
 type Snapshot struct {
-	procs    []Process        // sorted by PID
-	byParent []int32          // indexes into procs, sorted by (PPID, PID)
-	cmdlines map[int][]string // filled only with WithCmdline
+	procs    []Process // sorted by PID
+	byParent []int32   // indexes into procs, sorted by (PPID, PID)
 }
-
-// Option changes what [Take] reads.
-type Option func(*options)
-
-type options struct {
-	cmdline bool
-}
-
-// WithCmdline makes Take read every process's command line too (one more
-// file per process), so that [Snapshot.Cmdline] answers from the snapshot.
-func WithCmdline() Option { return func(o *options) { o.cmdline = true } }
 
 // Take reads /proc once and returns a snapshot of every process in the
 // caller's pid namespace. Processes that exit during the scan are left out;
 // so are processes whose stat file the caller may not read (hidepid).
-func Take(opts ...Option) (*Snapshot, error) {
-	var o options
-	for _, f := range opts {
-		f(&o)
-	}
+func Take() (*Snapshot, error) {
 	dir, err := os.Open("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("take process snapshot: %w", err)
@@ -111,9 +97,6 @@ func Take(opts ...Option) (*Snapshot, error) {
 	dirfd := int(dir.Fd())
 
 	s := &Snapshot{procs: make([]Process, 0, len(names))}
-	if o.cmdline {
-		s.cmdlines = make(map[int][]string, len(names))
-	}
 	buf := make([]byte, 1024)
 	path := make([]byte, 0, 32)
 	for _, name := range names {
@@ -123,7 +106,7 @@ func Take(opts ...Option) (*Snapshot, error) {
 		path = append(path[:0], name...)
 		path = append(path, "/stat"...)
 		var b []byte
-		b, err = readAt(dirfd, string(path), buf, true)
+		b, err = readLineAt(dirfd, string(path), buf)
 		if err != nil || len(b) == 0 {
 			if err == nil || gone(err) {
 				continue
@@ -134,18 +117,6 @@ func Take(opts ...Option) (*Snapshot, error) {
 		p, err := parseStat(b)
 		if err != nil {
 			return nil, fmt.Errorf("take process snapshot: parse /proc/%s: %w", path, err)
-		}
-		if o.cmdline {
-			path = append(path[:len(name)], "/cmdline"...)
-			b, err = readAt(dirfd, string(path), buf, false)
-			if err != nil {
-				if gone(err) {
-					continue
-				}
-				return nil, fmt.Errorf("take process snapshot: read /proc/%s: %w", path, err)
-			}
-			buf = b[:cap(b)]
-			s.cmdlines[p.PID] = splitCmdline(b)
 		}
 		s.procs = append(s.procs, p)
 	}
@@ -245,6 +216,40 @@ func (s *Snapshot) Descendants(pid int) []Process {
 	return out
 }
 
+// Subtrees returns the processes of roots and every process below them,
+// each once, in the order found (the roots' own order, then breadth
+// first). A process for which prune returns true is left out with
+// everything below it; roots not in the snapshot are ignored.
+func (s *Snapshot) Subtrees(roots []int, prune func(Process) bool) []Process {
+	seen := make([]bool, len(s.procs))
+	var out []Process
+	var queue []int
+	visit := func(i int) {
+		if seen[i] {
+			return
+		}
+		seen[i] = true
+		if prune(s.procs[i]) {
+			return
+		}
+		out = append(out, s.procs[i])
+		queue = append(queue, s.procs[i].PID)
+	}
+	for _, pid := range roots {
+		if i := s.find(pid); i >= 0 {
+			visit(i)
+		}
+	}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		for _, i := range s.children(parent) {
+			visit(int(i))
+		}
+	}
+	return out
+}
+
 // InSession returns the processes of session sid, in pid order.
 func (s *Snapshot) InSession(sid int) []Process {
 	return s.filter(func(p *Process) bool { return p.SID == sid })
@@ -263,72 +268,6 @@ func (s *Snapshot) filter(keep func(*Process) bool) []Process {
 		}
 	}
 	return out
-}
-
-// DetachedLeaders returns the descendants of pid that lead their own
-// session and have no controlling terminal (what a dtach-style master looks
-// like), breadth first.
-func (s *Snapshot) DetachedLeaders(pid int) []Process {
-	var out []Process
-	for _, p := range s.Descendants(pid) {
-		if p.SessionLeader() && !p.HasTTY() && !p.Zombie() {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// Session is a detached terminal session master found in a snapshot.
-type Session struct {
-	Process
-	// Sockets are the paths of the unix sockets it listens on, as the
-	// kernel reports them (see [UnixListeners]).
-	Sockets []string
-}
-
-// Sessions returns the descendants of pid that are detached session
-// masters: session leaders with no controlling terminal that listen on at
-// least one named unix socket. Reading the sockets looks at the live
-// processes, so a master that exited since the snapshot is left out. If
-// some candidates' descriptors could not be read (see [UnixListeners]),
-// the sessions found among the others are returned with the error.
-func (s *Snapshot) Sessions(pid int) ([]Session, error) {
-	leaders := s.DetachedLeaders(pid)
-	if len(leaders) == 0 {
-		return nil, nil
-	}
-	pids := make([]int, len(leaders))
-	for i, p := range leaders {
-		pids[i] = p.PID
-	}
-	socks, err := UnixListeners(pids)
-	if err != nil {
-		err = fmt.Errorf("find sessions under %d: %w", pid, err)
-	}
-	var out []Session
-	for _, p := range leaders {
-		if paths := socks[p.PID]; len(paths) > 0 {
-			out = append(out, Session{Process: p, Sockets: paths})
-		}
-	}
-	return out, err
-}
-
-// Cmdline returns the command line of pid: from the snapshot if it was
-// taken [WithCmdline], otherwise read now from /proc/PID/cmdline and kept
-// only if pid still has the start time it had in the snapshot (else the
-// error wraps [ErrNoProcess]). Kernel threads have an empty command line.
-// A process that rewrote its argv area (setproctitle) may show one string
-// holding spaces.
-func (s *Snapshot) Cmdline(pid int) ([]string, error) {
-	p, ok := s.Get(pid)
-	if !ok {
-		return nil, fmt.Errorf("read command line of %d: %w", pid, ErrNoProcess)
-	}
-	if s.cmdlines != nil {
-		return slices.Clone(s.cmdlines[pid]), nil
-	}
-	return p.Identity().Cmdline()
 }
 
 // splitCmdline splits the NUL-separated contents of /proc/PID/cmdline.

@@ -83,18 +83,9 @@ func TestSetsid(t *testing.T) {
 	if !slices.Contains(pids(s.Children(os.Getpid())), pid) {
 		t.Errorf("Children(self) = %v, lacks %d", pids(s.Children(os.Getpid())), pid)
 	}
-	if got := pids(s.DetachedLeaders(os.Getpid())); !slices.Contains(got, pid) {
-		t.Errorf("DetachedLeaders(self) = %v, lacks %d", got, pid)
-	}
-	// It listens on nothing, so it is not a session.
-	sess, err := s.Sessions(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, x := range sess {
-		if x.PID == pid {
-			t.Errorf("Sessions lists sleep %d, which listens on nothing", pid)
-		}
+	// It listens on nothing, so it is no session master.
+	if ls, err := UnixListeners([]int{pid}); err != nil || len(ls) != 0 {
+		t.Errorf("UnixListeners(sleep) = %v, %v; want none", ls, err)
 	}
 	if got := s.Descendants(pid); len(got) != 0 {
 		t.Errorf("Descendants(sleep) = %v", got)
@@ -217,28 +208,25 @@ func TestCmdline(t *testing.T) {
 	cmd := startHelper(t, "", nil, args...)
 	pid := cmd.Process.Pid
 	want := append([]string{os.Args[0]}, args...)
-	for _, opts := range [][]Option{nil, {WithCmdline()}} {
-		s := take(t, opts...)
-		got, err := s.Cmdline(pid)
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("Cmdline(%d) with %d options = %q, %v; want %q", pid, len(opts), got, err, want)
-		}
-		if _, err := s.Cmdline(-1); !errors.Is(err, ErrNoProcess) {
-			t.Errorf("Cmdline(-1) error = %v, want ErrNoProcess", err)
-		}
+	p, _ := take(t).Get(pid)
+	got, err := p.Identity().Cmdline()
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("Cmdline(%d) = %q, %v; want %q", pid, got, err, want)
+	}
+	if _, err := (Identity{PID: -1}).Cmdline(); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("Cmdline of pid -1: error = %v, want ErrNoProcess", err)
 	}
 	// A kernel thread (kthreadd, pid 2, when visible) has no command line.
 	if p, ok := take(t).Get(2); ok && p.PPID == 0 {
-		got, err := take(t).Cmdline(2)
+		got, err := p.Identity().Cmdline()
 		if err != nil || len(got) != 0 {
 			t.Errorf("Cmdline(2) = %q, %v; want empty", got, err)
 		}
 	}
-	// A snapshot whose process is gone does not read a reused pid.
-	s := take(t)
+	// An identity whose process is gone does not read a reused pid.
 	cmd.Process.Kill()
 	cmd.Wait()
-	if got, err := s.Cmdline(pid); !errors.Is(err, ErrNoProcess) {
+	if got, err := p.Identity().Cmdline(); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("Cmdline of reaped %d = %q, %v; want ErrNoProcess", pid, got, err)
 	}
 }
@@ -385,15 +373,6 @@ func TestUnixListeners(t *testing.T) {
 		t.Errorf("listeners of %d = %q, want /proc/self/fd/N/fd.sock first", pid, paths)
 	}
 
-	// The helper is a session leader with no terminal listening on a
-	// socket: a session under us.
-	sess, err := take(t).Sessions(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sess) != 1 || sess[0].PID != pid || !slices.Equal(sess[0].Sockets, paths) {
-		t.Errorf("Sessions(self) = %+v, want %d with %q", sess, pid, paths)
-	}
 }
 
 // TestDtachSession finds a session made by the real dtach.
@@ -427,21 +406,26 @@ func TestDtachSession(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	var sess []Session
+	// The master is a session leader with no terminal below us,
+	// listening on the socket, with the program on the pty below it.
+	var master Process
 	var s *Snapshot
 	eventually(t, "dtach master listening", func() bool {
-		var err error
 		s = take(t)
-		sess, err = s.Sessions(os.Getpid())
-		if err != nil {
-			t.Fatal(err)
+		for _, p := range s.Descendants(os.Getpid()) {
+			if !p.SessionLeader() || p.HasTTY() {
+				continue
+			}
+			if ls, _ := UnixListeners([]int{p.PID}); slices.Equal(ls[p.PID], []string{sock}) {
+				master = p
+				return len(s.Descendants(p.PID)) > 0
+			}
 		}
-		return len(sess) > 0 && len(s.Descendants(sess[0].PID)) > 0
+		return false
 	})
-	master := sess[0].Process
 	tree := append([]Process{master}, s.Descendants(master.PID)...)
-	if len(sess) != 1 || master.Comm != "dtach" || !slices.Equal(sess[0].Sockets, []string{sock}) {
-		t.Errorf("Sessions(self) = %+v, want dtach on %s", sess, sock)
+	if master.Comm != "dtach" {
+		t.Errorf("master listening on %s = %+v, want dtach", sock, master)
 	}
 	// The program on the pty has its own session and the pty as its tty.
 	prog := tree[1]
@@ -460,7 +444,7 @@ func TestNoDescriptorLeak(t *testing.T) {
 	}
 	before := count()
 	for range 5 {
-		s := take(t, WithCmdline())
+		s := take(t)
 		if _, err := UnixListeners(pids(s.Processes())); err != nil {
 			t.Fatal(err)
 		}

@@ -141,13 +141,13 @@ func gone(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EACCES)
 }
 
-// readAt reads the whole file at path (relative to dirfd) into buf, growing
+// readLineAt reads the whole file at path (relative to dirfd) into buf, growing
 // it if needed, with bare system calls: os.Open would also try to register
-// the descriptor with the poller, which costs a system call per file. If
-// line is set, a read that ends in a newline without filling buf is taken
-// as the whole file, saving the read that returns end of file: right for
-// one-line seq_files such as /proc/PID/stat, which a read hands over whole.
-func readAt(dirfd int, path string, buf []byte, line bool) ([]byte, error) {
+// the descriptor with the poller, which costs a system call per file. A
+// read that ends in a newline without filling buf is taken as the whole
+// file, saving the read that returns end of file: right for one-line
+// seq_files such as /proc/PID/stat, which a read hands over whole.
+func readLineAt(dirfd int, path string, buf []byte) ([]byte, error) {
 	fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	for err == unix.EINTR {
 		fd, err = unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
@@ -172,7 +172,7 @@ func readAt(dirfd int, path string, buf []byte, line bool) ([]byte, error) {
 			return buf[:n], nil
 		}
 		n += m
-		if line && n < len(buf) && buf[n-1] == '\n' {
+		if n < len(buf) && buf[n-1] == '\n' {
 			return buf[:n], nil
 		}
 	}
@@ -182,7 +182,7 @@ func readAt(dirfd int, path string, buf []byte, line bool) ([]byte, error) {
 func readStat(pid int) (Process, error) {
 	var arr [512]byte
 	path := "/proc/" + strconv.Itoa(pid) + "/stat"
-	b, err := readAt(unix.AT_FDCWD, path, arr[:], true)
+	b, err := readLineAt(unix.AT_FDCWD, path, arr[:])
 	if err == nil && len(b) == 0 {
 		err = unix.ESRCH
 	}

@@ -154,6 +154,16 @@ const (
 	SessionsKill Sessions = "kill" // reap them after the program stops
 )
 
+// Leftovers says what happens to the rest of a program's process tree (workers, daemonized helpers;
+// never its sessions) once its main process has exited.
+type Leftovers string
+
+// The leftovers values.
+const (
+	LeftoversStop Leftovers = "stop" // stopsignal, then SIGKILL after stopwaitsecs (default)
+	LeftoversKeep Leftovers = "keep" // leave them running, as supervisord does
+)
+
 // LogMode says where a process's stdout or stderr goes.
 type LogMode int
 
@@ -238,6 +248,8 @@ type ProcessConfig struct {
 	ServerURL string
 	// Sessions is keeper's own key: what stop and shutdown do with the detached terminal sessions.
 	Sessions Sessions
+	// Leftovers is keeper's own key: whether the rest of the program's tree is stopped with it.
+	Leftovers Leftovers
 }
 
 // Namespec returns "group:name", or just name when the process is alone in a group of its name.
@@ -410,7 +422,8 @@ var (
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
-		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions environment_file backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries",
+		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers environment_file "+
+		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
 	includeKeys      = keySet("files", "")
@@ -1204,6 +1217,7 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.Umask = r.octal("umask", -1, 0o777)
 	tmpl.RedirectStderr = r.boolean("redirect_stderr", false)
 	tmpl.Sessions = Sessions(r.oneOf("sessions", string(SessionsKeep), string(SessionsKeep), string(SessionsKill)))
+	tmpl.Leftovers = Leftovers(r.oneOf("leftovers", string(LeftoversStop), string(LeftoversStop), string(LeftoversKeep)))
 	tmpl.EnvFiles = r.envFiles("environment_file")
 	tmpl.DependsOn = r.nameList("depends_on")
 	if o, v := r.lookup("ready"); o != nil {

@@ -81,7 +81,7 @@ func TestLoadSeed(t *testing.T) {
 		Stopwait: 10 * time.Second, User: "johnh",
 		Stdout:   LogConfig{Mode: LogFile, Path: "/opt/gateone/logs/supervisor.log", MaxBytes: 50 << 20, Backups: 10},
 		Stderr:   LogConfig{Mode: LogAuto, MaxBytes: 50 << 20, Backups: 10},
-		Sessions: SessionsKeep,
+		Sessions: SessionsKeep, Leftovers: LeftoversStop,
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("process\n%+v\nwant\n%+v", p, want)
@@ -115,7 +115,7 @@ func TestLoadDefaults(t *testing.T) {
 		Exitcodes: []int{0}, Stopsignal: syscall.SIGTERM, Stopwait: 10 * time.Second,
 		Stdout:   LogConfig{Mode: LogAuto, MaxBytes: 50 << 20, Backups: 10},
 		Stderr:   LogConfig{Mode: LogAuto, MaxBytes: 50 << 20, Backups: 10},
-		Sessions: SessionsKeep,
+		Sessions: SessionsKeep, Leftovers: LeftoversStop,
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("process\n%+v\nwant\n%+v", p, want)
@@ -170,6 +170,8 @@ func TestLoadValues(t *testing.T) {
 		{"serverurl AUTO", "serverurl=auto", func(c *Config) any { return proc(c).ServerURL }, ""},
 		{"serverurl set", "serverurl=unix:///x.sock", func(c *Config) any { return proc(c).ServerURL }, "unix:///x.sock"},
 		{"sessions kill", "sessions=KILL", func(c *Config) any { return proc(c).Sessions }, SessionsKill},
+		{"leftovers default", "", func(c *Config) any { return proc(c).Leftovers }, LeftoversStop},
+		{"leftovers keep", "leftovers=keep", func(c *Config) any { return proc(c).Leftovers }, LeftoversKeep},
 		{"command quoting", `command=sh -c "echo 'a b'; exit 3"`, func(c *Config) any { return proc(c).Argv }, []string{"sh", "-c", "echo 'a b'; exit 3"}},
 		{"command continuation", "command=/bin/prog\n  --flag\n  value", func(c *Config) any { return proc(c).Argv }, []string{"/bin/prog", "--flag", "value"}},
 		{"command inline comment", "command=/bin/prog -x ; comment", func(c *Config) any { return proc(c).Argv }, []string{"/bin/prog", "-x"}},
@@ -453,6 +455,8 @@ func TestLoadErrors(t *testing.T) {
 			`load FILE:3: [program:web] exitcodes: "0,256" is not a comma-separated list of exit codes from 0 to 255`},
 		{"sessions", "[program:web]\ncommand=x\nsessions=maybe\n",
 			`load FILE:3: [program:web] sessions: "maybe" is not one of keep, kill`},
+		{"leftovers", "[program:web]\ncommand=x\nleftovers=kill\n",
+			`load FILE:3: [program:web] leftovers: "kill" is not one of stop, keep`},
 		{"no command", "[program:web]\nautostart=true\n", "load FILE:1: [program:web] has no command"},
 		{"empty command", "[program:web]\ncommand=\n", "load FILE:2: [program:web] command: is empty"},
 		{"unbalanced quote", "[program:web]\ncommand=sh -c 'x\n", `load FILE:2: [program:web] command: split "sh -c 'x": no closing quotation`},

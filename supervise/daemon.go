@@ -63,6 +63,10 @@ type Daemon struct {
 
 	clock   clock   // time for the processes' timers
 	starter starter // starts and signals the processes
+	// stopTree stops what is left of a program instance once its main
+	// process has exited (stopInstanceTree); nil leaves it running.
+	stopTree func(namespec string, main proctree.Identity, sig syscall.Signal, wait time.Duration)
+	track    *tracking // how a program's processes are told apart
 }
 
 // groupState is an active process group.
@@ -91,6 +95,8 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 	}
 	d.clock = realClock{}
 	d.starter = realStarter{d}
+	d.stopTree = d.stopInstanceTree
+	d.track = newTracking(cfg.Server.File)
 	d.stateDir = StateDir(cfg)
 	if err := checkStateDir(d.stateDir); err != nil {
 		return nil, err
@@ -284,13 +290,18 @@ func (d *Daemon) startAutostartLocked(groups map[string]bool) {
 }
 
 // processStarted is called under the lock once a process was spawned.
-func (d *Daemon) processStarted(p *process, pid int) { d.recordProgram(p, pid) }
+func (d *Daemon) processStarted(p *process, pid int) {
+	p.main, _ = proctree.IdentityOf(pid)
+	d.recordProgram(p, pid)
+}
 
 // processExited is called under the lock after a process's exit was
 // handled: its identity record goes, and, when the stop asked for it, its
 // sessions are reaped (in the background: reaping waits on processes).
 func (d *Daemon) processExited(p *process) {
-	d.forgetProgram(p)
+	if p.pid == 0 { // not already restarted: the record is the new instance's
+		d.forgetProgram(p)
+	}
 	mode, ok := d.stopMode[p]
 	delete(d.stopMode, p)
 	if !ok {
@@ -372,6 +383,7 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	defer close(d.stopped)
 	// No program runs twice: what a dead daemon left running stops first.
 	d.stopLeftovers()
+	d.stopOrphanedCgroups()
 	if list, err := d.Sessions(nil); err != nil {
 		d.log.Warnf("find sessions: %v", err)
 	} else if len(list) > 0 {
@@ -396,6 +408,9 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		d.stopAll(context.Background())
 		if mood == MoodShutdown {
 			d.reapAtShutdown()
+			if cg := d.track.cgroups(); cg != nil {
+				cg.removeEmpty()
+			}
 		}
 		d.mu.Lock()
 		d.closeAll()

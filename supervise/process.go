@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"keeper/proctree"
 	"keeper/supervise/logfile"
 )
 
@@ -40,6 +41,11 @@ type process struct {
 	notify       *notifySocket
 	notifyStatus string
 	killing      bool
+	// main is the identity of the running instance's main process, and
+	// reaped says it has exited while the rest of its tree is stopped:
+	// its pid may be reused and is never signalled again.
+	main   proctree.Identity
+	reaped bool
 	// gen counts spawns and state changes that make pending timers and
 	// exits stale: a timer or exit of an older generation does nothing.
 	gen   int
@@ -144,10 +150,12 @@ func (p *process) spawn() {
 		return
 	}
 	p.pid = pid
+	p.reaped = false
 	p.d.log.Infof("spawned: '%s' with pid %d", p.cfg.Name, pid)
 	gen := p.gen
 	go func() {
 		exit := <-exits
+		p.stopRest(exit)
 		p.d.mu.Lock()
 		defer p.d.mu.Unlock()
 		p.finish(gen, exit)
@@ -192,6 +200,7 @@ func (p *process) finish(gen int, exit Exit) {
 	expected := contains(p.cfg.Exitcodes, code)
 	tooQuickly := now.Sub(p.laststart) < p.cfg.Startsecs
 	p.pid = 0
+	p.reaped = false
 	p.stopTimer()
 	switch {
 	case p.killing:
@@ -275,6 +284,9 @@ func (p *process) kill(sig os.Signal) string {
 	}
 	p.killing = true
 	p.changeState(Stopping)
+	if p.reaped {
+		return "" // the main process is gone; its tree is being stopped
+	}
 	target := p.pid
 	if asGroup {
 		target = -p.pid
@@ -284,7 +296,7 @@ func (p *process) kill(sig os.Signal) string {
 		p.d.log.Debugf("unable to signal %s (pid %d), it probably just exited on its own: %v", p.cfg.Name, p.pid, err)
 	}
 	p.after(p.cfg.Stopwait, func() {
-		if p.state == Stopping && p.pid != 0 {
+		if p.state == Stopping && p.pid != 0 && !p.reaped {
 			p.d.log.Warnf("killing '%s' (%d) with SIGKILL", p.cfg.Name, p.pid)
 			p.kill(sigKill)
 		}
@@ -296,6 +308,9 @@ func (p *process) kill(sig os.Signal) string {
 func (p *process) signal(sig os.Signal) string {
 	if p.pid == 0 {
 		return fmt.Sprintf("attempted to send %s sig %s but it wasn't running", p.cfg.Name, signalName(sig))
+	}
+	if p.reaped {
+		return ""
 	}
 	p.d.log.Debugf("sending %s (pid %d) sig %s", p.cfg.Name, p.pid, signalName(sig))
 	_ = p.d.starter.signal(p.pid, sig)

@@ -159,6 +159,9 @@ func (m *machine) exit(status syscall.WaitStatus) {
 	case <-time.After(10 * time.Second):
 		m.t.Fatalf("exit of pid %d: no state change within 10s", pid)
 	}
+	// The handler changes the state, then goes on (a BACKOFF sets its
+	// timer) under the lock: once the lock is free, it is done.
+	m.locked(func() {})
 }
 
 func exitCode(code int) syscall.WaitStatus           { return syscall.WaitStatus(code << 8) }

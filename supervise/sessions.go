@@ -117,6 +117,7 @@ func (d *Daemon) Sessions(names []string) ([]Session, error) {
 		return nil, err
 	}
 	records = append(records, d.discover(records)...)
+	d.moveSessions(records)
 
 	want, err := d.programFilter(names)
 	if err != nil {
@@ -383,16 +384,21 @@ func (d *Daemon) discover(known []detach.Record) []detach.Record {
 			queue = append(queue, kids...)
 			continue
 		}
-		added, err := detach.AddRecord(d.sessionDir(r.Program), r)
-		if err != nil {
-			d.log.Warnf("record session %s of %s: %v", r.Name, r.Program, err)
-		}
-		if added {
-			d.log.Infof("found session %s of %s (dtach master pid %d)", r.Name, r.Program, r.PID)
-		}
+		d.adoptMaster(r)
 		found = append(found, r)
 	}
 	return found
+}
+
+// adoptMaster records a dtach master found in the process table.
+func (d *Daemon) adoptMaster(r detach.Record) {
+	added, err := detach.AddRecord(d.sessionDir(r.Program), r)
+	if err != nil {
+		d.log.Warnf("record session %s of %s: %v", r.Name, r.Program, err)
+	}
+	if added {
+		d.log.Infof("found session %s of %s (dtach master pid %d)", r.Name, r.Program, r.PID)
+	}
 }
 
 // dtachMaster reports whether p is a session master this daemon's
@@ -659,8 +665,8 @@ func (d *Daemon) recordProgram(p *process, pid int) {
 func (d *Daemon) forgetProgram(p *process) { os.Remove(d.programRecord(p)) }
 
 // stopLeftovers stops program instances a previous daemon left running
-// (it died without stopping them): their process groups get the stop
-// signal, then SIGKILL after stopwaitsecs.
+// (it died without stopping them): each instance's whole tree, never its
+// sessions, gets the stop signal, then SIGKILL after stopwaitsecs.
 func (d *Daemon) stopLeftovers() {
 	dir := filepath.Join(d.stateDir, "programs")
 	ents, err := os.ReadDir(dir)
@@ -683,7 +689,7 @@ func (d *Daemon) stopLeftovers() {
 			continue
 		}
 		var id proctree.Identity
-		if _, err := fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime); err != nil || id.PID <= 1 || !id.Alive() {
+		if _, err := fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime); err != nil || id.PID <= 1 {
 			continue
 		}
 		name := strings.TrimSuffix(e.Name(), ".pid")
@@ -691,17 +697,14 @@ func (d *Daemon) stopLeftovers() {
 		if p := byName[name]; p != nil {
 			sig, wait = p.cfg.Stopsignal, p.cfg.Stopwait
 		}
-		d.log.Warnf("stopping %s (pid %d) left running by a previous daemon", name, id.PID)
+		if id.Alive() {
+			d.log.Warnf("stopping %s (pid %d) left running by a previous daemon", name, id.PID)
+		}
+		// Its workers may outlive it: the tree goes even if it is gone.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = signalPid(-id.PID, sig)
-			_ = id.Signal(sig)
-			if !waitGone([]proctree.Identity{id}, wait) {
-				_ = signalPid(-id.PID, unix.SIGKILL)
-				_ = id.Signal(unix.SIGKILL)
-				waitGone([]proctree.Identity{id}, 5*time.Second)
-			}
+			d.stopInstanceTree(name, id, sig, wait)
 		}()
 	}
 	wg.Wait()

@@ -22,6 +22,13 @@ func keeperMethods() map[string]*rpcMethod {
 				return sessionStructs(list), nil
 			},
 		},
+		"keeper.getTracking": {
+			signature: []string{"string"},
+			help:      "Say how the daemon tells a program's processes from others: cgroup v2, or process groups and the instance mark.",
+			call: func(_ context.Context, d *Daemon, _ params) (any, error) {
+				return d.track.String(), nil
+			},
+		},
 		"keeper.killSessions": {
 			signature: []string{"array", "array"},
 			help:      "Reap the sessions of the named programs (all when the array is empty); return those reaped.",

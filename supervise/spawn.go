@@ -211,6 +211,14 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: acct.uid, Gid: acct.gid, Groups: acct.groups}
 	}
 
+	if cg := d.track.cgroups(); cg != nil {
+		done, err := cg.place(cmd, p.namespec())
+		if err != nil {
+			d.log.Warnf("%v; %s runs outside a cgroup of its own", err, p.namespec())
+		} else {
+			defer done()
+		}
+	}
 	files, err := d.openPipes(p, cmd)
 	if err != nil {
 		return 0, nil, err

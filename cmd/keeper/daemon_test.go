@@ -538,6 +538,11 @@ startsecs=0
 [program:plain]
 command=/bin/sh -c '@DIR@/sleepy 1000 & echo $! > @DIR@/plain.child; wait'
 startsecs=0
+leftovers=keep
+
+[program:whole]
+command=/bin/sh -c '@DIR@/sleepy 1000 & echo $! > @DIR@/whole.child; wait'
+startsecs=0
 
 [program:starting]
 command=@DIR@/sleepy 1000
@@ -547,12 +552,12 @@ startsecs=30
 	// Each program has set its traps once it wrote its file.
 	readPidFile(t, k.expand("@DIR@/graceful.ready"), 5*time.Second)
 	children := map[string]int{}
-	for _, name := range []string{"asgroup", "killgroup", "plain"} {
+	for _, name := range []string{"asgroup", "killgroup", "plain", "whole"} {
 		children[name] = readPidFile(t, k.expand("@DIR@/"+name+".child"), 5*time.Second)
 	}
 	t.Cleanup(func() { killPid(children["plain"]) })
 	pids := map[string]int{}
-	for _, name := range []string{"stubborn", "graceful", "asgroup", "killgroup", "plain"} {
+	for _, name := range []string{"stubborn", "graceful", "asgroup", "killgroup", "plain", "whole"} {
 		pids[name] = rpcField[int](k.waitState(name, 5*time.Second, "RUNNING"), "pid")
 	}
 	waitExecSleepy(t, pids["stubborn"])
@@ -581,7 +586,7 @@ startsecs=30
 			t.Errorf("graceful stopped in %v, want at once", d)
 		}
 	})
-	for _, name := range []string{"asgroup", "killgroup", "plain", "starting"} {
+	for _, name := range []string{"asgroup", "killgroup", "plain", "whole", "starting"} {
 		wg.Go(func() {
 			if _, err := stop(name); err != nil {
 				t.Errorf("stop %s: %v", name, err)
@@ -611,14 +616,16 @@ startsecs=30
 	if s := k.info("graceful"); rpcField[int](s, "exitstatus") != 7 {
 		t.Errorf("graceful exitstatus %d, want 7", rpcField[int](s, "exitstatus"))
 	}
-	// stopasgroup and killasgroup leave nothing; a plain stop signals the
-	// program alone, so its child lives on (as in supervisord), adopted
-	// and later reaped by the daemon.
-	for _, name := range []string{"asgroup", "killgroup"} {
+	// stopasgroup and killasgroup leave nothing, and neither does a stop
+	// without them: once the program exited, the rest of its tree is
+	// stopped. With leftovers=keep the stop signals the program alone,
+	// so its child lives on (as in supervisord), adopted and later reaped
+	// by the daemon.
+	for _, name := range []string{"asgroup", "killgroup", "whole"} {
 		waitFor(t, name+"'s child killed and reaped", 3*time.Second, func() bool { return processGone(children[name]) })
 	}
 	if !processAlive(children["plain"]) {
-		t.Errorf("plain's child died with a plain stop; only the program should be signalled")
+		t.Errorf("plain's child died with a stop under leftovers=keep; only the program should be signalled")
 	}
 	if ppid := procStat(children["plain"]).PPID; ppid != k.cmd.Process.Pid {
 		t.Errorf("plain's orphaned child has parent %d, want the daemon %d (child subreaper)", ppid, k.cmd.Process.Pid)

@@ -44,8 +44,10 @@
 // # Stop, kill, shutdown
 //
 //	command                              program                                   its sessions
-//	keeper stop NAME [--keep-sessions]   stopsignal to its group, stopwaitsecs,    left running, still listed
-//	                                     then SIGKILL
+//	keeper stop NAME [--keep-sessions]   stopsignal to its main process (its      left running, still listed
+//	                                     group with stopasgroup), SIGKILL after
+//	                                     stopwaitsecs; then the rest of its tree
+//	                                     the same way
 //	keeper stop NAME --kill-sessions     the same                                  reaped after the program
 //	keeper kill-sessions [NAME...]       untouched                                 reaped: SIGHUP to the pty's foreground
 //	                                                                               group, SIGTERM, a grace, SIGKILL to
@@ -54,7 +56,12 @@
 //	                                                                               adopts them again
 //	keeper shutdown --kill-sessions      all stopped                               all reaped; nothing is left behind
 //
-// A program's sessions= setting can make kill-sessions its default. Reaping
+// A program is its whole process tree minus its sessions: its main
+// process, its process group and every descendant that left the group,
+// tracked by a cgroup v2 per program where keeper can create cgroups, else
+// by the mark its environment carries; leftovers=keep signals the main
+// process alone, as supervisord does. A program's sessions= setting can
+// make kill-sessions its default. Reaping
 // a session leaves no process of it and no zombie: not the master,
 // not the program on its pty, nor anything that program started.
 //

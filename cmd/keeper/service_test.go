@@ -708,6 +708,7 @@ func TestServiceUnit(t *testing.T) {
 		"ExecReload=/bin/kill -HUP $MAINPID",
 		"ExecStop=/usr/local/bin/keeper -c /etc/keeper/keeper.conf shutdown --keep-sessions",
 		"KillMode=process",
+		"Delegate=yes",
 		"WantedBy=multi-user.target",
 	} {
 		if !slices.Contains(strings.Split(unit, "\n"), line) {

@@ -12,7 +12,7 @@ import (
 func init() {
 	commands["status"] = &command{
 		summary: "show the state of every process, or of the named ones",
-		usage: `keeper [-c FILE | -s unix:///PATH] status [--json] [NAME | GROUP:* | all]...
+		usage: `keeper [-c FILE | -s unix:///PATH] status [-v] [--json] [NAME | GROUP:* | all]...
 
 Prints one line per process, as supervisorctl status does:
 
@@ -21,6 +21,11 @@ Prints one line per process, as supervisorctl status does:
 Exit status: 0 when every listed process is running (or starting, stopping,
 backing off), 3 when one is stopped, exited, fatal or unknown, 4 for a name
 that does not exist or when no daemon answers.
+
+-v adds a last line saying how the daemon tells a program's processes
+(the whole tree a stop takes) from others:
+  process tracking: cgroup v2: each program in DIR/programs/NAME, ...
+  process tracking: process groups and the instance mark (no cgroup v2: WHY)
 
 --json prints a JSON array instead, one object per process, with the keys
   name, group, namespec     process name, group name, and NAME or GROUP:NAME
@@ -44,6 +49,7 @@ type processStatus struct {
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newCtlFlags("status", stderr)
 	asJSON := fs.Bool("json", false, "print a JSON array")
+	verbose := fs.BoolP("verbose", "v", false, "say how the daemon tracks a program's processes")
 	if done, err := parseCtlFlags(fs, args); done {
 		return err
 	}
@@ -103,6 +109,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	} else {
 		showStatuses(c, matching)
+		if *verbose {
+			if v, err := c.call(ctx, "keeper.getTracking"); err == nil {
+				c.printf("process tracking: %s", v)
+			}
+		}
 	}
 	for _, info := range matching {
 		if info.State.Stopped() {

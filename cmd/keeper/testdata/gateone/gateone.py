@@ -11,16 +11,25 @@ dtach, exactly with Gate One's ssh plugin command lines:
 CMD starts a grandchild the way ssh_connect.py starts ssh. `dtach` is
 whatever comes first in PATH: Debian's dtach, or keeper through a symlink.
 
-Usage: gateone.py SESSION_DIR USERS MARKER
+With PORT, it also runs as Gate One does behind its listening socket: it
+listens on 127.0.0.1:PORT (without SO_REUSEADDR, so a port still held by
+an old instance's workers fails the start), forks two workers that inherit
+the socket (the second ignores SIGTERM) and one helper that daemonizes
+itself (double fork, setsid, no terminal). On SIGTERM only the server
+exits: the workers and the helper stay unless their supervisor stops them.
+
+Usage: gateone.py SESSION_DIR USERS MARKER [PORT]
 """
 import os
 import pty
 import select
 import signal
+import socket
 import sys
 import time
 
 session_dir, users, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+port = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 terminals = {}  # pty master fd -> (user, pid of the dtach client)
 
 def open_terminal(user):
@@ -47,7 +56,48 @@ def stop(signum, frame):
     # (SIGHUP) and detach, the sessions stay.
     sys.exit(0)
 
+def worker(ignore_term):
+    if ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    while True:
+        time.sleep(3600)
+
+def daemonize():
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.chdir("/")
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            while True:
+                time.sleep(3600)
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+def listen():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as e:
+        print("Could not listen on 127.0.0.1:%d: %s" % (port, e.strerror), flush=True)
+        sys.exit(1)
+    sock.listen(16)
+    for ignore_term in (False, True):
+        pid = os.fork()
+        if pid == 0:
+            worker(ignore_term)
+        print("worker pid %d" % pid, flush=True)
+    daemonize()
+    return sock
+
 signal.signal(signal.SIGTERM, stop)
+if port:
+    server = listen()
 for user in range(1, users + 1):
     open_terminal(user)
 print("ready", flush=True)

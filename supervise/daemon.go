@@ -42,6 +42,10 @@ type Daemon struct {
 	// guards releaseWaitersLocked against itself (it changes states).
 	waiters   int
 	releasing bool
+	// usageMu guards cpuSamples, the last CPU reading of each program and
+	// session, for the next percentage.
+	usageMu    sync.Mutex
+	cpuSamples map[string]cpuSample
 	// methods is the XML-RPC interface Handle dispatches on.
 	methods map[string]*rpcMethod
 	// stopMode overrides, for a stop under way, the program's sessions=.

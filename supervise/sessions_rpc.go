@@ -2,6 +2,8 @@ package supervise
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"keeper/supervise/xmlrpc"
@@ -56,6 +58,40 @@ func keeperMethods() map[string]*rpcMethod {
 					}
 				}
 				return d.stopWithSessions(ctx, name, args.flag(1, true), mode)
+			},
+		},
+		"keeper.getProcessUsage": {
+			signature: []string{"array", "array"},
+			help:      "Resource usage of the named programs' running processes (all when the array is empty), each summed over its process tree less its sessions: rss_kb, pss_kb, cpu_percent (since the previous call), cpu_seconds, processes, threads, fds.",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				usage, err := d.ProgramUsage(names(args, 0))
+				if err != nil {
+					return nil, fault(FaultFailed, err.Error())
+				}
+				out := make([]any, 0, len(usage))
+				for _, name := range slices.Sorted(maps.Keys(usage)) {
+					out = append(out, usage[name].Struct("namespec", name))
+				}
+				return out, nil
+			},
+		},
+		"keeper.getSessionUsage": {
+			signature: []string{"array", "array"},
+			help:      "Resource usage of the named programs' sessions (all when the array is empty), each summed over its master and everything on its pty, by socket.",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				list, err := d.Sessions(names(args, 0))
+				if err != nil {
+					return nil, fault(FaultFailed, err.Error())
+				}
+				usage, err := d.SessionUsage(list)
+				if err != nil {
+					return nil, fault(FaultFailed, err.Error())
+				}
+				out := make([]any, 0, len(list))
+				for _, s := range list {
+					out = append(out, usage[s.Socket].Struct("socket", s.Socket))
+				}
+				return out, nil
 			},
 		},
 		"keeper.shutdown": {

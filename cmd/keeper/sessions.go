@@ -6,6 +6,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"keeper/supervise"
 )
 
 func init() {
@@ -16,7 +18,9 @@ func init() {
 Lists every session (a dtach or keeper dtach master that left its program's
 process group) of the named programs, or of all programs: program, session
 name, socket, master pid, the program on the pty (pid and command), clients
-connected, state (attached or detached) and age. keeper attach accepts the
+connected, state (attached or detached), age, and what the session costs
+(MEM: PSS, or RSS, of the master and everything on its pty; CPU: percent of
+one core since the last reading). keeper attach accepts the
 names it prints. A session outlives a stop of its program, and the daemon.`,
 		run: runSessions,
 	}
@@ -46,6 +50,8 @@ type sessionJSON struct {
 	Maker    string `json:"maker"`
 	Created  int    `json:"created"`
 	Age      int    `json:"age_seconds"`
+	// Usage is what the master and everything on its pty cost.
+	Usage *supervise.Usage `json:"usage,omitempty"`
 }
 
 func sessionsFrom(v any) []sessionJSON {
@@ -89,6 +95,12 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return c.result()
 	}
 	list := sessionsFrom(v)
+	usage := c.usage(ctx, "keeper.getSessionUsage", "socket", fs.Args())
+	for i := range list {
+		if u, ok := usage[list[i].Socket]; ok {
+			list[i].Usage = &u
+		}
+	}
 	if *asJSON {
 		if list == nil {
 			list = []sessionJSON{}
@@ -103,10 +115,14 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return c.result()
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROGRAM\tNAME\tSOCKET\tMASTER\tPTY PID\tCOMMAND\tCLIENTS\tSTATE\tAGE")
+	fmt.Fprintln(tw, "PROGRAM\tNAME\tSOCKET\tMASTER\tPTY PID\tCOMMAND\tCLIENTS\tSTATE\tAGE\tMEM\tCPU")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\n", s.Program, s.Name, s.Socket, s.PID, s.ChildPID,
-			shorten(s.Command, 40), s.Clients, s.State, formatAge(time.Duration(s.Age)*time.Second))
+		mem, cpu := "-", "-"
+		if s.Usage != nil {
+			mem, cpu = formatUsageMem(*s.Usage), fmt.Sprintf("%.1f%%", s.Usage.CPUPercent)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Program, s.Name, s.Socket, s.PID, s.ChildPID,
+			shorten(s.Command, 40), s.Clients, s.State, formatAge(time.Duration(s.Age)*time.Second), mem, cpu)
 	}
 	tw.Flush()
 	return c.result()

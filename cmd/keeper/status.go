@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"text/tabwriter"
 
 	"keeper/supervise"
 )
@@ -22,8 +23,10 @@ Exit status: 0 when every listed process is running (or starting, stopping,
 backing off), 3 when one is stopped, exited, fatal or unknown, 4 for a name
 that does not exist or when no daemon answers.
 
--v adds a last line saying how the daemon tells a program's processes
-(the whole tree a stop takes) from others:
+-v adds what each running process's tree costs (MEM: resident memory, PSS
+where the kernel gives it; CPU: percent of one core since the last reading;
+PROCS: processes), and a last line saying how the daemon tells a program's
+processes (the whole tree a stop takes) from others:
   process tracking: cgroup v2: each program in DIR/programs/NAME, ...
   process tracking: process groups and the instance mark (no cgroup v2: WHY)
 
@@ -35,6 +38,8 @@ that does not exist or when no daemon answers.
   start, stop, now          last start, last stop and the daemon's time (unix seconds)
   exitstatus, spawnerr      last exit status; last spawn error ("" if none)
   stdout_logfile, stderr_logfile
+  usage                     of a running process's tree, against keeper: rss_bytes,
+                            pss_bytes, cpu_percent, cpu_seconds, processes, threads, fds
 Messages about unknown names then go to stderr; the exit status is the same.`,
 		run: runStatus,
 	}
@@ -43,7 +48,8 @@ Messages about unknown names then go to stderr; the exit status is the same.`,
 // processStatus is one process in status --json's output.
 type processStatus struct {
 	supervise.ProcessInfo
-	Namespec string `json:"namespec"`
+	Namespec string           `json:"namespec"`
+	Usage    *supervise.Usage `json:"usage,omitempty"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -99,16 +105,28 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		}
 	}
+	var usage map[string]supervise.Usage
+	if *asJSON || *verbose {
+		usage = c.usage(ctx, "keeper.getProcessUsage", "namespec", names)
+	}
 	if *asJSON {
 		list := make([]processStatus, 0, len(matching))
 		for _, info := range matching {
-			list = append(list, processStatus{ProcessInfo: info, Namespec: info.Namespec()})
+			st := processStatus{ProcessInfo: info, Namespec: info.Namespec()}
+			if u, ok := usage[st.Namespec]; ok {
+				st.Usage = &u
+			}
+			list = append(list, st)
 		}
 		if err := writeJSON(stdout, list); err != nil {
 			return fmt.Errorf("status: write json: %w", err)
 		}
 	} else {
-		showStatuses(c, matching)
+		if *verbose {
+			showUsage(c, matching, usage)
+		} else {
+			showStatuses(c, matching)
+		}
 		if *verbose {
 			if v, err := c.call(ctx, "keeper.getTracking"); err == nil {
 				c.printf("process tracking: %s", v)
@@ -135,4 +153,53 @@ func showStatuses(c *ctl, infos []supervise.ProcessInfo) {
 	for _, info := range infos {
 		c.printf("%-*s%-10s%s", width+3, info.Namespec(), info.StateName, info.Description)
 	}
+}
+
+// usage calls a keeper.get*Usage method; nil when the daemon has none
+// (supervisord) or it failed.
+func (c *ctl) usage(ctx context.Context, method, key string, names []string) map[string]supervise.Usage {
+	v, err := c.call(ctx, method, namesArg(names))
+	if err != nil {
+		return nil
+	}
+	u, err := supervise.DecodeUsages(v, key)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// showUsage prints status -v: supervisorctl's columns, the description
+// padded, then what each running process's tree costs.
+func showUsage(c *ctl, infos []supervise.ProcessInfo, usage map[string]supervise.Usage) {
+	tw := tabwriter.NewWriter(c.out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tDESCRIPTION\tMEM\tCPU\tPROCS")
+	for _, info := range infos {
+		mem, cpu, procs := "-", "-", "-"
+		if u, ok := usage[info.Namespec()]; ok {
+			mem, cpu, procs = formatUsageMem(u), fmt.Sprintf("%.1f%%", u.CPUPercent), fmt.Sprint(u.Processes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", info.Namespec(), info.StateName, info.Description, mem, cpu, procs)
+	}
+	tw.Flush()
+}
+
+// formatUsageMem shows PSS where the kernel gives it (shared pages counted
+// once), else RSS.
+func formatUsageMem(u supervise.Usage) string {
+	if u.PSS > 0 {
+		return formatBytes(u.PSS)
+	}
+	return formatBytes(u.RSS)
+}
+
+// formatBytes writes a size as top does: 812K, 12.3M, 1.2G.
+func formatBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%dK", n>>10)
 }

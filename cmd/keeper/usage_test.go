@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keeper/internal/peer"
+)
+
+// TestResourceUsage: status --json and -v and keeper sessions --json show
+// what programs and sessions cost, summed over their trees: a program
+// holding 100 MB shows it (within 10 %, plus the interpreter), forty
+// children of one program are counted, a busy loop uses most of a core,
+// and a session whose pty program holds memory shows it.
+func TestResourceUsage(t *testing.T) {
+	t.Parallel()
+	python := peer.Need(t, "python3")
+	const mb = 100
+	hold := python + " @DIR@/hold.py"
+	k := newKeeperd(t, fmt.Sprintf(`
+[program:holder]
+command=%s
+startsecs=0
+
+[program:forty]
+command=/bin/sh -c 'for i in $(seq 40); do @DIR@/sleepy 1000 & done; wait'
+startsecs=0
+
+[program:busy]
+command=/bin/sh -c 'while :; do :; done'
+startsecs=0
+
+[program:term]
+command=/bin/sh -c '%s dtach -n @DIR@/t.sock %s; exec @DIR@/sleepy 1001'
+startsecs=0
+`, hold, keeperBin, hold))
+	script := fmt.Sprintf("import time\nb = bytearray(%d << 20)\nb[::4096] = b'x' * len(b[::4096])\ntime.sleep(1000)\n", mb)
+	if err := os.WriteFile(filepath.Join(k.dir, "hold.py"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.start()
+
+	type status struct {
+		Namespec string `json:"namespec"`
+		Usage    *struct {
+			RSS        uint64  `json:"rss_bytes"`
+			CPUPercent float64 `json:"cpu_percent"`
+			Processes  int     `json:"processes"`
+		} `json:"usage"`
+	}
+	usage := map[string]status{}
+	read := func() {
+		out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "status", "--json")
+		var list []status
+		if code != 0 || json.Unmarshal([]byte(out), &list) != nil {
+			t.Fatalf("keeper status --json: exit %d: %s", code, out)
+		}
+		for _, s := range list {
+			usage[s.Namespec] = s
+		}
+	}
+	waitFor(t, "holder's memory, forty's children and busy's CPU", 20*time.Second, func() bool {
+		read()
+		h, f, b := usage["holder"].Usage, usage["forty"].Usage, usage["busy"].Usage
+		return h != nil && h.RSS >= mb<<20 && f != nil && f.Processes == 41 && b != nil && b.CPUPercent > 30
+	})
+	if rss := usage["holder"].Usage.RSS; rss > mb<<20*11/10+32<<20 {
+		t.Errorf("holder's RSS %d MB, want about %d MB (and the interpreter)", rss>>20, mb)
+	}
+	out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "status", "-v")
+	if code != 0 || !strings.Contains(out, "MEM") || !strings.Contains(out, "PROCS") {
+		t.Errorf("keeper status -v: exit %d:\n%s", code, out)
+	}
+
+	waitFor(t, "the session's memory", 20*time.Second, func() bool {
+		out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "sessions", "--json")
+		var list []sessionJSON
+		return code == 0 && json.Unmarshal([]byte(out), &list) == nil && len(list) == 1 &&
+			list[0].Usage != nil && list[0].Usage.RSS >= mb<<20
+	})
+}

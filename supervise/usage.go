@@ -1,0 +1,204 @@
+package supervise
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	gopsprocess "github.com/shirou/gopsutil/v3/process"
+
+	"keeper/proctree"
+	"keeper/supervise/xmlrpc"
+)
+
+// What programs and sessions cost, summed over their process trees: a
+// program is its main process and its descendants, less its sessions; a
+// session is its master and everything on its pty. The tree comes from one
+// proctree snapshot (fork-free); each process's figures from gopsutil,
+// except PSS, read from smaps_rollup (gopsutil reads the whole smaps).
+
+// Usage is what a set of processes costs.
+type Usage struct {
+	RSS        uint64  `json:"rss_bytes"`   // resident memory, summed
+	PSS        uint64  `json:"pss_bytes"`   // proportional set size: shared pages split; 0 where unreadable
+	CPUPercent float64 `json:"cpu_percent"` // of one core, since the previous reading of the same set
+	CPUSeconds float64 `json:"cpu_seconds"` // user and system time, summed
+	Processes  int     `json:"processes"`
+	Threads    int     `json:"threads"`
+	FDs        int     `json:"fds"`
+}
+
+// cpuSample is a set's CPU time at a moment, for the next percentage.
+type cpuSample struct {
+	at      time.Time
+	seconds float64
+}
+
+// usageOf sums the figures of pids. Processes that vanish meanwhile are
+// left out.
+func usageOf(pids []int) Usage {
+	var u Usage
+	for _, pid := range pids {
+		p, err := gopsprocess.NewProcess(int32(pid))
+		if err != nil {
+			continue
+		}
+		mem, err := p.MemoryInfo()
+		if err != nil {
+			continue
+		}
+		u.Processes++
+		u.RSS += mem.RSS
+		if t, err := p.Times(); err == nil {
+			u.CPUSeconds += t.User + t.System
+		}
+		if n, err := p.NumThreads(); err == nil {
+			u.Threads += int(n)
+		}
+		if n, err := p.NumFDs(); err == nil {
+			u.FDs += int(n)
+		}
+		u.PSS += pssOf(pid)
+	}
+	return u
+}
+
+// pssOf reads a process's proportional set size in bytes, 0 when the
+// kernel does not say (no smaps_rollup, or another user's process).
+func pssOf(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("Pss:")); ok {
+			kb, err := strconv.ParseUint(string(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// percent turns a set's CPU time into the percentage of one core it used
+// since the previous sample under key, and keeps this one.
+func (d *Daemon) percent(key string, u *Usage, now time.Time) {
+	d.usageMu.Lock()
+	defer d.usageMu.Unlock()
+	if d.cpuSamples == nil {
+		d.cpuSamples = map[string]cpuSample{}
+	}
+	if prev, ok := d.cpuSamples[key]; ok && now.After(prev.at) && u.CPUSeconds >= prev.seconds {
+		u.CPUPercent = 100 * (u.CPUSeconds - prev.seconds) / now.Sub(prev.at).Seconds()
+	}
+	d.cpuSamples[key] = cpuSample{at: now, seconds: u.CPUSeconds}
+}
+
+// ProgramUsage returns the usage of every running process of the named
+// programs (all when names is empty), by namespec.
+func (d *Daemon) ProgramUsage(names []string) (map[string]Usage, error) {
+	want, err := d.programFilter(names)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := proctree.Take()
+	if err != nil {
+		return nil, fmt.Errorf("read process usage: %w", err)
+	}
+	sessions, err := d.Sessions(nil)
+	if err != nil {
+		return nil, fmt.Errorf("read process usage: %w", err)
+	}
+	inSession := map[int]bool{}
+	for _, s := range sessions {
+		for _, id := range sessionProcesses(snap, s) {
+			inSession[id.PID] = true
+		}
+	}
+	d.mu.Lock()
+	mains := map[string]int{}
+	for _, p := range d.processesLocked(false) {
+		if p.pid != 0 && (want == nil || want[p.namespec()]) {
+			mains[p.namespec()] = p.pid
+		}
+	}
+	d.mu.Unlock()
+	out := make(map[string]Usage, len(mains))
+	now := time.Now()
+	for name, main := range mains {
+		pids := []int{main}
+		for _, q := range snap.Descendants(main) {
+			if !inSession[q.PID] && !q.Zombie() {
+				pids = append(pids, q.PID)
+			}
+		}
+		u := usageOf(pids)
+		d.percent("program "+name, &u, now)
+		out[name] = u
+	}
+	return out, nil
+}
+
+// SessionUsage returns the usage of each of list's sessions, by socket.
+func (d *Daemon) SessionUsage(list []Session) (map[string]Usage, error) {
+	snap, err := proctree.Take()
+	if err != nil {
+		return nil, fmt.Errorf("read session usage: %w", err)
+	}
+	out := make(map[string]Usage, len(list))
+	now := time.Now()
+	for _, s := range list {
+		var pids []int
+		for _, id := range sessionProcesses(snap, s) {
+			pids = append(pids, id.PID)
+		}
+		u := usageOf(pids)
+		d.percent("session "+s.Socket, &u, now)
+		out[s.Socket] = u
+	}
+	return out, nil
+}
+
+// Struct encodes u for XML-RPC, with key (namespec or socket) first.
+// Memory goes in KiB: XML-RPC's integers are 32 bits.
+func (u Usage) Struct(keyName, key string) xmlrpc.Struct {
+	return xmlrpc.Struct{
+		{Name: keyName, Value: key},
+		{Name: "rss_kb", Value: int(u.RSS >> 10)},
+		{Name: "pss_kb", Value: int(u.PSS >> 10)},
+		{Name: "cpu_percent", Value: u.CPUPercent},
+		{Name: "cpu_seconds", Value: u.CPUSeconds},
+		{Name: "processes", Value: u.Processes},
+		{Name: "threads", Value: u.Threads},
+		{Name: "fds", Value: u.FDs},
+	}
+}
+
+// DecodeUsages reads the answer of keeper.getProcessUsage (keyName
+// "namespec") or keeper.getSessionUsage ("socket") into a map by key.
+func DecodeUsages(v any, keyName string) (map[string]Usage, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("decode usage: got %T, want an array", v)
+	}
+	out := make(map[string]Usage, len(list))
+	for _, item := range list {
+		s, ok := item.(xmlrpc.Struct)
+		if !ok {
+			return nil, fmt.Errorf("decode usage: got %T, want a struct", item)
+		}
+		get := func(name string) any { v, _ := s.Get(name); return v }
+		key, _ := get(keyName).(string)
+		num := func(name string) int { n, _ := get(name).(int); return n }
+		real := func(name string) float64 { f, _ := get(name).(float64); return f }
+		out[key] = Usage{RSS: uint64(num("rss_kb")) << 10, PSS: uint64(num("pss_kb")) << 10,
+			CPUPercent: real("cpu_percent"), CPUSeconds: real("cpu_seconds"),
+			Processes: num("processes"), Threads: num("threads"), FDs: num("fds")}
+	}
+	return out, nil
+}

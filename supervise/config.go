@@ -65,10 +65,12 @@ type SupervisordConfig struct {
 	// Loglevel is one of critical, error, warn, info, debug, trace, blather (default info).
 	Loglevel string
 	// Pidfile is where the daemon writes its pid; default keeper.pid in the config's directory.
-	Pidfile     string
-	Nodaemon    bool   // stay in the foreground (default false)
-	Silent      bool   // with Nodaemon, do not log to stdout (default false)
-	Minfds      int    // file descriptors to make sure are available (default 1024)
+	Pidfile  string
+	Nodaemon bool // stay in the foreground (default false)
+	Silent   bool // with Nodaemon, do not log to stdout (default false)
+	Minfds   int  // file descriptors to make sure are available (default 1024)
+	// MemoryLimit is keeper's default memory_limit for programs (bytes, 0 for none).
+	MemoryLimit int64
 	Minprocs    int    // processes to make sure are available (default 200)
 	Umask       int    // the daemon's umask (default 022)
 	User        string // user to switch to when started as root; "" stays
@@ -239,6 +241,10 @@ type ProcessConfig struct {
 	// within ReadyTimeout (ready_timeout, default 60 s) or the start failed.
 	Ready        ReadyCheck
 	ReadyTimeout time.Duration
+	// MemoryLimit is keeper's own memory_limit (bytes, 0 for none): a tree using more for
+	// MemoryLimitGrace (memory_limit_grace, default 10 s) is restarted.
+	MemoryLimit      int64
+	MemoryLimitGrace time.Duration
 	// Health is keeper's own healthcheck with its interval, timeout and retries.
 	Health HealthCheck
 	// EnvFiles is keeper's own environment_file: files of KEY=VALUE lines read at every start,
@@ -414,7 +420,7 @@ func (l *loader) warn(file string, line int, format string, args ...any) {
 
 // Keys of each section: true for keys keeper implements, false for supervisord's keys it ignores.
 var (
-	supervisordKeys = keySet("logfile logfile_maxbytes logfile_backups loglevel pidfile nodaemon silent minfds "+
+	supervisordKeys = keySet("memory_limit logfile logfile_maxbytes logfile_backups loglevel pidfile nodaemon silent minfds "+
 		"minprocs umask user directory childlogdir nocleanup identifier environment strip_ansi", "")
 	serverKeys  = keySet("file chmod chown username password", "")
 	ctlKeys     = keySet("serverurl username password prompt history_file", "")
@@ -423,7 +429,7 @@ var (
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
 		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers environment_file "+
-		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries",
+		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries memory_limit memory_limit_grace",
 		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
 			"stderr_events_enabled stderr_syslog")
 	includeKeys      = keySet("files", "")
@@ -921,6 +927,7 @@ func (l *loader) supervisord() error {
 	c.Identifier = r.str("identifier", "supervisor")
 	c.Environment = r.environment("environment")
 	c.StripANSI = r.boolean("strip_ansi", false)
+	c.MemoryLimit = r.byteSize("memory_limit", 0)
 	if r.err != nil {
 		return r.err
 	}
@@ -1217,6 +1224,8 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.Umask = r.octal("umask", -1, 0o777)
 	tmpl.RedirectStderr = r.boolean("redirect_stderr", false)
 	tmpl.Sessions = Sessions(r.oneOf("sessions", string(SessionsKeep), string(SessionsKeep), string(SessionsKill)))
+	tmpl.MemoryLimit = r.byteSize("memory_limit", l.cfg.Supervisord.MemoryLimit)
+	tmpl.MemoryLimitGrace = time.Duration(r.integer("memory_limit_grace", 10, 1, math.MaxInt32)) * time.Second
 	tmpl.Leftovers = Leftovers(r.oneOf("leftovers", string(LeftoversStop), string(LeftoversStop), string(LeftoversKeep)))
 	tmpl.EnvFiles = r.envFiles("environment_file")
 	tmpl.DependsOn = r.nameList("depends_on")

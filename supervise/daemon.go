@@ -396,6 +396,9 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	d.mu.Lock()
 	d.startAutostartLocked(nil)
 	d.mu.Unlock()
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	go d.watchMemory(watchCtx)
 	for {
 		select {
 		case <-ctx.Done():

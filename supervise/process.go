@@ -32,10 +32,12 @@ type process struct {
 	depFailure  string
 	// readyFailed: the ready check timed out and the process was killed.
 	readyFailed bool
-	// healthRestart: the stop under way is a restart for failed health
-	// checks; healthNote says so in status.
-	healthRestart bool
-	healthNote    string
+	// restartAfterStop: the stop under way is a restart (failed health
+	// checks, memory over memory_limit); restartNote says why in status.
+	restartAfterStop bool
+	restartNote      string
+	// overMemorySince is when the tree went over memory_limit, zero when under.
+	overMemorySince time.Time
 	// notify is the NOTIFY_SOCKET of a ready=notify process, and
 	// notifyStatus the last STATUS= it sent.
 	notify       *notifySocket
@@ -212,8 +214,8 @@ func (p *process) finish(gen int, exit Exit) {
 		} else {
 			p.d.log.Warnf("stopped: %s (%s)", p.cfg.Name, how)
 		}
-		if p.healthRestart {
-			p.healthRestart = false
+		if p.restartAfterStop {
+			p.restartAfterStop = false
 			if p.d.mood == MoodRunning {
 				p.spawn()
 			}
@@ -264,6 +266,15 @@ func (p *process) maybeRestart(expected bool) {
 
 // stop is an administrative stop: stopsignal now, SIGKILL after stopwait.
 // It returns an error message when there is nothing to stop.
+// restart stops the process and starts it again once it stopped, saying
+// why in the log and at the end of its status line.
+func (p *process) restart(why string) {
+	p.restartNote = "restarted: " + why
+	p.d.log.Warnf("restarting %s: %s", p.cfg.Name, why)
+	p.restartAfterStop = true
+	p.stop()
+}
+
 func (p *process) stop() string {
 	return p.kill(p.cfg.Stopsignal)
 }
@@ -340,8 +351,8 @@ func (p *process) description(now time.Time) string {
 		if p.notifyStatus != "" {
 			desc += ", " + p.notifyStatus
 		}
-		if p.healthNote != "" {
-			desc += ", " + p.healthNote
+		if p.restartNote != "" {
+			desc += ", " + p.restartNote
 		}
 		return desc
 	case Fatal, Backoff:

@@ -61,3 +61,11 @@ func TestLoadHealthCheck(t *testing.T) {
 		t.Errorf("healthcheck=notify: %v, want an error with file:line", err)
 	}
 }
+
+func TestLoadMemoryLimit(t *testing.T) {
+	c, _ := mustLoad(t, "[supervisord]\nmemory_limit=1GB\n\n[program:a]\ncommand=x\n\n[program:b]\ncommand=x\nmemory_limit=512MB\nmemory_limit_grace=30\n")
+	a, b := c.Processes[0], c.Processes[1]
+	if a.MemoryLimit != 1<<30 || a.MemoryLimitGrace != 10*time.Second || b.MemoryLimit != 512<<20 || b.MemoryLimitGrace != 30*time.Second {
+		t.Errorf("memory_limit: a %d %v, b %d %v", a.MemoryLimit, a.MemoryLimitGrace, b.MemoryLimit, b.MemoryLimitGrace)
+	}
+}

@@ -42,10 +42,10 @@ healthcheck_retries=2
 	if took := time.Since(unhealthy); took > 4*time.Second {
 		t.Errorf("restarted %v after the check began to fail, want within 3s (+ slack)", took)
 	}
-	if desc := rpcField[string](s, "description"); !strings.Contains(desc, "restarted after 2 failed health checks (exec:test -e") {
+	if desc := rpcField[string](s, "description"); !strings.Contains(desc, "restarted: 2 failed health checks (exec:test -e") {
 		t.Errorf("description %q, want the health restart", desc)
 	}
-	if log := k.log(); !strings.Contains(log, "restarting svc: restarted after 2 failed health checks") {
+	if log := k.log(); !strings.Contains(log, "restarting svc: 2 failed health checks") {
 		t.Errorf("log has no health restart:\n%s", log)
 	}
 }

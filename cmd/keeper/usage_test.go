@@ -84,3 +84,43 @@ startsecs=0
 			list[0].Usage != nil && list[0].Usage.RSS >= mb<<20
 	})
 }
+
+// TestTop: keeper top on a terminal shows the programs and their sessions,
+// re-sorts on a key and quits on q, leaving the terminal as it was; without
+// a terminal -n prints that many frames.
+func TestTop(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, `
+[program:web]
+command=@DIR@/sleepy 1000
+startsecs=0
+
+[program:term]
+command=/bin/sh -c '`+keeperBin+` dtach -n @DIR@/t.sock @DIR@/sleepy 1000; exec @DIR@/sleepy 1001'
+startsecs=0
+`)
+	k.start()
+	k.waitState("term", 5*time.Second, "RUNNING")
+	waitFor(t, "the session", 10*time.Second, func() bool {
+		out, _ := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "sessions")
+		return strings.Contains(out, "t.sock")
+	})
+	c := startTerm(t, k.dir, nil, keeperBin, "-c", k.conf, "top", "-d", "0.2")
+	c.expect(`sort: mem(.|\n)*web +RUNNING(.|\n)*session t.sock`, 10*time.Second)
+	c.send("c")
+	c.expect(`sort: cpu`, 5*time.Second)
+	c.send("q")
+	if code := c.wait(5 * time.Second); code != 0 {
+		t.Errorf("keeper top: exit %d after q: %q", code, c.output())
+	}
+
+	out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "top", "-n", "2", "-d", "0.1")
+	if code != 0 || strings.Count(out, "keeper top - ") != 2 || strings.Contains(out, "\x1b") {
+		t.Errorf("keeper top -n 2 without a terminal: exit %d:\n%q", code, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 80 {
+			t.Errorf("a line of %d columns: %q", len(line), line)
+		}
+	}
+}

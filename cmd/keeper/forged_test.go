@@ -230,6 +230,7 @@ func TestPlantedSymlinks(t *testing.T) {
 	for _, mode := range []string{"-A", "-c"} {
 		link := plant("s" + mode)
 		c := startTerm(t, k.dir, nil, keeperBin, "dtach", mode, link, "sh")
+		c.expect("not followed", 5*time.Second)
 		code, out := c.wait(5*time.Second), c.output()
 		if code != 1 || !strings.Contains(out, fmt.Sprintf("a symlink owned by uid %d, not followed", u.uid)) {
 			t.Errorf("keeper dtach %s on a planted symlink: exit %d, %q; want a refusal", mode, code, out)

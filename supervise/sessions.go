@@ -248,6 +248,10 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 					}
 					c.verified = true
 				}
+				if c.rec.Child == 0 {
+					// Verified before its pty program started.
+					setPtyProgram(&c.rec)
+				}
 				live = append(live, c.rec)
 				continue
 			}
@@ -325,12 +329,18 @@ func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir
 		return fmt.Sprintf("pid %d does not listen on %s", p.PID, r.Socket)
 	}
 	r.Child, r.ChildStart, r.Command = 0, 0, ""
-	if child, command := ptyProgram(p.PID); child != 0 {
+	setPtyProgram(r)
+	return ""
+}
+
+// setPtyProgram notes in r the program on its master's pty, if it has
+// started; r's master must be verified.
+func setPtyProgram(r *detach.Record) {
+	if child, command := ptyProgram(r.PID); child != 0 {
 		if c, err := proctree.Stat(child); err == nil {
 			r.Child, r.ChildStart, r.Command = child, c.StartTime, command
 		}
 	}
-	return ""
 }
 
 // sameSocket reports whether two paths name the same socket file.

@@ -57,10 +57,7 @@ type Daemon struct {
 	// same dtach master twice, and guards recordCache (parsed record
 	// files by path).
 	sessionsMu  sync.Mutex
-	recordCache map[string]cachedRecord
-	// verified holds the masters whose records were checked against the
-	// process table (see verifyRecord), so each is checked once.
-	verified map[proctree.Identity]bool
+	recordCache map[string]*cachedRecord
 
 	stopped chan struct{} // closed when Run returns
 	wake    chan struct{} // asks Run to act on a mood change

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -201,10 +200,15 @@ type cachedRecord struct {
 	mod   time.Time
 	rec   detach.Record
 	owner uint32 // the file's owner
+	// verified says rec's master passed verifyRecord; rec's pty program is
+	// then the one found under that master, not what the file claims.
+	verified bool
 }
 
 // liveRecords reads every record and keeps those whose master is still the
-// same process; the others are deleted with their stale sockets.
+// same process and passes verifyRecord; the others are deleted, with their
+// stale sockets and, for a verified session whose master ended, what is
+// left of its pty program.
 func (d *Daemon) liveRecords() ([]detach.Record, error) {
 	dirs, err := os.ReadDir(d.sessionsRoot())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -223,26 +227,41 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 				continue
 			}
 			path := filepath.Join(dir, f.Name())
-			r, owner, err := d.readRecordCached(path, f)
+			c, err := d.readRecordCached(path, f)
 			if errors.Is(err, detach.ErrBadRecord) {
 				os.Remove(path)
-				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", e.Name(), err, owner)
+				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", e.Name(), err, c.owner)
 				continue
 			}
 			if err != nil {
 				continue
 			}
 			seen[path] = true
+			r := c.rec
 			if p, err := proctree.Stat(r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
-				if why := d.verifyRecord(r, p, e.Name(), dir, owner); why != "" {
-					os.Remove(path)
-					d.log.Warnf("session record %s (uid %d) dropped: %s", path, owner, why)
-					continue
+				if !c.verified {
+					if why := d.verifyRecord(&c.rec, p, e.Name(), dir, c.owner); why != "" {
+						os.Remove(path)
+						delete(d.recordCache, path)
+						d.log.Warnf("session record %s (uid %d) dropped: %s", path, c.owner, why)
+						continue
+					}
+					c.verified = true
 				}
-				live = append(live, r)
+				if c.rec.Child == 0 {
+					// Verified before its pty program started.
+					setPtyProgram(&c.rec)
+				}
+				live = append(live, c.rec)
 				continue
 			}
-			detach.RemoveRecord(dir, r.PID)
+			os.Remove(path)
+			if !c.verified {
+				// Nothing it names was ever checked: nothing is signalled
+				// or removed on its word.
+				d.log.Infof("session record %s (uid %d) dropped: its master (pid %d) is gone", path, c.owner, r.PID)
+				continue
+			}
 			removeStaleSocket(r.Socket)
 			d.log.Infof("session %s of %s ended (master pid %d): record dropped", r.Name, r.Program, r.PID)
 			d.reapOrphanedPty(r)
@@ -253,31 +272,29 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			delete(d.recordCache, path)
 		}
 	}
-	for id := range d.verified {
-		if !slices.ContainsFunc(live, func(r detach.Record) bool { return r.PID == id.PID && r.StartTime == id.StartTime }) {
-			delete(d.verified, id)
-		}
-	}
 	return live, nil
 }
 
-func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, uint32, error) {
+// readRecordCached returns the cache entry of the record file at path,
+// read again if the file changed (a rewritten record is verified again).
+func (d *Daemon) readRecordCached(path string, f os.DirEntry) (*cachedRecord, error) {
 	info, err := f.Info()
 	if err != nil {
-		return detach.Record{}, 0, err
+		return &cachedRecord{}, err
 	}
 	if c, ok := d.recordCache[path]; ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
-		return c.rec, c.owner, nil
+		return c, nil
 	}
 	r, owner, err := detach.ReadRecordFile(path)
 	if err != nil {
-		return r, owner, err
+		return &cachedRecord{owner: owner}, err
 	}
 	if d.recordCache == nil {
-		d.recordCache = map[string]cachedRecord{}
+		d.recordCache = map[string]*cachedRecord{}
 	}
-	d.recordCache[path] = cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r, owner: owner}
-	return r, owner, nil
+	c := &cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r, owner: owner}
+	d.recordCache[path] = c
+	return c, nil
 }
 
 // verifyRecord checks a record's claim before the daemon lists the session
@@ -286,12 +303,9 @@ func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, ui
 // for (a session leader with no terminal, holding a pty master, listening
 // on the recorded socket), belong to the program whose directory holds the
 // record, and run as the user that directory belongs to, a record the daemon
-// or that user wrote. It returns why not, or "".
-func (d *Daemon) verifyRecord(r detach.Record, p proctree.Process, program, dir string, owner uint32) string {
-	id := p.Identity()
-	if d.verified[id] {
-		return ""
-	}
+// or that user wrote. It returns why not, or "". The pty program it sets in
+// r is the one running under p, whatever r said.
+func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir string, owner uint32) string {
 	var dirOwner uint32
 	if fi, err := os.Stat(dir); err == nil {
 		dirOwner = fi.Sys().(*syscall.Stat_t).Uid
@@ -314,11 +328,19 @@ func (d *Daemon) verifyRecord(r detach.Record, p proctree.Process, program, dir 
 	case !sameSocket(masterSocket(p), r.Socket):
 		return fmt.Sprintf("pid %d does not listen on %s", p.PID, r.Socket)
 	}
-	if d.verified == nil {
-		d.verified = map[proctree.Identity]bool{}
-	}
-	d.verified[id] = true
+	r.Child, r.ChildStart, r.Command = 0, 0, ""
+	setPtyProgram(r)
 	return ""
+}
+
+// setPtyProgram notes in r the program on its master's pty, if it has
+// started; r's master must be verified.
+func setPtyProgram(r *detach.Record) {
+	if child, command := ptyProgram(r.PID); child != 0 {
+		if c, err := proctree.Stat(child); err == nil {
+			r.Child, r.ChildStart, r.Command = child, c.StartTime, command
+		}
+	}
 }
 
 // sameSocket reports whether two paths name the same socket file.

@@ -20,7 +20,8 @@ import (
 
 // TestForgedSessionRecords: a user= program writes records into its own
 // session directory: one naming a root process that has nothing to do with
-// keeper, a FIFO and a symlink to /dev/zero. keeper sessions lists none of
+// keeper as a master, one naming it as the pty program of a master that
+// ended, a FIFO and a symlink to /dev/zero. keeper sessions lists none of
 // them and answers at once, kill-sessions kills nothing, and the daemon logs
 // what it dropped.
 func TestForgedSessionRecords(t *testing.T) {
@@ -44,20 +45,31 @@ func TestForgedSessionRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	record, _ := json.Marshal(detach.Record{Name: "x.sock", Socket: "/tmp/x.sock", Program: "forger",
-		PID: vp.PID, StartTime: vp.StartTime, Created: time.Now(), Maker: "keeper"})
-	forged := filepath.Join(os.TempDir(), fmt.Sprintf("forged-%d.json", os.Getpid()))
-	if err := os.WriteFile(forged, record, 0o644); err != nil {
-		t.Fatal(err)
+	// One names the victim as a master, one as the pty program of a
+	// master that ended (no pid is ever noPid).
+	const noPid = 1 << 22
+	forged := filepath.Join(os.TempDir(), fmt.Sprintf("forged-%d", os.Getpid()))
+	for file, r := range map[string]detach.Record{
+		fmt.Sprintf("%d.session", vp.PID): {PID: vp.PID, StartTime: vp.StartTime},
+		fmt.Sprintf("%d.session", noPid):  {PID: noPid, StartTime: 1, Child: vp.PID, ChildStart: vp.StartTime},
+	} {
+		r.Name, r.Socket, r.Program, r.Created, r.Maker = "x.sock", "/tmp/x.sock", "forger", time.Now(), "keeper"
+		record, _ := json.Marshal(r)
+		if err := os.MkdirAll(forged, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(forged, file), record, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(func() { os.Remove(forged) })
+	t.Cleanup(func() { os.RemoveAll(forged) })
 
 	k := newKeeperd(t, fmt.Sprintf(`
 [program:forger]
-command=/bin/sh -c 'cp %s "$KEEPER_SESSION_DIR/%d.session"; mkfifo "$KEEPER_SESSION_DIR/1.session"; ln -s /dev/zero "$KEEPER_SESSION_DIR/2.session"; touch "$KEEPER_SESSION_DIR/done"; exec sleep 1000'
+command=/bin/sh -c 'cp %s/* "$KEEPER_SESSION_DIR"; mkfifo "$KEEPER_SESSION_DIR/1.session"; ln -s /dev/zero "$KEEPER_SESSION_DIR/2.session"; touch "$KEEPER_SESSION_DIR/done"; exec sleep 1000'
 user=%s
 startsecs=0
-`, forged, vp.PID, u.name))
+`, forged, u.name))
 	// The program's user must reach its session directory.
 	if err := os.Chmod(k.dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -82,11 +94,12 @@ startsecs=0
 		t.Errorf("kill-sessions: exit %d: %s", code, out)
 	}
 	if !processAlive(vp.PID) {
-		t.Fatalf("kill-sessions killed root's process %d named by a forged record", vp.PID)
+		t.Fatalf("root's process %d named by forged records was killed", vp.PID)
 	}
 	log := k.log()
 	for _, want := range []string{
 		fmt.Sprintf("%d.session (uid %d) dropped: pid %d runs as uid 0", vp.PID, u.uid, vp.PID),
+		fmt.Sprintf("%d.session (uid %d) dropped: its master (pid %d) is gone", noPid, u.uid, noPid),
 		"1.session: not a session record",
 		"2.session: not a session record: a symlink is not followed",
 	} {

@@ -1,8 +1,13 @@
 package supervise
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // eventParents is supervisord's table of event types: each name and the
@@ -45,6 +50,17 @@ var eventParents = map[string]string{
 	"PROCESS_GROUP_REMOVED": "PROCESS_GROUP",
 }
 
+// The events keeper publishes whose names are not built from a state.
+const (
+	eventSupervisorRunning  = "SUPERVISOR_STATE_CHANGE_RUNNING"
+	eventSupervisorStopping = "SUPERVISOR_STATE_CHANGE_STOPPING"
+	eventGroupAdded         = "PROCESS_GROUP_ADDED"
+	eventGroupRemoved       = "PROCESS_GROUP_REMOVED"
+)
+
+// tickPeriods are the TICK_N events: TICK_5 every 5 s, and so on.
+var tickPeriods = []int64{5, 60, 3600}
+
 // isEventType reports whether name is an event type a listener may
 // subscribe to.
 func isEventType(name string) bool {
@@ -66,4 +82,162 @@ func eventIsA(name, typ string) bool {
 // eventTypeNames lists the event types, sorted, for messages.
 func eventTypeNames() []string {
 	return slices.Sorted(maps.Keys(eventParents))
+}
+
+// Event is one event as listeners receive it: its type's name and its
+// payload, the text after the header.
+type Event struct {
+	Name    string
+	Payload string
+	// serial is the daemon-wide serial the bus gave the event.
+	serial int64
+}
+
+// stateEventFields are the fields supervisord adds to a PROCESS_STATE_*
+// payload after processname, groupname and from_state, per new state.
+var stateEventFields = map[State][]string{
+	Starting: {"tries"},
+	Backoff:  {"tries"},
+	Running:  {"pid"},
+	Stopping: {"pid"},
+	Stopped:  {"pid"},
+	Exited:   {"expected", "pid"},
+	Fatal:    nil,
+	Unknown:  nil,
+}
+
+// stateChange is what a process state event says: who moved from where
+// to where, and the values its fields need.
+type stateChange struct {
+	process, group string
+	from, to       State
+	tries          int  // failed start attempts so far (supervisord's backoff)
+	pid            int  // the process's pid, or the one just reaped
+	expected       bool // an EXITED exit code was in exitcodes
+}
+
+// processStateEvent returns the PROCESS_STATE_* event of c, with
+// supervisord's payload "processname:X groupname:Y from_state:Z" and the
+// fields stateEventFields names.
+func processStateEvent(c stateChange) Event {
+	var b strings.Builder
+	fmt.Fprintf(&b, "processname:%s groupname:%s from_state:%s", c.process, c.group, c.from)
+	for _, f := range stateEventFields[c.to] {
+		var v string
+		switch f {
+		case "tries":
+			v = strconv.Itoa(c.tries)
+		case "pid":
+			v = strconv.Itoa(c.pid)
+		case "expected":
+			v = map[bool]string{true: "1", false: "0"}[c.expected]
+		}
+		fmt.Fprintf(&b, " %s:%s", f, v)
+	}
+	return Event{Name: "PROCESS_STATE_" + c.to.String(), Payload: b.String()}
+}
+
+// supervisorStateEvent returns SUPERVISOR_STATE_CHANGE_RUNNING or
+// _STOPPING, whose payload is empty.
+func supervisorStateEvent(name string) Event { return Event{Name: name} }
+
+// groupEvent returns PROCESS_GROUP_ADDED or _REMOVED for group.
+func groupEvent(name, group string) Event {
+	return Event{Name: name, Payload: "groupname:" + group + "\n"}
+}
+
+// tickEvent returns TICK_<period> for the slice of time that starts at
+// when (a Unix time, a multiple of period).
+func tickEvent(period, when int64) Event {
+	return Event{Name: "TICK_" + strconv.FormatInt(period, 10), Payload: "when:" + strconv.FormatInt(when, 10)}
+}
+
+// eventHeader is the line written before an event's payload to a
+// listener. len counts the payload's characters, as supervisord's
+// Python str does (and as a listener reading text must read them).
+func eventHeader(server string, serial int64, pool string, poolSerial int64, ev Event) string {
+	return fmt.Sprintf("ver:3.0 server:%s serial:%d pool:%s poolserial:%d eventname:%s len:%d\n",
+		server, serial, pool, poolSerial, ev.Name, utf8.RuneCountInString(ev.Payload))
+}
+
+// eventBus hands each published event to the listener pools subscribed
+// to its type. It is guarded by the daemon's lock.
+type eventBus struct {
+	d      *Daemon
+	serial int64 // the last serial given
+	pools  map[string]*listenerPool
+	ticks  map[int64]int64 // period -> start of the slice last announced
+}
+
+func newEventBus(d *Daemon) *eventBus {
+	return &eventBus{d: d, serial: -1, pools: map[string]*listenerPool{}, ticks: map[int64]int64{}}
+}
+
+// publish gives ev a serial and queues it for every pool subscribed to its
+// type, then sends what listeners are ready for.
+func (b *eventBus) publish(ev Event) {
+	subscribed := false
+	for _, pool := range b.pools {
+		subscribed = subscribed || pool.subscribed(ev.Name)
+	}
+	if !subscribed {
+		b.dispatch()
+		return
+	}
+	b.serial++
+	ev.serial = b.serial
+	for _, name := range slices.Sorted(maps.Keys(b.pools)) {
+		if pool := b.pools[name]; pool.subscribed(ev.Name) {
+			pool.accept(ev)
+		}
+	}
+	b.dispatch()
+}
+
+// dispatch sends every pool's oldest events to its ready listeners.
+func (b *eventBus) dispatch() {
+	for _, name := range slices.Sorted(maps.Keys(b.pools)) {
+		b.pools[name].dispatch()
+	}
+}
+
+// tick publishes the TICK_N events whose period changed slice since the
+// last call, as supervisord's tick does: the first call only notes the
+// slices it is in.
+func (b *eventBus) tick(now time.Time) {
+	for _, period := range tickPeriods {
+		slice := now.Unix() - now.Unix()%period
+		last, ok := b.ticks[period]
+		b.ticks[period] = slice
+		if ok && slice != last {
+			b.publish(tickEvent(period, slice))
+		}
+	}
+}
+
+// tickEvery is how often the daemon looks at the clock for TICK events.
+const tickEvery = time.Second
+
+// runTicks publishes TICK events until the daemon stops.
+func (d *Daemon) runTicks() {
+	var next func()
+	next = func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		select {
+		case <-d.stopped:
+			return
+		default:
+		}
+		d.events.tick(d.clock.Now())
+		d.clock.AfterFunc(tickEvery, next)
+	}
+	next()
+}
+
+// publishLocked publishes ev on the daemon's bus; the lock is held.
+func (d *Daemon) publishLocked(ev Event) {
+	if d.events != nil {
+		d.events.publish(ev)
+	}
 }

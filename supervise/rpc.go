@@ -530,6 +530,7 @@ func (d *Daemon) RemoveGroup(name string) error {
 		p.closeLogs()
 	}
 	delete(d.groups, name)
+	d.groupRemovedLocked(name)
 	d.log.Infof("removed process group %s", name)
 	return nil
 }

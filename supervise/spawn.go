@@ -281,7 +281,7 @@ func (d *Daemon) openPipes(p *process, cmd *exec.Cmd) (*pipes, error) {
 		return nil, fmt.Errorf("too many open files to spawn '%s'", p.cfg.Name)
 	}
 	cmd.Stdin = f.childIn
-	if p.stdout != nil {
+	if p.stdout != nil || d.poolOf(p) != nil {
 		if f.stdout, f.childOut, err = os.Pipe(); err != nil {
 			f.closeChildEnds()
 			f.closeParentEnds()
@@ -321,7 +321,9 @@ func (f *pipes) closeParentEnds() {
 
 // capture copies the program's output into its logs until the pipes close.
 func (f *pipes) capture(p *process) {
-	if f.stdout != nil {
+	if f.stdout != nil && p.d.poolOf(p) != nil {
+		p.d.captureListener(p, f.stdout)
+	} else if f.stdout != nil {
 		go func(r *os.File, dst *logfile.File) {
 			logfile.Capture(r, dst)
 			r.Close()

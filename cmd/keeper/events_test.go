@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keeper/internal/peer"
+	"keeper/supervise/xmlrpc"
+)
+
+// eventsConf is the config supervisord and keeper both run for the event
+// listener tests: testdata/events/recorder.py (written with
+// supervisor.childutils) records every event it gets in @DIR@/events.txt;
+// crasher runs until @DIR@/crash appears, then exits 3 (unexpected, so
+// it is started again).
+const eventsConf = `[unix_http_server]
+file=@DIR@/s.sock
+
+[supervisord]
+logfile=@DIR@/main.log
+pidfile=@DIR@/daemon.pid
+childlogdir=@DIR@
+loglevel=debug
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://@DIR@/s.sock
+
+[eventlistener:rec]
+command=@PYTHON@ @RECORDER@ @DIR@/events.txt @FAILONCE@
+events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE,PROCESS_GROUP
+stderr_logfile=@DIR@/rec.err
+
+[program:crasher]
+command=sh -c "while [ ! -e @DIR@/crash ]; do @DIR@/sleep 0.05; done; rm @DIR@/crash; exit 3"
+autostart=false
+startsecs=1
+`
+
+// startEventSides starts supervisord and keeper on eventsConf, each in its
+// own directory, and waits until each one's listener has recorded its own
+// RUNNING state.
+func startEventSides(t *testing.T, failOnce string) (sup, kp *daemonSide) {
+	t.Helper()
+	supervisord := peer.Need(t, "supervisord")
+	python := peer.Need(t, "python3-supervisor")
+	recorder, err := filepath.Abs("testdata/events/recorder.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("@PYTHON@", python, "@RECORDER@", recorder, "@FAILONCE@", failOnce).Replace(eventsConf)
+	mk := func(name string, argv func(conf string) []string) *daemonSide {
+		dir := testDir(t)
+		if err := os.Symlink(sleep, filepath.Join(dir, "sleep")); err != nil {
+			t.Fatal(err)
+		}
+		s := &daemonSide{name: name, dir: dir, conf: filepath.Join(dir, "sv.conf")}
+		s.argv = argv(s.conf)
+		s.writeConf(t, conf)
+		return s
+	}
+	sup = mk("supervisord", func(conf string) []string { return []string{supervisord, "-n", "-c", conf} })
+	kp = mk("keeper", func(conf string) []string { return []string{keeperBin, "daemon", "-n", "-c", conf} })
+	sup.start(t)
+	kp.start(t)
+	for _, s := range []*daemonSide{sup, kp} {
+		s.waitEvent(t, "PROCESS_STATE_RUNNING from_state=STARTING groupname=rec pid=* processname=rec", 1)
+	}
+	return sup, kp
+}
+
+// events returns the lines the side's listener recorded so far.
+func (s *daemonSide) events() string { return readFileOrEmpty(filepath.Join(s.dir, "events.txt")) }
+
+// waitEvent waits until the listener recorded the line that starts with
+// want n times.
+func (s *daemonSide) waitEvent(t *testing.T, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count("\n"+s.events(), "\n"+want+" |") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no event %q (%d times) within 30s; recorded:\n%s\nlog:\n%s", s.name, want, n, s.events(),
+				readFileOrEmpty(filepath.Join(s.dir, "main.log")))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// call makes one XML-RPC call to the side's daemon.
+func (s *daemonSide) call(t *testing.T, method string, args ...any) {
+	t.Helper()
+	c := xmlrpc.Dial(s.sock())
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Call(ctx, method, args...); err != nil {
+		t.Fatalf("%s: %s%v: %v", s.name, method, args, err)
+	}
+}
+
+// crashAndStop starts crasher, makes it crash once (it is started again)
+// and stops it once RUNNING, waiting on the listener's record at each step.
+func crashAndStop(t *testing.T, s *daemonSide) {
+	t.Helper()
+	s.call(t, "supervisor.startProcess", "crasher", true)
+	running := "PROCESS_STATE_RUNNING from_state=STARTING groupname=crasher pid=* processname=crasher"
+	s.waitEvent(t, running, 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "crash"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent(t, running, 2)
+	s.call(t, "supervisor.stopProcess", "crasher", true)
+	s.waitEvent(t, "PROCESS_STATE_STOPPED from_state=STOPPING groupname=crasher pid=* processname=crasher", 1)
+}
+
+// TestEventListenerParity runs the same listener under supervisord and
+// keeper through the same actions: both must record the same events, in
+// the same order, with the same payload fields.
+func TestEventListenerParity(t *testing.T) {
+	sup, kp := startEventSides(t, "")
+	crashAndStop(t, sup)
+	crashAndStop(t, kp)
+	got, want := kp.events(), sup.events()
+	if got != want {
+		t.Errorf("keeper's listener recorded\n%s\nsupervisord's\n%s", got, want)
+	}
+	if !strings.Contains(want, "PROCESS_STATE_EXITED expected=0 from_state=RUNNING groupname=crasher pid=* processname=crasher") {
+		t.Errorf("the crash is not among the events:\n%s", want)
+	}
+}

@@ -212,6 +212,9 @@ type LogConfig struct {
 	Path     string // absolute, when Mode is LogFile
 	MaxBytes int64  // rotate beyond this size; 0 never rotates (default 50MB)
 	Backups  int    // rotated files to keep (default 10)
+	// Events is <stream>_events_enabled: every read of the stream is also
+	// a PROCESS_LOG_STDOUT or PROCESS_LOG_STDERR event.
+	Events bool
 }
 
 // ProcessConfig is one process: a [program:x] section gives one per numprocs.
@@ -446,9 +449,9 @@ var (
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
 		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers environment_file "+
-		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries memory_limit memory_limit_grace",
-		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
-			"stderr_events_enabled stderr_syslog")
+		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries "+
+		"memory_limit memory_limit_grace stdout_events_enabled stderr_events_enabled",
+		"stdout_capture_maxbytes stdout_syslog stderr_capture_maxbytes stderr_syslog")
 	// listenerKeys: an [eventlistener:x] takes a program's keys but depends_on, and its own.
 	listenerKeys     = listenerKeySet()
 	includeKeys      = keySet("files", "")
@@ -877,6 +880,7 @@ func (r *reader) logfile(stream string) LogConfig {
 		Mode:     LogAuto,
 		MaxBytes: r.byteSize(stream+"_logfile_maxbytes", 50<<20),
 		Backups:  r.integer(stream+"_logfile_backups", 10, 0, math.MaxInt32),
+		Events:   r.boolean(stream+"_events_enabled", false),
 	}
 	o, v := r.lookup(stream + "_logfile")
 	if o != nil {

@@ -2,12 +2,15 @@ package supervise
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"keeper/supervise/logfile"
 )
 
 // eventParents is supervisord's table of event types: each name and the
@@ -146,6 +149,12 @@ func groupEvent(name, group string) Event {
 	return Event{Name: name, Payload: "groupname:" + group + "\n"}
 }
 
+// remoteCommEvent returns the REMOTE_COMMUNICATION event that
+// supervisor.sendRemoteCommEvent(typ, data) sends.
+func remoteCommEvent(typ, data string) Event {
+	return Event{Name: "REMOTE_COMMUNICATION", Payload: "type:" + typ + "\n" + data}
+}
+
 // tickEvent returns TICK_<period> for the slice of time that starts at
 // when (a Unix time, a multiple of period).
 func tickEvent(period, when int64) Event {
@@ -240,4 +249,45 @@ func (d *Daemon) publishLocked(ev Event) {
 	if d.events != nil {
 		d.events.publish(ev)
 	}
+}
+
+// processLogEvent returns the PROCESS_LOG_<CHANNEL> event of one read of a
+// process's output: "processname:X groupname:Y pid:N channel:C", a
+// newline, and the data.
+func processLogEvent(process, group string, pid int, channel string, data []byte) Event {
+	return Event{Name: "PROCESS_LOG_" + strings.ToUpper(channel),
+		Payload: fmt.Sprintf("processname:%s groupname:%s pid:%d channel:%s\n%s", process, group, pid, channel, data)}
+}
+
+// outputWriter is where a process's channel ("stdout", "stderr") goes: its
+// log, and, with events, a PROCESS_LOG event per read.
+func (d *Daemon) outputWriter(p *process, pid int, channel string, log *logfile.File, events bool) io.Writer {
+	if !events {
+		if log == nil {
+			return io.Discard
+		}
+		return log
+	}
+	return &logEventWriter{d: d, process: p.cfg.Name, group: p.group, pid: pid, channel: channel, log: log}
+}
+
+// logEventWriter writes a process's output to its log (when it has one) and
+// publishes each write as an event, as supervisord's
+// <channel>_events_enabled does.
+type logEventWriter struct {
+	d                       *Daemon
+	process, group, channel string
+	pid                     int
+	log                     *logfile.File
+}
+
+func (w *logEventWriter) Write(b []byte) (int, error) {
+	var err error
+	if w.log != nil {
+		_, err = w.log.Write(b)
+	}
+	w.d.mu.Lock()
+	w.d.publishLocked(processLogEvent(w.process, w.group, w.pid, w.channel, b))
+	w.d.mu.Unlock()
+	return len(b), err
 }

@@ -59,6 +59,8 @@ func TestEventHeader(t *testing.T) {
 		{supervisorStateEvent(eventSupervisorRunning), ""},
 		{groupEvent(eventGroupAdded, "web"), "groupname:web\n"},
 		{tickEvent(60, 1700000040), "when:1700000040"},
+		{remoteCommEvent("deploy", "v2 done"), "type:deploy\nv2 done"},
+		{processLogEvent("web", "site", 42, "stderr", []byte("oops\n")), "processname:web groupname:site pid:42 channel:stderr\noops\n"},
 	} {
 		if tt.ev.Payload != tt.want || !isEventType(tt.ev.Name) {
 			t.Errorf("%s payload %q, want %q", tt.ev.Name, tt.ev.Payload, tt.want)

@@ -17,7 +17,8 @@ import (
 // listener tests: testdata/events/recorder.py (written with
 // supervisor.childutils) records every event it gets in @DIR@/events.txt;
 // crasher runs until @DIR@/crash appears, then exits 3 (unexpected, so
-// it is started again).
+// it is started again); talker says hello on its stdout, whose events are
+// enabled, once @DIR@/talk appears.
 const eventsConf = `[unix_http_server]
 file=@DIR@/s.sock
 
@@ -35,13 +36,19 @@ serverurl=unix://@DIR@/s.sock
 
 [eventlistener:rec]
 command=@PYTHON@ @RECORDER@ @DIR@/events.txt @FAILONCE@
-events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE,PROCESS_GROUP
+events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE,PROCESS_GROUP,PROCESS_LOG,REMOTE_COMMUNICATION
 stderr_logfile=@DIR@/rec.err
 
 [program:crasher]
 command=sh -c "while [ ! -e @DIR@/crash ]; do @DIR@/sleep 0.05; done; rm @DIR@/crash; exit 3"
 autostart=false
 startsecs=1
+
+[program:talker]
+command=sh -c "while [ ! -e @DIR@/talk ]; do @DIR@/sleep 0.05; done; echo hello; exec @DIR@/sleep 1000"
+autostart=false
+startsecs=1
+stdout_events_enabled=true
 `
 
 // startEventSides starts supervisord and keeper on eventsConf, each in its
@@ -124,18 +131,50 @@ func crashAndStop(t *testing.T, s *daemonSide) {
 	s.waitEvent(t, "PROCESS_STATE_STOPPED from_state=STOPPING groupname=crasher pid=* processname=crasher", 1)
 }
 
+// talkAndStop starts talker, makes it write a line (a PROCESS_LOG_STDOUT
+// event), sends a REMOTE_COMMUNICATION event and stops talker.
+func talkAndStop(t *testing.T, s *daemonSide) {
+	t.Helper()
+	s.call(t, "supervisor.startProcess", "talker", true)
+	s.waitEvent(t, "PROCESS_STATE_RUNNING from_state=STARTING groupname=talker pid=* processname=talker", 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "talk"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent(t, `PROCESS_LOG_STDOUT channel=stdout data='hello\n' groupname=talker pid=* processname=talker`, 1)
+	s.call(t, "supervisor.sendRemoteCommEvent", "greeting", "hi there")
+	s.waitEvent(t, remoteEvent, 1)
+	s.call(t, "supervisor.stopProcess", "talker", true)
+	s.waitEvent(t, "PROCESS_STATE_STOPPED from_state=STOPPING groupname=talker pid=* processname=talker", 1)
+}
+
+// remoteEvent is the REMOTE_COMMUNICATION event talkAndStop sends.
+const remoteEvent = "REMOTE_COMMUNICATION data='hi there' type=greeting"
+
 // TestEventListenerParity runs the same listener under supervisord and
 // keeper through the same actions: both must record the same events, in
 // the same order, with the same payload fields.
+//
+// The listener answers FAIL to SUPERVISOR_STATE_CHANGE_RUNNING the first
+// time: it must get it again.
 func TestEventListenerParity(t *testing.T) {
-	sup, kp := startEventSides(t, "")
-	crashAndStop(t, sup)
-	crashAndStop(t, kp)
+	sup, kp := startEventSides(t, "SUPERVISOR_STATE_CHANGE_RUNNING")
+	for _, s := range []*daemonSide{sup, kp} {
+		crashAndStop(t, s)
+		talkAndStop(t, s)
+	}
 	got, want := kp.events(), sup.events()
 	if got != want {
 		t.Errorf("keeper's listener recorded\n%s\nsupervisord's\n%s", got, want)
 	}
 	if !strings.Contains(want, "PROCESS_STATE_EXITED expected=0 from_state=RUNNING groupname=crasher pid=* processname=crasher") {
 		t.Errorf("the crash is not among the events:\n%s", want)
+	}
+	running := "\nSUPERVISOR_STATE_CHANGE_RUNNING  | eventname len pool poolserial serial server ver\n"
+	if !strings.Contains(want, running+running[1:]) {
+		t.Errorf("the event answered with FAIL was not sent again:\n%s", want)
+	}
+	env := "ENV SUPERVISOR_ENABLED=1 SUPERVISOR_PROCESS_NAME=rec SUPERVISOR_GROUP_NAME=rec SUPERVISOR_SERVER_URL=unix: getState=RUNNING\n"
+	if !strings.HasPrefix(got, env) {
+		t.Errorf("keeper's listener did not start with %q:\n%s", env, got)
 	}
 }

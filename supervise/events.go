@@ -224,10 +224,15 @@ func (b *eventBus) tick(now time.Time) {
 	}
 }
 
-// tickEvery is how often the daemon looks at the clock for TICK events.
-const tickEvery = time.Second
+// untilNextTick is the wait from now to the start of the next 5-second
+// slice, where every TICK_N falls.
+func untilNextTick(now time.Time) time.Duration {
+	period := time.Duration(tickPeriods[0]) * time.Second
+	return period - time.Duration(now.UnixNano()%int64(period))
+}
 
-// runTicks publishes TICK events until the daemon stops.
+// runTicks publishes TICK events until the daemon stops, waking once per
+// 5-second slice.
 func (d *Daemon) runTicks() {
 	var next func()
 	next = func() {
@@ -238,8 +243,9 @@ func (d *Daemon) runTicks() {
 			return
 		default:
 		}
-		d.events.tick(d.clock.Now())
-		d.clock.AfterFunc(tickEvery, next)
+		now := d.clock.Now()
+		d.events.tick(now)
+		d.clock.AfterFunc(untilNextTick(now), next)
 	}
 	next()
 }

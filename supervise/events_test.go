@@ -267,6 +267,18 @@ func TestTicks(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ticks %q, want %q", got, want)
 	}
+	for _, tt := range []struct {
+		now  time.Time
+		want time.Duration
+	}{
+		{time.Unix(1700000097, 0), 3 * time.Second},
+		{time.Unix(1700000100, 0), 5 * time.Second},
+		{time.Unix(1700000104, 900e6), 100 * time.Millisecond},
+	} {
+		if got := untilNextTick(tt.now); got != tt.want {
+			t.Errorf("untilNextTick(%v) = %v, want %v", tt.now, got, tt.want)
+		}
+	}
 }
 
 // TestProcessStateEvents drives a process's state machine and checks the
@@ -316,5 +328,31 @@ func TestProcessStateEvents(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestRunTicks runs the daemon's tick loop on a fake clock.
+func TestRunTicks(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1700000097, 0)}
+	d := &Daemon{clock: clock, stopped: make(chan struct{})}
+	d.events = newEventBus(d)
+	tp := newTestPool(100, "TICK")
+	d.events.pools["mon"] = tp.listenerPool
+	d.runTicks()
+	clock.advance(61 * time.Second)
+	close(d.stopped)
+	clock.advance(time.Hour)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var got []string
+	for _, qe := range tp.buffer {
+		got = append(got, qe.ev.Name)
+	}
+	want := []string{"TICK_5", "TICK_60"}
+	for range 11 { // 105, 110, ... 155
+		want = append(want, "TICK_5")
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ticks in the first 61 s %v, want %v", got, want)
 	}
 }

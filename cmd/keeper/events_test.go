@@ -35,7 +35,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 serverurl=unix://@DIR@/s.sock
 
 [eventlistener:rec]
-command=@PYTHON@ @RECORDER@ @DIR@/events.txt @FAILONCE@
+command=@PYTHON@ @RECORDER@ @DIR@/events.txt @FAILONCE@ @CRASHONCE@
 events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE,PROCESS_GROUP,PROCESS_LOG,REMOTE_COMMUNICATION
 stderr_logfile=@DIR@/rec.err
 
@@ -53,8 +53,9 @@ stdout_events_enabled=true
 
 // startEventSides starts supervisord and keeper on eventsConf, each in its
 // own directory, and waits until each one's listener has recorded its own
-// RUNNING state.
-func startEventSides(t *testing.T, failOnce string) (sup, kp *daemonSide) {
+// RUNNING state. The listener answers FAIL to the first event named
+// failOnce, and exits without answering at the first named crashOnce.
+func startEventSides(t *testing.T, failOnce, crashOnce string) (sup, kp *daemonSide) {
 	t.Helper()
 	supervisord := peer.Need(t, "supervisord")
 	python := peer.Need(t, "python3-supervisor")
@@ -66,7 +67,7 @@ func startEventSides(t *testing.T, failOnce string) (sup, kp *daemonSide) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := strings.NewReplacer("@PYTHON@", python, "@RECORDER@", recorder, "@FAILONCE@", failOnce).Replace(eventsConf)
+	conf := strings.NewReplacer("@PYTHON@", python, "@RECORDER@", recorder, "@FAILONCE@", failOnce, "@CRASHONCE@", crashOnce).Replace(eventsConf)
 	mk := func(name string, argv func(conf string) []string) *daemonSide {
 		dir := testDir(t)
 		if err := os.Symlink(sleep, filepath.Join(dir, "sleep")); err != nil {
@@ -132,7 +133,8 @@ func crashAndStop(t *testing.T, s *daemonSide) {
 }
 
 // talkAndStop starts talker, makes it write a line (a PROCESS_LOG_STDOUT
-// event), sends a REMOTE_COMMUNICATION event and stops talker.
+// event), sends a REMOTE_COMMUNICATION event, which the listener gets
+// twice (it exits handling the first), and stops talker.
 func talkAndStop(t *testing.T, s *daemonSide) {
 	t.Helper()
 	s.call(t, "supervisor.startProcess", "talker", true)
@@ -142,7 +144,7 @@ func talkAndStop(t *testing.T, s *daemonSide) {
 	}
 	s.waitEvent(t, `PROCESS_LOG_STDOUT channel=stdout data='hello\n' groupname=talker pid=* processname=talker`, 1)
 	s.call(t, "supervisor.sendRemoteCommEvent", "greeting", "hi there")
-	s.waitEvent(t, remoteEvent, 1)
+	s.waitEvent(t, remoteEvent, 2) // the listener exits at the first
 	s.call(t, "supervisor.stopProcess", "talker", true)
 	s.waitEvent(t, "PROCESS_STATE_STOPPED from_state=STOPPING groupname=talker pid=* processname=talker", 1)
 }
@@ -155,9 +157,10 @@ const remoteEvent = "REMOTE_COMMUNICATION data='hi there' type=greeting"
 // the same order, with the same payload fields.
 //
 // The listener answers FAIL to SUPERVISOR_STATE_CHANGE_RUNNING the first
-// time: it must get it again.
+// time, and exits while handling the first REMOTE_COMMUNICATION: it must
+// get each again (the second once restarted).
 func TestEventListenerParity(t *testing.T) {
-	sup, kp := startEventSides(t, "SUPERVISOR_STATE_CHANGE_RUNNING")
+	sup, kp := startEventSides(t, "SUPERVISOR_STATE_CHANGE_RUNNING", "REMOTE_COMMUNICATION")
 	for _, s := range []*daemonSide{sup, kp} {
 		crashAndStop(t, s)
 		talkAndStop(t, s)

@@ -1,7 +1,8 @@
 """An event listener written as supervisord's manual shows, with
 supervisor.childutils: it appends one line per event to the file named by
-its first argument, then answers OK (or FAIL, the first time it sees the
-event type named by its second argument, if any).
+its first argument, then answers OK; or FAIL, the first time it sees the
+event type named by its second argument; or it exits 1 without answering,
+the first time (across restarts) it sees the one named by its third.
 
 A line is the event's name, its payload's fields sorted by key, the data
 after them if any, and the header's keys. Values that differ from run to
@@ -39,6 +40,8 @@ def environment():
 def main():
     path = sys.argv[1]
     fail_once = sys.argv[2] if len(sys.argv) > 2 else None
+    crash_once = sys.argv[3] if len(sys.argv) > 3 else None
+    crashed = path + ".crashed"
     with open(path, "a") as f:
         f.write(environment() + "\n")
     while True:
@@ -52,6 +55,9 @@ def main():
             if data:
                 fields["data"] = repr(data)
             f.write("%s %s | %s\n" % (name, describe(fields), " ".join(sorted(headers))))
+        if name == crash_once and not os.path.exists(crashed):
+            open(crashed, "w").close()
+            sys.exit(1)
         if name == fail_once:
             fail_once = None
             childutils.listener.fail(sys.stdout)

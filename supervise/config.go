@@ -215,6 +215,11 @@ type LogConfig struct {
 	// Events is <stream>_events_enabled: every read of the stream is also
 	// a PROCESS_LOG_STDOUT or PROCESS_LOG_STDERR event.
 	Events bool
+	// CaptureMaxBytes is <stream>_capture_maxbytes: when not 0, what the
+	// process writes between supervisord's capture tokens is a
+	// PROCESS_COMMUNICATION_* event (its newest CaptureMaxBytes bytes)
+	// instead of log output.
+	CaptureMaxBytes int64
 }
 
 // ProcessConfig is one process: a [program:x] section gives one per numprocs.
@@ -450,8 +455,8 @@ var (
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
 		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers environment_file "+
 		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries "+
-		"memory_limit memory_limit_grace stdout_events_enabled stderr_events_enabled",
-		"stdout_capture_maxbytes stdout_syslog stderr_capture_maxbytes stderr_syslog")
+		"memory_limit memory_limit_grace stdout_events_enabled stderr_events_enabled stdout_capture_maxbytes stderr_capture_maxbytes",
+		"stdout_syslog stderr_syslog")
 	// listenerKeys: an [eventlistener:x] takes a program's keys but depends_on, and its own.
 	listenerKeys     = listenerKeySet()
 	includeKeys      = keySet("files", "")
@@ -877,10 +882,11 @@ func (r *reader) environment(key string) []string {
 // logfile reads the <stream>_logfile keys.
 func (r *reader) logfile(stream string) LogConfig {
 	lc := LogConfig{
-		Mode:     LogAuto,
-		MaxBytes: r.byteSize(stream+"_logfile_maxbytes", 50<<20),
-		Backups:  r.integer(stream+"_logfile_backups", 10, 0, math.MaxInt32),
-		Events:   r.boolean(stream+"_events_enabled", false),
+		Mode:            LogAuto,
+		MaxBytes:        r.byteSize(stream+"_logfile_maxbytes", 50<<20),
+		Backups:         r.integer(stream+"_logfile_backups", 10, 0, math.MaxInt32),
+		Events:          r.boolean(stream+"_events_enabled", false),
+		CaptureMaxBytes: r.byteSize(stream+"_capture_maxbytes", 0),
 	}
 	o, v := r.lookup(stream + "_logfile")
 	if o != nil {

@@ -583,7 +583,6 @@ supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler
 		f + ":19: [mystery] is not a section keeper or supervisord knows; ignored",
 		f + ":20: [DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored",
 		f + `:23: [supervisorctl] serverurl "http://localhost:9001" is not a unix:// URL; keeper serves only unix sockets`,
-		f + ":28: [program:p] stderr_capture_maxbytes is not implemented by keeper; ignored",
 		f + ":29: [program:p] stdout_syslog is not implemented by keeper; ignored",
 		f + ":30: [program:p] stdout_logfile is AUTO without rotation (stdout_logfile_maxbytes=0): it can fill the disk",
 		f + ":31: [program:p] stderr_logfile=syslog is not implemented by keeper; not logged",
@@ -598,7 +597,7 @@ supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler
 	if c.Supervisord.Logfile != dir+"/keeper.log" || !c.Supervisord.StripANSI {
 		t.Errorf("supervisord %+v", c.Supervisord)
 	}
-	if p := c.Process("p"); p.Stderr.Mode != LogNone || !p.Stdout.Events || p.Stderr.Events {
+	if p := c.Process("p"); p.Stderr.Mode != LogNone || !p.Stdout.Events || p.Stderr.Events || p.Stderr.CaptureMaxBytes != 1<<20 {
 		t.Errorf("stderr syslog mode %v, stdout events %v, stderr events %v", p.Stderr.Mode, p.Stdout.Events, p.Stderr.Events)
 	}
 }

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -265,35 +266,137 @@ func processLogEvent(process, group string, pid int, channel string, data []byte
 		Payload: fmt.Sprintf("processname:%s groupname:%s pid:%d channel:%s\n%s", process, group, pid, channel, data)}
 }
 
+// processCommEvent returns the PROCESS_COMMUNICATION_<CHANNEL> event of
+// what a process wrote between supervisord's capture tokens:
+// "processname:X groupname:Y pid:N", a newline, and the data.
+func processCommEvent(process, group string, pid int, channel string, data []byte) Event {
+	return Event{Name: "PROCESS_COMMUNICATION_" + strings.ToUpper(channel),
+		Payload: fmt.Sprintf("processname:%s groupname:%s pid:%d\n%s", process, group, pid, data)}
+}
+
+// The tokens around what a process sends as a PROCESS_COMMUNICATION
+// event, when its <channel>_capture_maxbytes is set.
+var (
+	captureBegin = []byte("<!--XSUPERVISOR:BEGIN-->")
+	captureEnd   = []byte("<!--XSUPERVISOR:END-->")
+)
+
 // outputWriter is where a process's channel ("stdout", "stderr") goes: its
-// log, and, with events, a PROCESS_LOG event per read.
-func (d *Daemon) outputWriter(p *process, pid int, channel string, log *logfile.File, events bool) io.Writer {
-	if !events {
+// log, and with <channel>_events_enabled a PROCESS_LOG event per read, and
+// with <channel>_capture_maxbytes a PROCESS_COMMUNICATION event per
+// captured message.
+func (d *Daemon) outputWriter(p *process, pid int, channel string, log *logfile.File, lc LogConfig) io.Writer {
+	if !lc.Events && lc.CaptureMaxBytes == 0 {
 		if log == nil {
 			return io.Discard
 		}
 		return log
 	}
-	return &logEventWriter{d: d, process: p.cfg.Name, group: p.group, pid: pid, channel: channel, log: log}
+	w := &channelWriter{process: p.cfg.Name, group: p.group, channel: channel, pid: pid, events: lc.Events,
+		captureMax: lc.CaptureMaxBytes, debugf: d.log.Debugf}
+	if log != nil {
+		w.log = log
+	}
+	w.publish = func(ev Event) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.publishLocked(ev)
+	}
+	return w
 }
 
-// logEventWriter writes a process's output to its log (when it has one) and
-// publishes each write as an event, as supervisord's
-// <channel>_events_enabled does.
-type logEventWriter struct {
-	d                       *Daemon
+// channelWriter is one output channel of a process whose output makes
+// events, as supervisord's POutputDispatcher: every write is logged and,
+// with events, published as PROCESS_LOG_*; with capture, what comes
+// between the begin and end tokens goes to a buffer of the newest
+// captureMax bytes instead of the log, and makes one
+// PROCESS_COMMUNICATION_* event at the end token.
+type channelWriter struct {
 	process, group, channel string
 	pid                     int
-	log                     *logfile.File
+	log                     io.Writer // nil: not logged
+	events                  bool
+	captureMax              int64
+	publish                 func(Event)
+	debugf                  func(format string, args ...any)
+
+	capturing bool
+	pending   []byte // output that may be the start of a token
+	captured  []byte
 }
 
-func (w *logEventWriter) Write(b []byte) (int, error) {
-	var err error
-	if w.log != nil {
-		_, err = w.log.Write(b)
+func (w *channelWriter) Write(b []byte) (int, error) {
+	if w.captureMax == 0 {
+		return len(b), w.record(b)
 	}
-	w.d.mu.Lock()
-	w.d.publishLocked(processLogEvent(w.process, w.group, w.pid, w.channel, b))
-	w.d.mu.Unlock()
-	return len(b), err
+	w.pending = append(w.pending, b...)
+	var err error
+	for {
+		token := captureBegin
+		if w.capturing {
+			token = captureEnd
+		}
+		i := bytes.Index(w.pending, token)
+		if i < 0 {
+			// Keep back what may be the start of the token.
+			n := len(w.pending) - tokenPrefixAtEnd(w.pending, token)
+			if e := w.record(w.pending[:n]); err == nil {
+				err = e
+			}
+			w.pending = append([]byte(nil), w.pending[n:]...)
+			return len(b), err
+		}
+		if e := w.record(w.pending[:i]); err == nil {
+			err = e
+		}
+		w.pending = w.pending[i+len(token):]
+		w.toggle()
+	}
 }
+
+// record logs data, or captures it, and publishes its PROCESS_LOG event.
+func (w *channelWriter) record(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var err error
+	switch {
+	case w.capturing:
+		w.captured = append(w.captured, data...)
+		if over := int64(len(w.captured)) - w.captureMax; over > 0 {
+			w.captured = w.captured[over:]
+		}
+	case w.log != nil:
+		_, err = w.log.Write(data)
+	}
+	if w.events {
+		w.publish(processLogEvent(w.process, w.group, w.pid, w.channel, data))
+	}
+	return err
+}
+
+// toggle enters or leaves capture mode; leaving it sends what was captured.
+func (w *channelWriter) toggle() {
+	w.capturing = !w.capturing
+	if w.capturing {
+		return
+	}
+	w.publish(processCommEvent(w.process, w.group, w.pid, w.channel, w.captured))
+	w.debugf("'%s' %s emitted a comm event", w.process, w.channel)
+	w.captured = nil
+}
+
+// tokenPrefixAtEnd returns the length of the longest end of b that begins
+// token.
+func tokenPrefixAtEnd(b, token []byte) int {
+	for n := min(len(token)-1, len(b)); n > 0; n-- {
+		if bytes.HasSuffix(b, token[:n]) {
+			return n
+		}
+	}
+	return 0
+}
+
+// makesEvents reports whether the channel's output makes events, so that
+// its pipe is needed even when it is not logged.
+func (lc LogConfig) makesEvents() bool { return lc.Events || lc.CaptureMaxBytes > 0 }

@@ -356,3 +356,55 @@ func TestRunTicks(t *testing.T) {
 		t.Errorf("ticks in the first 61 s %v, want %v", got, want)
 	}
 }
+
+func TestChannelWriter(t *testing.T) {
+	const begin, end = "<!--XSUPERVISOR:BEGIN-->", "<!--XSUPERVISOR:END-->"
+	tests := []struct {
+		name       string
+		events     bool
+		captureMax int64
+		writes     []string
+		log        string
+		published  []string // "NAME data" of each event
+	}{
+		{"events only", true, 0, []string{"a\n", "b"}, "a\nb",
+			[]string{"PROCESS_LOG_STDOUT a\n", "PROCESS_LOG_STDOUT b"}},
+		{"capture", false, 100, []string{"before " + begin + "hello" + end + " after"}, "before  after",
+			[]string{"PROCESS_COMMUNICATION_STDOUT hello"}},
+		{"tokens split across writes", false, 100, []string{"x<!--XSUPER", "VISOR:BEGIN-->he", "llo<!--XSUPERVISOR:E", "ND-->y"}, "xy",
+			[]string{"PROCESS_COMMUNICATION_STDOUT hello"}},
+		{"a near-token is output", false, 100, []string{"<!--XSUPERVISOR:BEG", "UN-->"}, "<!--XSUPERVISOR:BEGUN-->", nil},
+		{"newest bytes kept", false, 4, []string{begin + "abcdefgh" + end}, "",
+			[]string{"PROCESS_COMMUNICATION_STDOUT efgh"}},
+		{"two messages, with log events", true, 100, []string{begin + "1" + end + "-" + begin + "2" + end}, "-",
+			[]string{"PROCESS_LOG_STDOUT 1", "PROCESS_COMMUNICATION_STDOUT 1", "PROCESS_LOG_STDOUT -",
+				"PROCESS_LOG_STDOUT 2", "PROCESS_COMMUNICATION_STDOUT 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log bytes.Buffer
+			var published []string
+			w := &channelWriter{process: "web", group: "site", channel: "stdout", pid: 7, log: &log,
+				events: tt.events, captureMax: tt.captureMax, debugf: func(string, ...any) {},
+				publish: func(ev Event) {
+					_, data, _ := strings.Cut(ev.Payload, "\n")
+					published = append(published, ev.Name+" "+data)
+				}}
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("write %q: %d, %v", s, n, err)
+				}
+			}
+			if log.String() != tt.log {
+				t.Errorf("log %q, want %q", log.String(), tt.log)
+			}
+			if !reflect.DeepEqual(published, tt.published) {
+				t.Errorf("events %q, want %q", published, tt.published)
+			}
+		})
+	}
+	ev := processCommEvent("web", "site", 7, "stderr", []byte("hi"))
+	if ev.Name != "PROCESS_COMMUNICATION_STDERR" || ev.Payload != "processname:web groupname:site pid:7\nhi" || !isEventType(ev.Name) {
+		t.Errorf("comm event %+v", ev)
+	}
+}

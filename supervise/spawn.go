@@ -282,7 +282,7 @@ func (d *Daemon) openPipes(p *process, cmd *exec.Cmd) (*pipes, error) {
 		return nil, fmt.Errorf("too many open files to spawn '%s'", p.cfg.Name)
 	}
 	cmd.Stdin = f.childIn
-	if p.stdout != nil || p.cfg.Stdout.Events || d.poolOf(p) != nil {
+	if p.stdout != nil || p.cfg.Stdout.makesEvents() || d.poolOf(p) != nil {
 		if f.stdout, f.childOut, err = os.Pipe(); err != nil {
 			f.closeChildEnds()
 			f.closeParentEnds()
@@ -293,7 +293,7 @@ func (d *Daemon) openPipes(p *process, cmd *exec.Cmd) (*pipes, error) {
 	switch {
 	case p.cfg.RedirectStderr:
 		cmd.Stderr = cmd.Stdout
-	case p.stderr != nil || p.cfg.Stderr.Events:
+	case p.stderr != nil || p.cfg.Stderr.makesEvents():
 		if f.stderr, f.childErr, err = os.Pipe(); err != nil {
 			f.closeChildEnds()
 			f.closeParentEnds()
@@ -326,10 +326,10 @@ func (f *pipes) capture(p *process, pid int) {
 	if f.stdout != nil && p.d.poolOf(p) != nil {
 		p.d.captureListener(p, f.stdout)
 	} else if f.stdout != nil {
-		go copyOutput(f.stdout, p.d.outputWriter(p, pid, "stdout", p.stdout, p.cfg.Stdout.Events))
+		go copyOutput(f.stdout, p.d.outputWriter(p, pid, "stdout", p.stdout, p.cfg.Stdout))
 	}
 	if f.stderr != nil {
-		go copyOutput(f.stderr, p.d.outputWriter(p, pid, "stderr", p.stderr, p.cfg.Stderr.Events))
+		go copyOutput(f.stderr, p.d.outputWriter(p, pid, "stderr", p.stderr, p.cfg.Stderr))
 	}
 }
 

@@ -18,7 +18,8 @@ import (
 // supervisor.childutils) records every event it gets in @DIR@/events.txt;
 // crasher runs until @DIR@/crash appears, then exits 3 (unexpected, so
 // it is started again); talker says hello on its stdout, whose events are
-// enabled, once @DIR@/talk appears.
+// enabled, once @DIR@/talk appears; messenger writes a message between
+// supervisord's capture tokens once @DIR@/tell appears.
 const eventsConf = `[unix_http_server]
 file=@DIR@/s.sock
 
@@ -36,7 +37,7 @@ serverurl=unix://@DIR@/s.sock
 
 [eventlistener:rec]
 command=@PYTHON@ @RECORDER@ @DIR@/events.txt @FAILONCE@ @CRASHONCE@
-events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE,PROCESS_GROUP,PROCESS_LOG,REMOTE_COMMUNICATION
+events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE,PROCESS_GROUP,PROCESS_LOG,REMOTE_COMMUNICATION,PROCESS_COMMUNICATION
 stderr_logfile=@DIR@/rec.err
 
 [program:crasher]
@@ -49,6 +50,12 @@ command=sh -c "while [ ! -e @DIR@/talk ]; do @DIR@/sleep 0.05; done; echo hello;
 autostart=false
 startsecs=1
 stdout_events_enabled=true
+
+[program:messenger]
+command=sh -c "while [ ! -e @DIR@/tell ]; do @DIR@/sleep 0.05; done; printf 'x<!--XSUPERVISOR:BEGIN-->note<!--XSUPERVISOR:END-->y'; exec @DIR@/sleep 1000"
+autostart=false
+startsecs=1
+stdout_capture_maxbytes=1KB
 `
 
 // startEventSides starts supervisord and keeper on eventsConf, each in its
@@ -152,6 +159,20 @@ func talkAndStop(t *testing.T, s *daemonSide) {
 // remoteEvent is the REMOTE_COMMUNICATION event talkAndStop sends.
 const remoteEvent = "REMOTE_COMMUNICATION data='hi there' type=greeting"
 
+// tellAndStop starts messenger, makes it write a message in capture mode
+// (a PROCESS_COMMUNICATION_STDOUT event) and stops it.
+func tellAndStop(t *testing.T, s *daemonSide) {
+	t.Helper()
+	s.call(t, "supervisor.startProcess", "messenger", true)
+	s.waitEvent(t, "PROCESS_STATE_RUNNING from_state=STARTING groupname=messenger pid=* processname=messenger", 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "tell"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent(t, "PROCESS_COMMUNICATION_STDOUT data='note' groupname=messenger pid=* processname=messenger", 1)
+	s.call(t, "supervisor.stopProcess", "messenger", true)
+	s.waitEvent(t, "PROCESS_STATE_STOPPED from_state=STOPPING groupname=messenger pid=* processname=messenger", 1)
+}
+
 // TestEventListenerParity runs the same listener under supervisord and
 // keeper through the same actions: both must record the same events, in
 // the same order, with the same payload fields.
@@ -164,6 +185,7 @@ func TestEventListenerParity(t *testing.T) {
 	for _, s := range []*daemonSide{sup, kp} {
 		crashAndStop(t, s)
 		talkAndStop(t, s)
+		tellAndStop(t, s)
 	}
 	got, want := kp.events(), sup.events()
 	if got != want {

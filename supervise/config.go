@@ -130,7 +130,24 @@ type GroupConfig struct {
 	Programs []string
 	// Processes are sorted by priority, then name.
 	Processes []*ProcessConfig
+	// Listener is set when the group is an [eventlistener:x] pool: its
+	// processes speak the event listener protocol on their stdin and stdout.
+	Listener *ListenerConfig
 }
+
+// ListenerConfig is what an [eventlistener:x] section adds to a program:
+// the events its pool subscribes to and how many it buffers.
+type ListenerConfig struct {
+	// Events are the event type names subscribed to, upper case, each once.
+	Events []string
+	// BufferSize is how many events wait for a ready listener (default
+	// 10); beyond it the oldest is dropped.
+	BufferSize int
+}
+
+// defaultResultHandler is the only result_handler keeper has: OK accepts
+// the event, anything else rejects it.
+const defaultResultHandler = "supervisor.dispatchers:default_handler"
 
 // Equal reports whether two group configs are the same, so that reread/update can tell a changed
 // group from an unchanged one. Positions in the file do not count.
@@ -195,6 +212,14 @@ type LogConfig struct {
 	Path     string // absolute, when Mode is LogFile
 	MaxBytes int64  // rotate beyond this size; 0 never rotates (default 50MB)
 	Backups  int    // rotated files to keep (default 10)
+	// Events is <stream>_events_enabled: every read of the stream is also
+	// a PROCESS_LOG_STDOUT or PROCESS_LOG_STDERR event.
+	Events bool
+	// CaptureMaxBytes is <stream>_capture_maxbytes: when not 0, what the
+	// process writes between supervisord's capture tokens is a
+	// PROCESS_COMMUNICATION_* event (its newest CaptureMaxBytes bytes)
+	// instead of log output.
+	CaptureMaxBytes int64
 }
 
 // ProcessConfig is one process: a [program:x] section gives one per numprocs.
@@ -429,9 +454,11 @@ var (
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
 		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers environment_file "+
-		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries memory_limit memory_limit_grace",
-		"stdout_capture_maxbytes stdout_events_enabled stdout_syslog stderr_capture_maxbytes "+
-			"stderr_events_enabled stderr_syslog")
+		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries "+
+		"memory_limit memory_limit_grace stdout_events_enabled stderr_events_enabled stdout_capture_maxbytes stderr_capture_maxbytes",
+		"stdout_syslog stderr_syslog")
+	// listenerKeys: an [eventlistener:x] takes a program's keys but depends_on, and its own.
+	listenerKeys     = listenerKeySet()
 	includeKeys      = keySet("files", "")
 	rpcinterfaceKeys = keySet(rpcinterfaceFactoryKey, "")
 )
@@ -447,6 +474,13 @@ const (
 func isMainRPCInterface(s *ini.Section) bool {
 	o := s.Get(rpcinterfaceFactoryKey)
 	return o != nil && o.Value == mainRPCInterface
+}
+
+func listenerKeySet() map[string]bool {
+	keys := maps.Clone(programKeys)
+	delete(keys, "depends_on")
+	keys["events"], keys["buffer_size"], keys["result_handler"] = true, true, true
+	return keys
 }
 
 func keySet(implemented, ignored string) map[string]bool {
@@ -478,6 +512,8 @@ func (l *loader) checkNames() {
 			keys = programKeys
 		case prefix == "group" && s.Name != "group":
 			keys = groupKeys
+		case prefix == "eventlistener" && s.Name != prefix:
+			keys = listenerKeys
 		case s.Name == "DEFAULT":
 			l.warn(s.File, s.Line, "[DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored")
 			continue
@@ -487,7 +523,7 @@ func (l *loader) checkNames() {
 		case prefix == "rpcinterface" && s.Name != prefix && isMainRPCInterface(s):
 			// supervisord's sample config declares its own interface, which keeper serves.
 			keys = rpcinterfaceKeys
-		case s.Name != prefix && slices.Contains([]string{"rpcinterface", "ctlplugin", "eventlistener", "fcgi-program"}, prefix):
+		case s.Name != prefix && slices.Contains([]string{"rpcinterface", "ctlplugin", "fcgi-program"}, prefix):
 			l.warn(s.File, s.Line, "[%s] is not implemented by keeper; ignored", s.Name)
 			continue
 		default:
@@ -846,9 +882,11 @@ func (r *reader) environment(key string) []string {
 // logfile reads the <stream>_logfile keys.
 func (r *reader) logfile(stream string) LogConfig {
 	lc := LogConfig{
-		Mode:     LogAuto,
-		MaxBytes: r.byteSize(stream+"_logfile_maxbytes", 50<<20),
-		Backups:  r.integer(stream+"_logfile_backups", 10, 0, math.MaxInt32),
+		Mode:            LogAuto,
+		MaxBytes:        r.byteSize(stream+"_logfile_maxbytes", 50<<20),
+		Backups:         r.integer(stream+"_logfile_backups", 10, 0, math.MaxInt32),
+		Events:          r.boolean(stream+"_events_enabled", false),
+		CaptureMaxBytes: r.byteSize(stream+"_capture_maxbytes", 0),
 	}
 	o, v := r.lookup(stream + "_logfile")
 	if o != nil {
@@ -1115,6 +1153,18 @@ func (l *loader) groups() error {
 		}
 	}
 
+	for _, s := range l.file.Sections {
+		if name, ok := strings.CutPrefix(s.Name, "eventlistener:"); ok {
+			g, err := l.listener(s, strings.TrimSpace(name))
+			if err != nil {
+				return err
+			}
+			if err := addGroup(g, s); err != nil {
+				return err
+			}
+		}
+	}
+
 	sort.SliceStable(l.cfg.Groups, func(i, j int) bool {
 		a, b := l.cfg.Groups[i], l.cfg.Groups[j]
 		if a.Priority != b.Priority {
@@ -1206,7 +1256,7 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	r := l.reader(sec, sec.Name, vars)
 
 	tmpl := ProcessConfig{Group: group, Program: name}
-	tmpl.Priority = r.integer("priority", 999, math.MinInt32, math.MaxInt32)
+	tmpl.Priority = r.integer("priority", defaultPriority(sec), math.MinInt32, math.MaxInt32)
 	tmpl.Autostart = r.boolean("autostart", true)
 	tmpl.Autorestart = r.autorestart("autorestart", AutorestartUnexpected)
 	tmpl.Startsecs = time.Duration(r.integer("startsecs", 1, 0, math.MaxInt32)) * time.Second
@@ -1228,7 +1278,9 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.MemoryLimitGrace = time.Duration(r.integer("memory_limit_grace", 10, 1, math.MaxInt32)) * time.Second
 	tmpl.Leftovers = Leftovers(r.oneOf("leftovers", string(LeftoversStop), string(LeftoversStop), string(LeftoversKeep)))
 	tmpl.EnvFiles = r.envFiles("environment_file")
-	tmpl.DependsOn = r.nameList("depends_on")
+	if !isListener(sec) {
+		tmpl.DependsOn = r.nameList("depends_on")
+	}
 	if o, v := r.lookup("ready"); o != nil {
 		check, err := parseReadyCheck(v)
 		if err != nil {
@@ -1370,4 +1422,59 @@ func mergeEnv(base, over []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// isListener reports whether sec is an [eventlistener:x] section.
+func isListener(sec *ini.Section) bool { return strings.HasPrefix(sec.Name, "eventlistener:") }
+
+// defaultPriority is supervisord's: 999, and -1 for event listeners, so
+// that they start first and stop last.
+func defaultPriority(sec *ini.Section) int {
+	if isListener(sec) {
+		return -1
+	}
+	return 999
+}
+
+// listener reads an [eventlistener:x] section: a pool of processes read as
+// a [program:x] is, with the events they subscribe to.
+func (l *loader) listener(sec *ini.Section, name string) (*GroupConfig, error) {
+	if err := checkName(name); err != nil {
+		return nil, &ini.Error{Op: "load", File: sec.File, Line: sec.Line, Msg: fmt.Sprintf("[%s]", sec.Name), Err: err}
+	}
+	vars := maps.Clone(l.vars)
+	vars["program_name"], vars["group_name"] = name, name
+	r := l.reader(sec, sec.Name, vars)
+	lc := &ListenerConfig{BufferSize: r.integer("buffer_size", 10, 1, math.MaxInt32)}
+	o, list := r.lookup("events")
+	if r.err == nil && strings.TrimSpace(list) == "" {
+		r.failSection("has no events: list the event types it listens to, such as events=PROCESS_STATE")
+	}
+	for item := range strings.SplitSeq(list, ",") {
+		ev := strings.ToUpper(strings.TrimSpace(item))
+		if r.err != nil || ev == "" || slices.Contains(lc.Events, ev) {
+			continue
+		}
+		if !isEventType(ev) {
+			r.fail(o, fmt.Errorf("%q is not an event type (types: %s)", strings.TrimSpace(item), strings.Join(eventTypeNames(), ", ")))
+		}
+		lc.Events = append(lc.Events, ev)
+	}
+	if o, v := r.lookup("result_handler"); o != nil && v != defaultResultHandler {
+		l.warn(o.File, o.Line, "[%s] result_handler %q is not implemented by keeper; %s is used", sec.Name, v, defaultResultHandler)
+	}
+	if o := sec.Get("redirect_stderr"); o != nil && r.boolean("redirect_stderr", false) {
+		r.fail(o, errors.New("true is not allowed: stderr mixed into stdout would break the event listener protocol"))
+	}
+	g := &GroupConfig{Name: name, Priority: r.integer("priority", -1, math.MinInt32, math.MaxInt32),
+		Programs: []string{name}, Listener: lc}
+	if r.err != nil {
+		return nil, r.err
+	}
+	procs, err := l.program(sec, name, name)
+	if err != nil {
+		return nil, err
+	}
+	g.Processes = procs
+	return g, nil
 }

@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -487,6 +488,21 @@ func TestLoadErrors(t *testing.T) {
 		{"numprocs too large", "[program:a]\ncommand=x\nnumprocs=100000\n", "load FILE:3: [program:a] numprocs: 100000 is not between 0 and 10000"},
 		{"parse error", "[program:a]\ncommand\n", `parse FILE:2: line is not "key = value" or a [section]`},
 		{"duplicate key", "[program:a]\ncommand=x\nCommand=y\n", "parse FILE:3: [program:a] command is already set at line 2"},
+		{"listener without events", "[eventlistener:l]\ncommand=x\n",
+			"load FILE:1: [eventlistener:l] has no events: list the event types it listens to, such as events=PROCESS_STATE"},
+		{"listener unknown event", "[eventlistener:l]\ncommand=x\nevents=PROCESS_STATE,PROCESS_EXPLODED\n",
+			`load FILE:3: [eventlistener:l] events: "PROCESS_EXPLODED" is not an event type (types: ` + strings.Join(eventTypeNames(), ", ") + ")"},
+		{"listener buffer_size", "[eventlistener:l]\ncommand=x\nevents=TICK_5\nbuffer_size=0\n",
+			"load FILE:4: [eventlistener:l] buffer_size: 0 is not between 1 and 2147483647"},
+		{"listener redirect_stderr", "[eventlistener:l]\ncommand=x\nevents=TICK_5\nredirect_stderr=true\n",
+			"load FILE:4: [eventlistener:l] redirect_stderr: true is not allowed: stderr mixed into stdout would break the event listener protocol"},
+		{"listener without command", "[eventlistener:l]\nevents=TICK_5\n", "load FILE:1: [eventlistener:l] has no command"},
+		{"listener pool without process_num", "[eventlistener:l]\ncommand=x\nevents=TICK_5\nnumprocs=2\n",
+			"load FILE:1: [eventlistener:l] numprocs is 2, so process_name must contain %(process_num)"},
+		{"listener named as a program", "[program:l]\ncommand=x\n[eventlistener:l]\ncommand=x\nevents=TICK_5\n",
+			`load FILE:3: [eventlistener:l] makes a group "l", like [program:l]`},
+		{"bad listener name", "[eventlistener:a b]\ncommand=x\nevents=TICK_5\n",
+			`load FILE:1: [eventlistener:a b]: name "a b" has ' ' (names cannot have spaces, ":" or "/")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -518,6 +534,8 @@ port = 127.0.0.1:9001
 
 [eventlistener:x]
 command = x
+events = TICK_5
+result_handler = superlance.crashmail:handler
 
 [fcgi-program:y]
 command = y
@@ -559,21 +577,19 @@ supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler
 		f + ":4: [supervisord] logfile=syslog is not implemented by keeper; logging to " + dir + "/keeper.log",
 		f + ":5: [supervisord] frobnicate is not a key keeper or supervisord knows; ignored",
 		f + ":7: [inet_http_server] is not implemented by keeper (it serves only [unix_http_server]); ignored",
-		f + ":10: [eventlistener:x] is not implemented by keeper; ignored",
-		f + ":13: [fcgi-program:y] is not implemented by keeper; ignored",
-		f + ":16: [ctlplugin:z] is not implemented by keeper; ignored",
-		f + ":17: [mystery] is not a section keeper or supervisord knows; ignored",
-		f + ":18: [DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored",
-		f + `:21: [supervisorctl] serverurl "http://localhost:9001" is not a unix:// URL; keeper serves only unix sockets`,
-		f + ":25: [program:p] stdout_events_enabled is not implemented by keeper; ignored",
-		f + ":26: [program:p] stderr_capture_maxbytes is not implemented by keeper; ignored",
-		f + ":27: [program:p] stdout_syslog is not implemented by keeper; ignored",
-		f + ":28: [program:p] stdout_logfile is AUTO without rotation (stdout_logfile_maxbytes=0): it can fill the disk",
-		f + ":29: [program:p] stderr_logfile=syslog is not implemented by keeper; not logged",
-		f + ":30: [program:p] colour is not a key keeper or supervisord knows; ignored",
-		f + ":35: [program:q] stderr_logfile is ignored because redirect_stderr is true",
-		f + ":39: [group:empty] has no programs",
-		f + ":44: [rpcinterface:twiddler] is not implemented by keeper; ignored",
+		f + `:13: [eventlistener:x] result_handler "superlance.crashmail:handler" is not implemented by keeper; supervisor.dispatchers:default_handler is used`,
+		f + ":15: [fcgi-program:y] is not implemented by keeper; ignored",
+		f + ":18: [ctlplugin:z] is not implemented by keeper; ignored",
+		f + ":19: [mystery] is not a section keeper or supervisord knows; ignored",
+		f + ":20: [DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored",
+		f + `:23: [supervisorctl] serverurl "http://localhost:9001" is not a unix:// URL; keeper serves only unix sockets`,
+		f + ":29: [program:p] stdout_syslog is not implemented by keeper; ignored",
+		f + ":30: [program:p] stdout_logfile is AUTO without rotation (stdout_logfile_maxbytes=0): it can fill the disk",
+		f + ":31: [program:p] stderr_logfile=syslog is not implemented by keeper; not logged",
+		f + ":32: [program:p] colour is not a key keeper or supervisord knows; ignored",
+		f + ":37: [program:q] stderr_logfile is ignored because redirect_stderr is true",
+		f + ":41: [group:empty] has no programs",
+		f + ":46: [rpcinterface:twiddler] is not implemented by keeper; ignored",
 	}
 	if got := warnings(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -581,8 +597,8 @@ supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler
 	if c.Supervisord.Logfile != dir+"/keeper.log" || !c.Supervisord.StripANSI {
 		t.Errorf("supervisord %+v", c.Supervisord)
 	}
-	if p := c.Process("p"); p.Stderr.Mode != LogNone {
-		t.Errorf("stderr syslog mode %v", p.Stderr.Mode)
+	if p := c.Process("p"); p.Stderr.Mode != LogNone || !p.Stdout.Events || p.Stderr.Events || p.Stderr.CaptureMaxBytes != 1<<20 {
+		t.Errorf("stderr syslog mode %v, stdout events %v, stderr events %v", p.Stderr.Mode, p.Stdout.Events, p.Stderr.Events)
 	}
 }
 
@@ -708,5 +724,57 @@ func TestLoadRetryForever(t *testing.T) {
 		if p.Startretries != tt.retries || p.BackoffMax != tt.max {
 			t.Errorf("%q: startretries %d, backoff_max %v; want %d, %v", tt.keys, p.Startretries, p.BackoffMax, tt.retries, tt.max)
 		}
+	}
+}
+
+func TestLoadEventListener(t *testing.T) {
+	c, _ := mustLoad(t, `
+[program:web]
+command = web
+
+[eventlistener:mon]
+command = python3 mon.py %(process_num)d
+process_name = mon_%(process_num)02d
+numprocs = 2
+events = process_state, TICK_60,PROCESS_STATE
+buffer_size = 50
+user = nobody
+depends_on = web
+
+[eventlistener:crash]
+command = crash
+events = PROCESS_STATE_EXITED
+result_handler = supervisor.dispatchers:default_handler
+`)
+	if w := warnings(c); len(w) != 1 || !strings.Contains(w[0], ":12: [eventlistener:mon] depends_on is not a key keeper or supervisord knows; ignored") {
+		t.Errorf("warnings %q", w)
+	}
+	var names []string
+	for _, g := range c.Groups {
+		names = append(names, g.Name)
+	}
+	if want := []string{"crash", "mon", "web"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("groups in start order %v, want %v (listeners first: priority -1)", names, want)
+	}
+	mon := c.Group("mon")
+	if want := (&ListenerConfig{Events: []string{"PROCESS_STATE", "TICK_60"}, BufferSize: 50}); !reflect.DeepEqual(mon.Listener, want) {
+		t.Errorf("mon listener %+v, want %+v", mon.Listener, want)
+	}
+	if want := (&ListenerConfig{Events: []string{"PROCESS_STATE_EXITED"}, BufferSize: 10}); !reflect.DeepEqual(c.Group("crash").Listener, want) {
+		t.Errorf("crash listener %+v, want %+v", c.Group("crash").Listener, want)
+	}
+	if c.Group("web").Listener != nil {
+		t.Errorf("program web is a listener")
+	}
+	var procs []string
+	for _, p := range mon.Processes {
+		procs = append(procs, fmt.Sprintf("%s %v %s %d %v", p.Name, p.Argv, p.User, p.Priority, p.DependsOn))
+	}
+	want := []string{"mon_00 [python3 mon.py 0] nobody -1 []", "mon_01 [python3 mon.py 1] nobody -1 []"}
+	if !reflect.DeepEqual(procs, want) {
+		t.Errorf("mon processes\n%q\nwant\n%q", procs, want)
+	}
+	if p := c.Process("mon:mon_01"); p == nil || p.Stdout.Mode != LogAuto || p.Stderr.Mode != LogAuto {
+		t.Errorf("mon_01 %+v", p)
 	}
 }

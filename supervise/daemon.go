@@ -48,6 +48,8 @@ type Daemon struct {
 	cpuSamples map[string]cpuSample
 	// methods is the XML-RPC interface Handle dispatches on.
 	methods map[string]*rpcMethod
+	// events hands state changes to the event listener pools.
+	events *eventBus
 	// stopMode overrides, for a stop under way, the program's sessions=.
 	stopMode map[*process]Sessions
 	// shutdownMode overrides sessions= for every program at shutdown.
@@ -103,6 +105,7 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		return nil, err
 	}
 	d.stopMode = make(map[*process]Sessions)
+	d.events = newEventBus(d)
 	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
 	if !cfg.Supervisord.Nocleanup {
 		d.cleanAutoLogs()
@@ -159,6 +162,7 @@ func (d *Daemon) addGroupLocked(g *GroupConfig) error {
 		gs.procs[pc.Name] = p
 	}
 	d.groups[g.Name] = gs
+	d.groupAddedLocked(g)
 	return nil
 }
 
@@ -391,11 +395,13 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		d.log.Infof("tracking %d sessions", len(list))
 	}
 	d.mu.Lock()
+	d.publishLocked(supervisorStateEvent(eventSupervisorRunning))
 	d.startAutostartLocked(nil)
 	d.mu.Unlock()
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	go d.watchMemory(watchCtx)
+	go d.runTicks()
 	for {
 		select {
 		case <-ctx.Done():
@@ -409,6 +415,9 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 			continue
 		}
 		d.log.Infof("%s", map[bool]string{true: "restarting", false: "shutting down"}[mood == MoodRestarting])
+		d.mu.Lock()
+		d.publishLocked(supervisorStateEvent(eventSupervisorStopping))
+		d.mu.Unlock()
 		d.stopAll(context.Background())
 		if mood == MoodShutdown {
 			d.reapAtShutdown()

@@ -48,6 +48,11 @@ type process struct {
 	// its pid may be reused and is never signalled again.
 	main   proctree.Identity
 	reaped bool
+	// exitEvent is the exit finish is handling, for the events it causes.
+	exitEvent struct {
+		pid      int
+		expected bool
+	}
 	// gen counts spawns and state changes that make pending timers and
 	// exits stale: a timer or exit of an older generation does nothing.
 	gen   int
@@ -70,12 +75,16 @@ func (p *process) changeState(s State) {
 	if s == p.state {
 		return
 	}
+	from := p.state
 	p.state = s
+	if s == Backoff {
+		p.backoff++
+	}
+	p.d.processStateChanged(p, from)
 	p.d.notifyLocked()
 	if s != Backoff {
 		return
 	}
-	p.backoff++
 	if p.cfg.Startretries != RetryForever && p.backoff > p.cfg.Startretries {
 		p.giveUp()
 		return
@@ -102,7 +111,9 @@ func (p *process) backoffDelay() time.Duration {
 func (p *process) giveUp() {
 	p.backoff = 0
 	p.stopTimer()
+	from := p.state
 	p.state = Fatal
+	p.d.processStateChanged(p, from)
 	p.d.notifyLocked()
 	p.d.log.Infof("gave up: %s entered FATAL state, too many start retries too quickly", p.cfg.Name)
 }
@@ -203,6 +214,8 @@ func (p *process) finish(gen int, exit Exit) {
 	tooQuickly := now.Sub(p.laststart) < p.cfg.Startsecs
 	p.pid = 0
 	p.reaped = false
+	p.exitEvent.pid, p.exitEvent.expected = exit.Pid, expected
+	defer func() { p.exitEvent.pid, p.exitEvent.expected = 0, false }()
 	p.stopTimer()
 	switch {
 	case p.killing:
@@ -329,6 +342,7 @@ func (p *process) signal(sig os.Signal) string {
 }
 
 func (p *process) closePipes() {
+	p.d.listenerExitedLocked(p)
 	if p.stdin != nil {
 		p.stdin.Close()
 		p.stdin = nil

@@ -433,16 +433,16 @@ func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool, active *process) 
 		{Name: "redirect_stderr", Value: pc.RedirectStderr},
 		{Name: "startretries", Value: pc.Startretries},
 		{Name: "startsecs", Value: int(pc.Startsecs / time.Second)},
-		{Name: "stdout_capture_maxbytes", Value: 0},
-		{Name: "stdout_events_enabled", Value: false},
+		{Name: "stdout_capture_maxbytes", Value: pc.Stdout.CaptureMaxBytes},
+		{Name: "stdout_events_enabled", Value: pc.Stdout.Events},
 		{Name: "stdout_logfile", Value: logName(pc.Stdout, stdoutLog)},
 		{Name: "stdout_logfile_backups", Value: pc.Stdout.Backups},
 		{Name: "stdout_logfile_maxbytes", Value: pc.Stdout.MaxBytes},
 		{Name: "stdout_syslog", Value: false},
 		{Name: "stopsignal", Value: int(pc.Stopsignal)},
 		{Name: "stopwaitsecs", Value: int(pc.Stopwait / time.Second)},
-		{Name: "stderr_capture_maxbytes", Value: 0},
-		{Name: "stderr_events_enabled", Value: false},
+		{Name: "stderr_capture_maxbytes", Value: pc.Stderr.CaptureMaxBytes},
+		{Name: "stderr_events_enabled", Value: pc.Stderr.Events},
 		{Name: "stderr_logfile", Value: logName(pc.Stderr, stderrLog)},
 		{Name: "stderr_logfile_backups", Value: pc.Stderr.Backups},
 		{Name: "stderr_logfile_maxbytes", Value: pc.Stderr.MaxBytes},
@@ -530,6 +530,7 @@ func (d *Daemon) RemoveGroup(name string) error {
 		p.closeLogs()
 	}
 	delete(d.groups, name)
+	d.groupRemovedLocked(name)
 	d.log.Infof("removed process group %s", name)
 	return nil
 }

@@ -379,8 +379,21 @@ func newMethodTable() map[string]*rpcMethod {
 		},
 		"supervisor.sendRemoteCommEvent": {
 			signature: []string{"boolean", "string", "string"},
-			help:      "Accepted for compatibility; keeper has no event listeners to deliver it to.",
-			call:      func(context.Context, *Daemon, params) (any, error) { return true, nil },
+			help:      "Send a REMOTE_COMMUNICATION event (payload \"type:TYPE\\nDATA\") to the event listeners subscribed to it.",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				typ, err := args.str(0)
+				if err != nil {
+					return nil, err
+				}
+				data, err := args.str(1)
+				if err != nil {
+					return nil, err
+				}
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				d.publishLocked(remoteCommEvent(typ, data))
+				return true, nil
+			},
 		},
 		"system.listMethods": {
 			signature: []string{"array"},

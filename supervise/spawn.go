@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -235,7 +236,7 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 	_ = cmd.Process.Release()
 	p.stdin = newStdinQueue(files.stdin)
 	p.notify = notify
-	files.capture(p)
+	files.capture(p, pid)
 	return pid, exits, nil
 }
 
@@ -281,7 +282,7 @@ func (d *Daemon) openPipes(p *process, cmd *exec.Cmd) (*pipes, error) {
 		return nil, fmt.Errorf("too many open files to spawn '%s'", p.cfg.Name)
 	}
 	cmd.Stdin = f.childIn
-	if p.stdout != nil {
+	if p.stdout != nil || p.cfg.Stdout.makesEvents() || d.poolOf(p) != nil {
 		if f.stdout, f.childOut, err = os.Pipe(); err != nil {
 			f.closeChildEnds()
 			f.closeParentEnds()
@@ -292,7 +293,7 @@ func (d *Daemon) openPipes(p *process, cmd *exec.Cmd) (*pipes, error) {
 	switch {
 	case p.cfg.RedirectStderr:
 		cmd.Stderr = cmd.Stdout
-	case p.stderr != nil:
+	case p.stderr != nil || p.cfg.Stderr.makesEvents():
 		if f.stderr, f.childErr, err = os.Pipe(); err != nil {
 			f.closeChildEnds()
 			f.closeParentEnds()
@@ -319,18 +320,20 @@ func (f *pipes) closeParentEnds() {
 	}
 }
 
-// capture copies the program's output into its logs until the pipes close.
-func (f *pipes) capture(p *process) {
-	if f.stdout != nil {
-		go func(r *os.File, dst *logfile.File) {
-			logfile.Capture(r, dst)
-			r.Close()
-		}(f.stdout, p.stdout)
+// capture copies the program's output into its logs until the pipes close;
+// a listener's stdout goes to its pool.
+func (f *pipes) capture(p *process, pid int) {
+	if f.stdout != nil && p.d.poolOf(p) != nil {
+		p.d.captureListener(p, f.stdout)
+	} else if f.stdout != nil {
+		go copyOutput(f.stdout, p.d.outputWriter(p, pid, "stdout", p.stdout, p.cfg.Stdout))
 	}
 	if f.stderr != nil {
-		go func(r *os.File, dst *logfile.File) {
-			logfile.Capture(r, dst)
-			r.Close()
-		}(f.stderr, p.stderr)
+		go copyOutput(f.stderr, p.d.outputWriter(p, pid, "stderr", p.stderr, p.cfg.Stderr))
 	}
+}
+
+func copyOutput(r *os.File, dst io.Writer) {
+	logfile.Capture(r, dst)
+	r.Close()
 }

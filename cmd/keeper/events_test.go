@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keeper/internal/peer"
+	"keeper/supervise/xmlrpc"
+)
+
+// eventsConf is the config supervisord and keeper both run for the event
+// listener tests: testdata/events/recorder.py (written with
+// supervisor.childutils) records every event it gets in @DIR@/events.txt;
+// crasher runs until @DIR@/crash appears, then exits 3 (unexpected, so
+// it is started again); talker says hello on its stdout, whose events are
+// enabled, once @DIR@/talk appears; messenger writes a message between
+// supervisord's capture tokens once @DIR@/tell appears.
+const eventsConf = `[unix_http_server]
+file=@DIR@/s.sock
+
+[supervisord]
+logfile=@DIR@/main.log
+pidfile=@DIR@/daemon.pid
+childlogdir=@DIR@
+loglevel=debug
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://@DIR@/s.sock
+
+[eventlistener:rec]
+command=@PYTHON@ @RECORDER@ @DIR@/events.txt @FAILONCE@ @CRASHONCE@
+events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE,PROCESS_GROUP,PROCESS_LOG,REMOTE_COMMUNICATION,PROCESS_COMMUNICATION
+stderr_logfile=@DIR@/rec.err
+
+[program:crasher]
+command=sh -c "while [ ! -e @DIR@/crash ]; do @DIR@/sleep 0.05; done; rm @DIR@/crash; exit 3"
+autostart=false
+startsecs=1
+
+[program:talker]
+command=sh -c "while [ ! -e @DIR@/talk ]; do @DIR@/sleep 0.05; done; echo hello; exec @DIR@/sleep 1000"
+autostart=false
+startsecs=1
+stdout_events_enabled=true
+
+[program:messenger]
+command=sh -c "while [ ! -e @DIR@/tell ]; do @DIR@/sleep 0.05; done; printf 'x<!--XSUPERVISOR:BEGIN-->note<!--XSUPERVISOR:END-->y'; exec @DIR@/sleep 1000"
+autostart=false
+startsecs=1
+stdout_capture_maxbytes=1KB
+`
+
+// startEventSides starts supervisord and keeper on eventsConf, each in its
+// own directory, and waits until each one's listener has recorded its own
+// RUNNING state. The listener answers FAIL to the first event named
+// failOnce, and exits without answering at the first named crashOnce.
+func startEventSides(t *testing.T, failOnce, crashOnce string) (sup, kp *daemonSide) {
+	t.Helper()
+	supervisord := peer.Need(t, "supervisord")
+	python := peer.Need(t, "python3-supervisor")
+	recorder, err := filepath.Abs("testdata/events/recorder.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("@PYTHON@", python, "@RECORDER@", recorder, "@FAILONCE@", failOnce, "@CRASHONCE@", crashOnce).Replace(eventsConf)
+	mk := func(name string, argv func(conf string) []string) *daemonSide {
+		dir := testDir(t)
+		if err := os.Symlink(sleep, filepath.Join(dir, "sleep")); err != nil {
+			t.Fatal(err)
+		}
+		s := &daemonSide{name: name, dir: dir, conf: filepath.Join(dir, "sv.conf")}
+		s.argv = argv(s.conf)
+		s.writeConf(t, conf)
+		return s
+	}
+	sup = mk("supervisord", func(conf string) []string { return []string{supervisord, "-n", "-c", conf} })
+	kp = mk("keeper", func(conf string) []string { return []string{keeperBin, "daemon", "-n", "-c", conf} })
+	sup.start(t)
+	kp.start(t)
+	for _, s := range []*daemonSide{sup, kp} {
+		s.waitEvent(t, "PROCESS_STATE_RUNNING from_state=STARTING groupname=rec pid=* processname=rec", 1)
+	}
+	return sup, kp
+}
+
+// events returns the lines the side's listener recorded so far.
+func (s *daemonSide) events() string { return readFileOrEmpty(filepath.Join(s.dir, "events.txt")) }
+
+// waitEvent waits until the listener recorded the line that starts with
+// want n times.
+func (s *daemonSide) waitEvent(t *testing.T, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count("\n"+s.events(), "\n"+want+" |") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no event %q (%d times) within 30s; recorded:\n%s\nlog:\n%s", s.name, want, n, s.events(),
+				readFileOrEmpty(filepath.Join(s.dir, "main.log")))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// call makes one XML-RPC call to the side's daemon.
+func (s *daemonSide) call(t *testing.T, method string, args ...any) {
+	t.Helper()
+	c := xmlrpc.Dial(s.sock())
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Call(ctx, method, args...); err != nil {
+		t.Fatalf("%s: %s%v: %v", s.name, method, args, err)
+	}
+}
+
+// crashAndStop starts crasher, makes it crash once (it is started again)
+// and stops it once RUNNING, waiting on the listener's record at each step.
+func crashAndStop(t *testing.T, s *daemonSide) {
+	t.Helper()
+	s.call(t, "supervisor.startProcess", "crasher", true)
+	running := "PROCESS_STATE_RUNNING from_state=STARTING groupname=crasher pid=* processname=crasher"
+	s.waitEvent(t, running, 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "crash"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent(t, running, 2)
+	s.call(t, "supervisor.stopProcess", "crasher", true)
+	s.waitEvent(t, "PROCESS_STATE_STOPPED from_state=STOPPING groupname=crasher pid=* processname=crasher", 1)
+}
+
+// talkAndStop starts talker, makes it write a line (a PROCESS_LOG_STDOUT
+// event), sends a REMOTE_COMMUNICATION event, which the listener gets
+// twice (it exits handling the first), and stops talker.
+func talkAndStop(t *testing.T, s *daemonSide) {
+	t.Helper()
+	s.call(t, "supervisor.startProcess", "talker", true)
+	s.waitEvent(t, "PROCESS_STATE_RUNNING from_state=STARTING groupname=talker pid=* processname=talker", 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "talk"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent(t, `PROCESS_LOG_STDOUT channel=stdout data='hello\n' groupname=talker pid=* processname=talker`, 1)
+	s.call(t, "supervisor.sendRemoteCommEvent", "greeting", "hi there")
+	s.waitEvent(t, remoteEvent, 2) // the listener exits at the first
+	s.call(t, "supervisor.stopProcess", "talker", true)
+	s.waitEvent(t, "PROCESS_STATE_STOPPED from_state=STOPPING groupname=talker pid=* processname=talker", 1)
+}
+
+// remoteEvent is the REMOTE_COMMUNICATION event talkAndStop sends.
+const remoteEvent = "REMOTE_COMMUNICATION data='hi there' type=greeting"
+
+// tellAndStop starts messenger, makes it write a message in capture mode
+// (a PROCESS_COMMUNICATION_STDOUT event) and stops it.
+func tellAndStop(t *testing.T, s *daemonSide) {
+	t.Helper()
+	s.call(t, "supervisor.startProcess", "messenger", true)
+	s.waitEvent(t, "PROCESS_STATE_RUNNING from_state=STARTING groupname=messenger pid=* processname=messenger", 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "tell"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEvent(t, "PROCESS_COMMUNICATION_STDOUT data='note' groupname=messenger pid=* processname=messenger", 1)
+	s.call(t, "supervisor.stopProcess", "messenger", true)
+	s.waitEvent(t, "PROCESS_STATE_STOPPED from_state=STOPPING groupname=messenger pid=* processname=messenger", 1)
+}
+
+// TestEventListenerParity runs the same listener under supervisord and
+// keeper through the same actions: both must record the same events, in
+// the same order, with the same payload fields.
+//
+// The listener answers FAIL to SUPERVISOR_STATE_CHANGE_RUNNING the first
+// time, and exits while handling the first REMOTE_COMMUNICATION: it must
+// get each again (the second once restarted).
+func TestEventListenerParity(t *testing.T) {
+	sup, kp := startEventSides(t, "SUPERVISOR_STATE_CHANGE_RUNNING", "REMOTE_COMMUNICATION")
+	for _, s := range []*daemonSide{sup, kp} {
+		crashAndStop(t, s)
+		talkAndStop(t, s)
+		tellAndStop(t, s)
+	}
+	got, want := kp.events(), sup.events()
+	if got != want {
+		t.Errorf("keeper's listener recorded\n%s\nsupervisord's\n%s", got, want)
+	}
+	if !strings.Contains(want, "PROCESS_STATE_EXITED expected=0 from_state=RUNNING groupname=crasher pid=* processname=crasher") {
+		t.Errorf("the crash is not among the events:\n%s", want)
+	}
+	running := "\nSUPERVISOR_STATE_CHANGE_RUNNING  | eventname len pool poolserial serial server ver\n"
+	if !strings.Contains(want, running+running[1:]) {
+		t.Errorf("the event answered with FAIL was not sent again:\n%s", want)
+	}
+	env := "ENV SUPERVISOR_ENABLED=1 SUPERVISOR_PROCESS_NAME=rec SUPERVISOR_GROUP_NAME=rec SUPERVISOR_SERVER_URL=unix: getState=RUNNING\n"
+	if !strings.HasPrefix(got, env) {
+		t.Errorf("keeper's listener did not start with %q:\n%s", env, got)
+	}
+}

@@ -1275,7 +1275,11 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.RedirectStderr = r.boolean("redirect_stderr", false)
 	tmpl.Sessions = Sessions(r.oneOf("sessions", string(SessionsKeep), string(SessionsKeep), string(SessionsKill)))
 	tmpl.MemoryLimit = r.byteSize("memory_limit", l.cfg.Supervisord.MemoryLimit)
-	tmpl.MemoryLimitGrace = time.Duration(r.integer("memory_limit_grace", 10, 1, math.MaxInt32)) * time.Second
+	grace := 0
+	if tmpl.MemoryLimit > 0 {
+		grace = 10
+	}
+	tmpl.MemoryLimitGrace = time.Duration(r.integer("memory_limit_grace", grace, 1, math.MaxInt32)) * time.Second
 	tmpl.Leftovers = Leftovers(r.oneOf("leftovers", string(LeftoversStop), string(LeftoversStop), string(LeftoversKeep)))
 	tmpl.EnvFiles = r.envFiles("environment_file")
 	if !isListener(sec) {

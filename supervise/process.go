@@ -60,6 +60,9 @@ type process struct {
 
 	stdin          *stdinQueue
 	stdout, stderr *logfile.File
+
+	// counts are the process's counters for /metrics.
+	counts processCounts
 }
 
 func newProcess(d *Daemon, cfg *ProcessConfig) *process {
@@ -79,6 +82,7 @@ func (p *process) changeState(s State) {
 	p.state = s
 	if s == Backoff {
 		p.backoff++
+		p.counts.backoffs++
 	}
 	p.d.processStateChanged(p, from)
 	p.d.notifyLocked()
@@ -113,6 +117,7 @@ func (p *process) giveUp() {
 	p.stopTimer()
 	from := p.state
 	p.state = Fatal
+	p.counts.fatals++
 	p.d.processStateChanged(p, from)
 	p.d.notifyLocked()
 	p.d.log.Infof("gave up: %s entered FATAL state, too many start retries too quickly", p.cfg.Name)
@@ -164,6 +169,7 @@ func (p *process) spawn() {
 	}
 	p.pid = pid
 	p.reaped = false
+	p.counts.starts++
 	p.d.log.Infof("spawned: '%s' with pid %d", p.cfg.Name, pid)
 	gen := p.gen
 	go func() {
@@ -210,6 +216,7 @@ func (p *process) finish(gen int, exit Exit) {
 	now := p.d.clock.Now()
 	p.laststop = now
 	code, how := describeExit(exit.Status)
+	p.counts.exit(exit.Status)
 	expected := contains(p.cfg.Exitcodes, code)
 	tooQuickly := now.Sub(p.laststart) < p.cfg.Startsecs
 	p.pid = 0

@@ -127,6 +127,7 @@ func (d *Daemon) Handle(ctx context.Context, method string, args []any) (any, er
 	if !ok {
 		return nil, fault(FaultUnknownMethod)
 	}
+	defer d.metrics.observe(method, time.Now())
 	if !m.anyMood {
 		d.mu.Lock()
 		mood := d.mood

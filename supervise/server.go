@@ -177,6 +177,8 @@ func (d *Daemon) HTTPHandler() http1.Handler {
 			d.serveLogtail(w, r)
 		case r.Path == "/mainlogtail":
 			d.follow(w, r, d.mainLogPath())
+		case r.Path == "/metrics":
+			d.serveMetrics(w, r)
 		default:
 			notFound(w)
 		}

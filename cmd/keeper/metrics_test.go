@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"keeper/supervise/http1"
+)
+
+// scrape GETs /metrics from the daemon's socket and parses it with the
+// Prometheus project's own parser.
+func scrape(t *testing.T, k *keeperd) map[string]*dto.MetricFamily {
+	t.Helper()
+	client := &http1.Client{Dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", k.sock)
+	}}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := client.Do(ctx, "GET", "/metrics", http1.Header{}, nil)
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("GET /metrics: %v %+v", err, resp)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(resp.Body)))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v\n%s", err, resp.Body)
+	}
+	return families
+}
+
+// value finds the sample of family with the given labels.
+func value(families map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	f := families[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		for k, v := range labels {
+			found := false
+			for _, l := range m.Label {
+				found = found || (l.GetName() == k && l.GetValue() == v)
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+// TestMetrics: GET /metrics parses with Prometheus' own parser, its values
+// match what XML-RPC says, and counters grow across restarts.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, `
+[program:web]
+command=@DIR@/sleepy 1000
+startsecs=0
+
+[program:crashy]
+command=/bin/sh -c '@DIR@/sleepy 0.2; exit 3'
+startsecs=0
+autorestart=true
+`)
+	k.start()
+	info := k.waitState("web", 5*time.Second, "RUNNING")
+	k.mustCall("supervisor.getState")
+	var families map[string]*dto.MetricFamily
+	waitFor(t, "crashy to have exited twice", 10*time.Second, func() bool {
+		families = scrape(t, k)
+		n, _ := value(families, "keeper_process_exits_total", map[string]string{"program": "crashy", "code": "3"})
+		return n >= 2
+	})
+	web := map[string]string{"program": "web", "group": "web"}
+	if v, ok := value(families, "keeper_process_state", map[string]string{"program": "web", "state": "RUNNING"}); !ok || v != 1 {
+		t.Errorf("keeper_process_state{web,RUNNING} = %v, %v", v, ok)
+	}
+	if v, ok := value(families, "keeper_process_start_time_seconds", web); !ok || int(v) != rpcField[int](info, "start") {
+		t.Errorf("keeper_process_start_time_seconds{web} = %v, XML-RPC says %d", v, rpcField[int](info, "start"))
+	}
+	if v, ok := value(families, "keeper_process_resident_memory_bytes", web); !ok || v <= 0 {
+		t.Errorf("keeper_process_resident_memory_bytes{web} = %v, %v", v, ok)
+	}
+	if v, ok := value(families, "keeper_rpc_request_duration_seconds", map[string]string{"method": "supervisor.getState"}); !ok || v < 1 {
+		t.Errorf("getState requests counted %v, %v", v, ok)
+	}
+	starts, _ := value(families, "keeper_process_starts_total", map[string]string{"program": "crashy"})
+	waitFor(t, "crashy to start again", 10*time.Second, func() bool {
+		later, _ := value(scrape(t, k), "keeper_process_starts_total", map[string]string{"program": "crashy"})
+		return later > starts
+	})
+	for _, name := range []string{"keeper_daemon_resident_memory_bytes", "keeper_daemon_goroutines", "keeper_daemon_cpu_seconds_total"} {
+		if _, ok := value(families, name, nil); !ok {
+			t.Errorf("no %s", name)
+		}
+	}
+}

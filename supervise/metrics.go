@@ -1,0 +1,277 @@
+package supervise
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"keeper/supervise/http1"
+)
+
+// GET /metrics: Prometheus' text format (version 0.0.4), on the control
+// socket and behind the same authentication as XML-RPC. Names follow
+// Prometheus' conventions: keeper_ prefix, base units (bytes, seconds),
+// _total for counters, labels group, program and session.
+
+// processCounts are a process's counters; they only grow, across restarts.
+type processCounts struct {
+	starts, backoffs, fatals int
+	exits                    map[string]int // by "exit N" or "signal SIGX"
+}
+
+func (c *processCounts) exit(ws syscall.WaitStatus) {
+	if c.exits == nil {
+		c.exits = map[string]int{}
+	}
+	switch {
+	case ws.Signaled():
+		c.exits["signal "+unixSignalName(ws.Signal())]++
+	default:
+		c.exits["code "+strconv.Itoa(ws.ExitStatus())]++
+	}
+}
+
+// rpcBuckets are the upper bounds of the request latency histogram.
+var rpcBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// rpcMetrics counts control requests by method, with their latency.
+type rpcMetrics struct {
+	mu      sync.Mutex
+	methods map[string]*rpcHistogram
+}
+
+type rpcHistogram struct {
+	counts []uint64 // per bucket, not cumulative; the last is +Inf
+	sum    float64
+	total  uint64
+}
+
+// observe records a call of method that began at start.
+func (m *rpcMetrics) observe(method string, start time.Time) {
+	secs := time.Since(start).Seconds()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.methods == nil {
+		m.methods = map[string]*rpcHistogram{}
+	}
+	h := m.methods[method]
+	if h == nil {
+		h = &rpcHistogram{counts: make([]uint64, len(rpcBuckets)+1)}
+		m.methods[method] = h
+	}
+	i, _ := slices.BinarySearch(rpcBuckets, secs)
+	h.counts[i]++
+	h.sum += secs
+	h.total++
+}
+
+// metricsWriter collects samples by family and writes each family once:
+// its HELP and TYPE, then all its samples together, as the format wants.
+type metricsWriter struct {
+	order    []string
+	families map[string]*metricFamily
+}
+
+type metricFamily struct {
+	typ, help string
+	samples   strings.Builder
+}
+
+// family declares a family; declaring it again changes nothing.
+func (w *metricsWriter) family(name, typ, help string) {
+	if w.families == nil {
+		w.families = map[string]*metricFamily{}
+	}
+	if w.families[name] == nil {
+		w.families[name] = &metricFamily{typ: typ, help: help}
+		w.order = append(w.order, name)
+	}
+}
+
+// sample adds a sample of family name (itself, or name_bucket, name_sum,
+// name_count with suffix for a histogram); labels are name, value pairs.
+func (w *metricsWriter) sample(name string, value float64, labels ...string) {
+	w.sampleSuffix(name, "", value, labels...)
+}
+
+func (w *metricsWriter) sampleSuffix(name, suffix string, value float64, labels ...string) {
+	b := &w.families[name].samples
+	b.WriteString(name + suffix)
+	if len(labels) > 0 {
+		b.WriteByte('{')
+		for i := 0; i+1 < len(labels); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(labels[i])
+			b.WriteString(`="`)
+			b.WriteString(escapeLabel(labels[i+1]))
+			b.WriteByte('"')
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatFloat(value, 'g', -1, 64))
+	b.WriteByte('\n')
+}
+
+// String renders every family in the order they were declared.
+func (w *metricsWriter) String() string {
+	var b strings.Builder
+	for _, name := range w.order {
+		f := w.families[name]
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, f.help, name, f.typ)
+		b.WriteString(f.samples.String())
+	}
+	return b.String()
+}
+
+// escapeLabel escapes a label value as the text format wants: backslash,
+// double quote and newline.
+func escapeLabel(v string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+}
+
+// serveMetrics answers GET /metrics.
+func (d *Daemon) serveMetrics(w http1.ResponseWriter, r *http1.Request) {
+	if r.Method != "GET" && r.Method != "HEAD" {
+		w.WriteHeader(405)
+		return
+	}
+	text := d.metricsText()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
+	w.WriteHeader(200)
+	if r.Method == "GET" {
+		w.Write([]byte(text))
+	}
+}
+
+// metricsText renders every metric once.
+func (d *Daemon) metricsText() string {
+	var m metricsWriter
+	usage, _ := d.ProgramUsage(nil)
+	sessions, _ := d.Sessions(nil)
+	sessUsage, _ := d.SessionUsage(sessions)
+	now := time.Now()
+
+	type proc struct {
+		group, name, state string
+		start              time.Time
+		pid                int
+		counts             processCounts
+	}
+	d.mu.Lock()
+	var procs []proc
+	for _, p := range d.processesLocked(true) {
+		c := p.counts
+		c.exits = maps.Clone(p.counts.exits)
+		procs = append(procs, proc{p.group, p.cfg.Name, p.state.String(), p.laststart, p.pid, c})
+	}
+	d.mu.Unlock()
+
+	for _, p := range procs {
+		l := []string{"group", p.group, "program", p.name}
+		m.family("keeper_process_state", "gauge", "1 for the state the process is in (supervisord's states), 0 for the others.")
+		for _, st := range []State{Stopped, Starting, Running, Backoff, Stopping, Exited, Fatal, Unknown} {
+			v := 0.0
+			if st.String() == p.state {
+				v = 1
+			}
+			m.sample("keeper_process_state", v, append(l, "state", st.String())...)
+		}
+	}
+	for _, p := range procs {
+		if p.pid == 0 {
+			continue
+		}
+		l := []string{"group", p.group, "program", p.name}
+		m.family("keeper_process_start_time_seconds", "gauge", "When the running instance started, in unix seconds.")
+		m.sample("keeper_process_start_time_seconds", float64(p.start.UnixNano())/1e9, l...)
+		m.family("keeper_process_uptime_seconds", "gauge", "How long the running instance has run.")
+		m.sample("keeper_process_uptime_seconds", now.Sub(p.start).Seconds(), l...)
+	}
+	counter := func(name, help string, get func(processCounts) int) {
+		for _, p := range procs {
+			m.family(name, "counter", help)
+			m.sample(name, float64(get(p.counts)), "group", p.group, "program", p.name)
+		}
+	}
+	counter("keeper_process_starts_total", "Processes started.", func(c processCounts) int { return c.starts })
+	counter("keeper_process_backoffs_total", "Starts that failed (BACKOFF).", func(c processCounts) int { return c.backoffs })
+	counter("keeper_process_fatals_total", "Times the process gave up starting (FATAL).", func(c processCounts) int { return c.fatals })
+	for _, p := range procs {
+		for _, how := range slices.Sorted(maps.Keys(p.counts.exits)) {
+			kind, value, _ := strings.Cut(how, " ")
+			m.family("keeper_process_exits_total", "counter", "Exits of the process, by exit code or by signal.")
+			m.sample("keeper_process_exits_total", float64(p.counts.exits[how]), "group", p.group, "program", p.name, kind, value)
+		}
+	}
+	resources := func(prefix string, u Usage, labels ...string) {
+		gauge := func(name, help string, v float64) {
+			m.family(prefix+name, "gauge", help)
+			m.sample(prefix+name, v, labels...)
+		}
+		gauge("_resident_memory_bytes", "Resident memory of the tree, summed (RSS).", float64(u.RSS))
+		gauge("_pss_bytes", "Proportional set size of the tree, shared pages split (0 where unreadable).", float64(u.PSS))
+		m.family(prefix+"_cpu_seconds_total", "counter", "User and system CPU time of the live processes of the tree.")
+		m.sample(prefix+"_cpu_seconds_total", u.CPUSeconds, labels...)
+		gauge("_processes", "Processes in the tree.", float64(u.Processes))
+		gauge("_threads", "Threads in the tree.", float64(u.Threads))
+		gauge("_open_fds", "Open file descriptors in the tree.", float64(u.FDs))
+	}
+	for _, p := range procs {
+		if u, ok := usage[Namespec(p.group, p.name)]; ok {
+			resources("keeper_process", u, "group", p.group, "program", p.name)
+		}
+	}
+	perProgram := map[string]int{}
+	for _, s := range sessions {
+		perProgram[s.Program]++
+	}
+	for _, program := range slices.Sorted(maps.Keys(perProgram)) {
+		m.family("keeper_sessions", "gauge", "Detached terminal sessions of the program.")
+		m.sample("keeper_sessions", float64(perProgram[program]), "program", program)
+	}
+	for _, s := range sessions {
+		m.family("keeper_session_clients", "gauge", "Clients connected to the session.")
+		m.sample("keeper_session_clients", float64(s.Clients), "program", s.Program, "session", s.Name)
+	}
+	for _, s := range sessions {
+		if u, ok := sessUsage[s.Socket]; ok {
+			resources("keeper_session", u, "program", s.Program, "session", s.Name)
+		}
+	}
+
+	self := usageOf([]int{os.Getpid()})
+	m.family("keeper_daemon_resident_memory_bytes", "gauge", "The daemon's resident memory.")
+	m.sample("keeper_daemon_resident_memory_bytes", float64(self.RSS))
+	m.family("keeper_daemon_cpu_seconds_total", "counter", "The daemon's user and system CPU time.")
+	m.sample("keeper_daemon_cpu_seconds_total", self.CPUSeconds)
+	m.family("keeper_daemon_goroutines", "gauge", "The daemon's goroutines.")
+	m.sample("keeper_daemon_goroutines", float64(runtime.NumGoroutine()))
+
+	d.metrics.mu.Lock()
+	for _, method := range slices.Sorted(maps.Keys(d.metrics.methods)) {
+		h := d.metrics.methods[method]
+		name := "keeper_rpc_request_duration_seconds"
+		m.family(name, "histogram", "Control requests (XML-RPC calls) by method, and how long they took.")
+		var cumulative uint64
+		for i, le := range rpcBuckets {
+			cumulative += h.counts[i]
+			m.sampleSuffix(name, "_bucket", float64(cumulative), "method", method, "le", strconv.FormatFloat(le, 'g', -1, 64))
+		}
+		m.sampleSuffix(name, "_bucket", float64(h.total), "method", method, "le", "+Inf")
+		m.sampleSuffix(name, "_sum", h.sum, "method", method)
+		m.sampleSuffix(name, "_count", float64(h.total), "method", method)
+	}
+	d.metrics.mu.Unlock()
+	return m.String()
+}

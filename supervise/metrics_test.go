@@ -1,0 +1,33 @@
+package supervise
+
+import (
+	"testing"
+	"time"
+)
+
+func TestMetricsWriter(t *testing.T) {
+	var m metricsWriter
+	m.family("keeper_a", "gauge", "A.")
+	m.family("keeper_b", "counter", "B.")
+	m.sample("keeper_a", 1, "program", `we"ird\name`+"\n")
+	m.sample("keeper_b", 2.5)
+	m.sample("keeper_a", 3, "program", "x")
+	want := "# HELP keeper_a A.\n# TYPE keeper_a gauge\n" +
+		`keeper_a{program="we\"ird\\name\n"} 1` + "\n" +
+		"keeper_a{program=\"x\"} 3\n" +
+		"# HELP keeper_b B.\n# TYPE keeper_b counter\nkeeper_b 2.5\n"
+	if got := m.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestRPCHistogram(t *testing.T) {
+	var m rpcMetrics
+	now := time.Now()
+	m.observe("supervisor.getState", now)                            // ~0 s: the first bucket
+	m.observe("supervisor.getState", now.Add(-300*time.Millisecond)) // 0.5 s bucket
+	h := m.methods["supervisor.getState"]
+	if h.total != 2 || h.counts[0] != 1 || h.counts[9] != 1 {
+		t.Errorf("histogram %+v, want one in the first bucket and one in le=0.5", h)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -240,4 +241,33 @@ func (c *castWriter) openFile(now time.Time) error {
 		return fmt.Errorf("record session %s: %w", c.path, err)
 	}
 	return nil
+}
+
+// CastOutput reads the output events of a recording from r, which starts
+// at offset of the file (0: at its header), and returns their text and the
+// offset after the last complete line read: a follower reads on from there.
+func CastOutput(r io.Reader, offset int64) (text []byte, next int64, err error) {
+	br := bufio.NewReader(r)
+	next = offset
+	for {
+		line, err := br.ReadBytes('\n')
+		if err == io.EOF {
+			return text, next, nil // a partial last line waits for its end
+		}
+		if err != nil {
+			return text, next, err
+		}
+		next += int64(len(line))
+		if offset == 0 && next == int64(len(line)) {
+			continue // the header
+		}
+		var ev []json.RawMessage
+		if json.Unmarshal(line, &ev) != nil || len(ev) != 3 || string(ev[1]) != `"o"` {
+			continue
+		}
+		var data string
+		if json.Unmarshal(ev[2], &data) == nil {
+			text = append(text, data...)
+		}
+	}
 }

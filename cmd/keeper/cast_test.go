@@ -62,3 +62,33 @@ func TestSessionRecording(t *testing.T) {
 		t.Error("NUL bytes in the recording")
 	}
 }
+
+// TestTailRecording: keeper tail SESSION shows a recorded session's output
+// as text, -BYTES its end, and says so for a session that is not recorded.
+func TestTailRecording(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, `
+[program:rec]
+command=/bin/sh -c '`+keeperBin+` dtach -n @DIR@/rec.sock --log @DIR@/rec.cast /bin/sh -c "echo first-line; echo second-line; exec sleep 1000"; `+keeperBin+` dtach -n @DIR@/plain.sock @DIR@/sleepy 1000; exec @DIR@/sleepy 1001'
+startsecs=0
+`)
+	k.start()
+	var out string
+	waitFor(t, "keeper tail of the recorded session", 10*time.Second, func() bool {
+		out, _ = runKeeper(t, k.dir, keeperBin, "-c", k.conf, "tail", "rec.sock")
+		return strings.Contains(out, "first-line\r\nsecond-line\r\n")
+	})
+	if out, _ := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "tail", "-13", "rec.sock"); out != "second-line\r\n" {
+		t.Errorf("keeper tail -13 rec.sock: %q, want the last 13 bytes", out)
+	}
+	waitFor(t, "the plain session", 10*time.Second, func() bool {
+		out, _ := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "sessions")
+		return strings.Contains(out, "plain.sock")
+	})
+	if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "tail", "plain.sock"); code != 1 || !strings.Contains(out, "not recorded") {
+		t.Errorf("keeper tail of a session not recorded: exit %d, %q", code, out)
+	}
+	if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "tail", "nosuch"); code != 1 || !strings.Contains(out, "no such process name") {
+		t.Errorf("keeper tail nosuch: exit %d, %q (supervisorctl's answer)", code, out)
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
+	"keeper/detach"
 	"keeper/supervise"
 	"keeper/supervise/http1"
 	"keeper/supervise/xmlrpc"
@@ -35,7 +37,8 @@ func init() {
 		usage: `keeper [-c FILE | -s unix:///PATH] tail [-f | -BYTES] NAME [stdout|stderr]
 
 Prints the last 1600 (or BYTES) bytes of the process's stdout (or stderr)
-log. With -f, prints "==> Press Ctrl-C to exit <==" and follows the log
+log. NAME may also be a session (as keeper sessions names it) recorded with
+keeper dtach --log or KEEPER_SESSION_LOG: its recording is shown as text. With -f, prints "==> Press Ctrl-C to exit <==" and follows the log
 until interrupted. The modifier must come first, as with supervisorctl.
 Exit status: 0, 1 for an unknown name or a bad argument, 7 (no socket) or
 4 (refused connection) when no daemon answers.`,
@@ -104,6 +107,15 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			c.printf("Error: bad argument %s", modifier)
 			c.status = exitGeneric
 			return c.result()
+		}
+	}
+	// A session's name (as keeper sessions prints it) tails its recording.
+	if _, err := c.call(ctx, "supervisor.getProcessInfo", name); err != nil {
+		if code, _, ok := faultCode(err); ok && code == supervise.FaultBadName {
+			if socket, found := c.sessionSocket(ctx, name); found {
+				c.tailRecording(ctx, name, socket, bytes, follow, stderr)
+				return c.result()
+			}
 		}
 	}
 	if follow {
@@ -254,4 +266,76 @@ func pyRepr(s string) string {
 	}
 	b.WriteByte(quote)
 	return b.String()
+}
+
+// sessionSocket finds the socket of the session keeper sessions calls name
+// (or PROGRAM:NAME).
+func (c *ctl) sessionSocket(ctx context.Context, name string) (string, bool) {
+	v, err := c.call(ctx, "keeper.getSessions", []any{})
+	if err != nil {
+		return "", false
+	}
+	for _, s := range sessionsFrom(v) {
+		if s.Name == name || s.Program+":"+s.Name == name || s.Socket == name {
+			return s.Socket, true
+		}
+	}
+	return "", false
+}
+
+// tailRecording prints the end of a session's recording as text, and with
+// follow what it records next, until interrupted.
+func (c *ctl) tailRecording(ctx context.Context, name, socket string, bytes int, follow bool, stderr io.Writer) {
+	st, err := detach.QueryStatus(socket, 5*time.Second)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if st.Log == "" {
+		c.printf("%s: ERROR (the session is not recorded: start it with keeper dtach --log FILE or %s)", name, detach.SessionLogEnv)
+		c.status = exitGeneric
+		return
+	}
+	read := func(offset int64) ([]byte, int64, error) {
+		f, err := os.Open(st.Log)
+		if err != nil {
+			return nil, offset, err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Size() < offset {
+			offset = 0 // rotated: a new file
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			return nil, offset, err
+		}
+		return detach.CastOutput(f, offset)
+	}
+	text, offset, err := read(0)
+	if err != nil {
+		c.fail(fmt.Errorf("read the recording of %s: %w", name, err))
+		return
+	}
+	if !follow && len(text) > bytes {
+		text = text[len(text)-bytes:]
+	}
+	c.out.Write(text)
+	if !follow {
+		return
+	}
+	fmt.Fprintln(stderr, "==> Press Ctrl-C to exit <==")
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		text, offset, err = read(offset)
+		if err != nil {
+			c.fail(fmt.Errorf("read the recording of %s: %w", name, err))
+			return
+		}
+		c.out.Write(text)
+	}
 }

@@ -10,6 +10,8 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/keeper
+	@# The session master alone, which keeper dtach starts from beside $(BIN).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(dir $(BIN))keeper-master ./cmd/keeper-master
 	@# keeper invoked as dtach is dtach: the example config puts this first in PATH.
 	@mkdir -p bin/path && ln -sf ../keeper bin/path/dtach
 
@@ -91,6 +93,7 @@ install: build
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/keeper/conf.d $(DESTDIR)$(SYSCONFDIR)/init.d \
 		$(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/keeper
+	$(INSTALL) -m 0755 $(dir $(BIN))keeper-master $(DESTDIR)$(BINDIR)/keeper-master
 	$(INSTALL_SED) scripts/init.d/keeper > $(DESTDIR)$(SYSCONFDIR)/init.d/keeper
 	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/keeper
 	$(INSTALL_SED) scripts/systemd/keeper.service > $(DESTDIR)$(UNITDIR)/keeper.service

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -66,6 +67,26 @@ func masterArgs(progname string, opts MasterOptions, foreground bool) []string {
 	return append(args, opts.Argv...)
 }
 
+// MasterBinary is the name of the small binary that is only a session
+// master (cmd/keeper-master), installed beside keeper: each of a server's
+// many idle masters then maps it, not the whole of keeper.
+const MasterBinary = "keeper-master"
+
+// masterExecutable is the binary a master runs as: keeper-master beside
+// this executable when it is there, else this executable itself (which
+// takes the same hidden master subcommand).
+func masterExecutable() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	lean := filepath.Join(filepath.Dir(exe), MasterBinary)
+	if fi, err := os.Stat(lean); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return lean, nil
+	}
+	return exe, nil
+}
+
 // closeInheritedOnExec marks every descriptor above stderr close-on-exec,
 // so descriptors this process inherited (a supervisor's log pipes, say)
 // never reach a session master or its program.
@@ -94,7 +115,7 @@ func SpawnMaster(progname string, opts MasterOptions) error {
 		return fmt.Errorf("spawn session master: %w", err)
 	}
 	logFromEnv(&opts)
-	exe, err := os.Executable()
+	exe, err := masterExecutable()
 	if err != nil {
 		return fmt.Errorf("spawn session master: %w", err)
 	}
@@ -148,7 +169,7 @@ func ExecMaster(progname string, opts MasterOptions) error {
 		return fmt.Errorf("exec session master: %w", err)
 	}
 	logFromEnv(&opts)
-	exe, err := os.Executable()
+	exe, err := masterExecutable()
 	if err != nil {
 		return fmt.Errorf("exec session master: %w", err)
 	}

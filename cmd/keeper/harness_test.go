@@ -16,6 +16,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"keeper/detach"
 	"keeper/proctree"
 )
 
@@ -42,6 +43,14 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build keeper:", err)
+		os.Exit(1)
+	}
+	// The session master alone, beside keeper, as make builds it.
+	build = exec.Command("go", "build", "-o", filepath.Join(dir, detach.MasterBinary), "../keeper-master")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build keeper-master:", err)
 		os.Exit(1)
 	}
 	linkDir := filepath.Join(dir, "path")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,16 +113,39 @@ func (s *daemonSide) waitEvent(t *testing.T, want string, n int) {
 	}
 }
 
-// call makes one XML-RPC call to the side's daemon.
-func (s *daemonSide) call(t *testing.T, method string, args ...any) {
+// call makes one XML-RPC call to the side's daemon and returns its answer.
+func (s *daemonSide) call(t *testing.T, method string, args ...any) any {
 	t.Helper()
 	c := xmlrpc.Dial(s.sock())
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := c.Call(ctx, method, args...); err != nil {
+	v, err := c.Call(ctx, method, args...)
+	if err != nil {
 		t.Fatalf("%s: %s%v: %v", s.name, method, args, err)
 	}
+	return v
+}
+
+// listenerFacts is what the side's daemon says of the listener as a
+// program: its state and the config fields a pool sets.
+func (s *daemonSide) listenerFacts(t *testing.T) string {
+	t.Helper()
+	info, _ := s.call(t, "supervisor.getProcessInfo", "rec").(xmlrpc.Struct)
+	state, _ := info.Get("statename")
+	facts := fmt.Sprintf("state=%v", state)
+	configs, _ := s.call(t, "supervisor.getAllConfigInfo").([]any)
+	for _, c := range configs {
+		c, _ := c.(xmlrpc.Struct)
+		if name, _ := c.Get("name"); name != "rec" {
+			continue
+		}
+		for _, key := range []string{"group", "group_prio", "process_prio", "redirect_stderr", "stdout_events_enabled"} {
+			v, _ := c.Get(key)
+			facts += fmt.Sprintf(" %s=%v", key, v)
+		}
+	}
+	return facts
 }
 
 // crashAndStop starts crasher, makes it crash once (it is started again)
@@ -186,6 +210,9 @@ func TestEventListenerParity(t *testing.T) {
 		crashAndStop(t, s)
 		talkAndStop(t, s)
 		tellAndStop(t, s)
+	}
+	if got, want := kp.listenerFacts(t), sup.listenerFacts(t); got != want {
+		t.Errorf("keeper says of the listener\n%s\nsupervisord\n%s", got, want)
 	}
 	got, want := kp.events(), sup.events()
 	if got != want {

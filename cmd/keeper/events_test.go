@@ -230,3 +230,68 @@ func TestEventListenerParity(t *testing.T) {
 		t.Errorf("keeper's listener did not start with %q:\n%s", env, got)
 	}
 }
+
+// overflowConf has a listener that says READY only once @DIR@/go exists,
+// with room for 3 events.
+const overflowConf = `[unix_http_server]
+file=@DIR@/s.sock
+
+[supervisord]
+logfile=@DIR@/main.log
+pidfile=@DIR@/daemon.pid
+childlogdir=@DIR@
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[eventlistener:rec]
+command=@PYTHON@ @RECORDER@ @DIR@/events.txt
+events=REMOTE_COMMUNICATION
+buffer_size=3
+environment=RECORDER_WAIT_FOR="@DIR@/go"
+`
+
+// TestEventListenerOverflow sends 5 events to a pool of 3 whose listener
+// is not ready: under keeper as under supervisord it gets the newest 3,
+// and the daemon's log says which were discarded.
+func TestEventListenerOverflow(t *testing.T) {
+	supervisord := peer.Need(t, "supervisord")
+	python := peer.Need(t, "python3-supervisor")
+	recorder, err := filepath.Abs("testdata/events/recorder.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("@PYTHON@", python, "@RECORDER@", recorder).Replace(overflowConf)
+	var records []string
+	for _, argv := range [][]string{{supervisord, "-n", "-c"}, {keeperBin, "daemon", "-n", "-c"}} {
+		dir := testDir(t)
+		s := &daemonSide{name: filepath.Base(argv[0]), dir: dir, conf: filepath.Join(dir, "sv.conf")}
+		s.argv = append(argv, s.conf)
+		s.writeConf(t, conf)
+		s.start(t)
+		waitFor(t, s.name+"'s listener to start", 30*time.Second, func() bool { return strings.HasPrefix(s.events(), "ENV ") })
+		for i := 1; i <= 5; i++ {
+			s.call(t, "supervisor.sendRemoteCommEvent", "n", fmt.Sprint(i))
+		}
+		if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.waitEvent(t, "REMOTE_COMMUNICATION data='5' type=n", 1)
+		var got []string
+		for _, line := range strings.Split(s.events(), "\n") {
+			if data, ok := strings.CutPrefix(line, "REMOTE_COMMUNICATION data='"); ok {
+				got = append(got, data[:1])
+			}
+		}
+		records = append(records, strings.Join(got, " "))
+		log := readFileOrEmpty(filepath.Join(dir, "main.log"))
+		for _, want := range []string{"pool rec event buffer overflowed, discarding event 0", "pool rec event buffer overflowed, discarding event 1"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("%s's log does not say %q:\n%s", s.name, want, log)
+			}
+		}
+	}
+	if records[0] != "3 4 5" || records[1] != records[0] {
+		t.Errorf("supervisord's listener got events %q, keeper's %q; want the newest three, 3 4 5", records[0], records[1])
+	}
+}

@@ -295,3 +295,60 @@ func TestEventListenerOverflow(t *testing.T) {
 		t.Errorf("supervisord's listener got events %q, keeper's %q; want the newest three, 3 4 5", records[0], records[1])
 	}
 }
+
+// memmonConf runs testdata/events/memmon.py, which restarts victim once at
+// a TICK_5.
+const memmonConf = `[unix_http_server]
+file=@DIR@/s.sock
+
+[supervisord]
+logfile=@DIR@/main.log
+pidfile=@DIR@/daemon.pid
+childlogdir=@DIR@
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[eventlistener:memmon]
+command=@PYTHON@ @MEMMON@ @DIR@/memmon.txt victim
+events=TICK_5
+
+[program:victim]
+command=@DIR@/sleep 1000
+startsecs=1
+`
+
+// TestEventListenerMemmon: a memmon-like listener restarts a program from
+// a TICK_5 over the XML-RPC client childutils builds from its environment,
+// under keeper as under supervisord.
+func TestEventListenerMemmon(t *testing.T) {
+	supervisord := peer.Need(t, "supervisord")
+	python := peer.Need(t, "python3-supervisor")
+	memmon, err := filepath.Abs("testdata/events/memmon.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("@PYTHON@", python, "@MEMMON@", memmon).Replace(memmonConf)
+	var records []string
+	for _, argv := range [][]string{{supervisord, "-n", "-c"}, {keeperBin, "daemon", "-n", "-c"}} {
+		dir := testDir(t)
+		if err := os.Symlink(sleep, filepath.Join(dir, "sleep")); err != nil {
+			t.Fatal(err)
+		}
+		s := &daemonSide{name: filepath.Base(argv[0]), dir: dir, conf: filepath.Join(dir, "sv.conf")}
+		s.argv = append(argv, s.conf)
+		s.writeConf(t, conf)
+		s.start(t)
+		record := filepath.Join(dir, "memmon.txt")
+		waitFor(t, s.name+"'s memmon to restart victim", 30*time.Second, func() bool { return readFileOrEmpty(record) != "" })
+		records = append(records, readFileOrEmpty(record))
+	}
+	want := "TICK_5 RUNNING pid changed -> RUNNING when\n"
+	if records[0] != want || records[1] != want {
+		t.Errorf("supervisord's memmon recorded %q, keeper's %q; want %q", records[0], records[1], want)
+	}
+}

@@ -1256,7 +1256,7 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	r := l.reader(sec, sec.Name, vars)
 
 	tmpl := ProcessConfig{Group: group, Program: name}
-	tmpl.Priority = r.integer("priority", defaultPriority(sec), math.MinInt32, math.MaxInt32)
+	tmpl.Priority = r.integer("priority", 999, math.MinInt32, math.MaxInt32)
 	tmpl.Autostart = r.boolean("autostart", true)
 	tmpl.Autorestart = r.autorestart("autorestart", AutorestartUnexpected)
 	tmpl.Startsecs = time.Duration(r.integer("startsecs", 1, 0, math.MaxInt32)) * time.Second
@@ -1431,15 +1431,6 @@ func mergeEnv(base, over []string) []string {
 // isListener reports whether sec is an [eventlistener:x] section.
 func isListener(sec *ini.Section) bool { return strings.HasPrefix(sec.Name, "eventlistener:") }
 
-// defaultPriority is supervisord's: 999, and -1 for event listeners, so
-// that they start first and stop last.
-func defaultPriority(sec *ini.Section) int {
-	if isListener(sec) {
-		return -1
-	}
-	return 999
-}
-
 // listener reads an [eventlistener:x] section: a pool of processes read as
 // a [program:x] is, with the events they subscribe to.
 func (l *loader) listener(sec *ini.Section, name string) (*GroupConfig, error) {
@@ -1470,6 +1461,8 @@ func (l *loader) listener(sec *ini.Section, name string) (*GroupConfig, error) {
 	if o := sec.Get("redirect_stderr"); o != nil && r.boolean("redirect_stderr", false) {
 		r.fail(o, errors.New("true is not allowed: stderr mixed into stdout would break the event listener protocol"))
 	}
+	// A pool's priority is -1 by default, as supervisord's, so that it
+	// starts first and stops last; its processes' default stays 999.
 	g := &GroupConfig{Name: name, Priority: r.integer("priority", -1, math.MinInt32, math.MaxInt32),
 		Programs: []string{name}, Listener: lc}
 	if r.err != nil {

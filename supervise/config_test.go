@@ -754,7 +754,7 @@ result_handler = supervisor.dispatchers:default_handler
 		names = append(names, g.Name)
 	}
 	if want := []string{"crash", "mon", "web"}; !reflect.DeepEqual(names, want) {
-		t.Errorf("groups in start order %v, want %v (listeners first: priority -1)", names, want)
+		t.Errorf("groups in start order %v, want %v (listener pools first: priority -1)", names, want)
 	}
 	mon := c.Group("mon")
 	if want := (&ListenerConfig{Events: []string{"PROCESS_STATE", "TICK_60"}, BufferSize: 50}); !reflect.DeepEqual(mon.Listener, want) {
@@ -770,7 +770,7 @@ result_handler = supervisor.dispatchers:default_handler
 	for _, p := range mon.Processes {
 		procs = append(procs, fmt.Sprintf("%s %v %s %d %v", p.Name, p.Argv, p.User, p.Priority, p.DependsOn))
 	}
-	want := []string{"mon_00 [python3 mon.py 0] nobody -1 []", "mon_01 [python3 mon.py 1] nobody -1 []"}
+	want := []string{"mon_00 [python3 mon.py 0] nobody 999 []", "mon_01 [python3 mon.py 1] nobody 999 []"}
 	if !reflect.DeepEqual(procs, want) {
 		t.Errorf("mon processes\n%q\nwant\n%q", procs, want)
 	}

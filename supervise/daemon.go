@@ -107,7 +107,7 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		return nil, err
 	}
 	d.stopMode = make(map[*process]Sessions)
-	d.events = newEventBus(d)
+	d.events = newEventBus()
 	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
 	if !cfg.Supervisord.Nocleanup {
 		d.cleanAutoLogs()

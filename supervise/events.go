@@ -60,6 +60,7 @@ const (
 	eventSupervisorStopping = "SUPERVISOR_STATE_CHANGE_STOPPING"
 	eventGroupAdded         = "PROCESS_GROUP_ADDED"
 	eventGroupRemoved       = "PROCESS_GROUP_REMOVED"
+	eventRemoteComm         = "REMOTE_COMMUNICATION"
 )
 
 // tickPeriods are the TICK_N events: TICK_5 every 5 s, and so on.
@@ -153,7 +154,7 @@ func groupEvent(name, group string) Event {
 // remoteCommEvent returns the REMOTE_COMMUNICATION event that
 // supervisor.sendRemoteCommEvent(typ, data) sends.
 func remoteCommEvent(typ, data string) Event {
-	return Event{Name: "REMOTE_COMMUNICATION", Payload: "type:" + typ + "\n" + data}
+	return Event{Name: eventRemoteComm, Payload: "type:" + typ + "\n" + data}
 }
 
 // tickEvent returns TICK_<period> for the slice of time that starts at
@@ -173,14 +174,13 @@ func eventHeader(server string, serial int64, pool string, poolSerial int64, ev 
 // eventBus hands each published event to the listener pools subscribed
 // to its type. It is guarded by the daemon's lock.
 type eventBus struct {
-	d      *Daemon
 	serial int64 // the last serial given
 	pools  map[string]*listenerPool
 	ticks  map[int64]int64 // period -> start of the slice last announced
 }
 
-func newEventBus(d *Daemon) *eventBus {
-	return &eventBus{d: d, serial: -1, pools: map[string]*listenerPool{}, ticks: map[int64]int64{}}
+func newEventBus() *eventBus {
+	return &eventBus{serial: -1, pools: map[string]*listenerPool{}, ticks: map[int64]int64{}}
 }
 
 // publish gives ev a serial and queues it for every pool subscribed to its

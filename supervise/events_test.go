@@ -252,7 +252,7 @@ func TestListenerBufferOverflow(t *testing.T) {
 }
 
 func TestTicks(t *testing.T) {
-	b := newEventBus(nil)
+	b := newEventBus()
 	tp := newTestPool(100, "TICK_5", "TICK_60")
 	b.pools["mon"] = tp.listenerPool
 	start := time.Unix(1700000097, 0) // 3 s before a minute
@@ -287,7 +287,7 @@ func TestProcessStateEvents(t *testing.T) {
 	m := newMachine(t, ProcessConfig{Startsecs: time.Second, Startretries: 1, Autorestart: AutorestartUnexpected,
 		Exitcodes: []int{0}, Stopsignal: syscall.SIGTERM, Stopwait: 10 * time.Second})
 	d := m.p.d
-	d.events = newEventBus(d)
+	d.events = newEventBus()
 	tp := newTestPool(100, "PROCESS_STATE")
 	d.events.pools["mon"] = tp.listenerPool
 
@@ -335,7 +335,7 @@ func TestProcessStateEvents(t *testing.T) {
 func TestRunTicks(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1700000097, 0)}
 	d := &Daemon{clock: clock, stopped: make(chan struct{})}
-	d.events = newEventBus(d)
+	d.events = newEventBus()
 	tp := newTestPool(100, "TICK")
 	d.events.pools["mon"] = tp.listenerPool
 	d.runTicks()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,16 +113,39 @@ func (s *daemonSide) waitEvent(t *testing.T, want string, n int) {
 	}
 }
 
-// call makes one XML-RPC call to the side's daemon.
-func (s *daemonSide) call(t *testing.T, method string, args ...any) {
+// call makes one XML-RPC call to the side's daemon and returns its answer.
+func (s *daemonSide) call(t *testing.T, method string, args ...any) any {
 	t.Helper()
 	c := xmlrpc.Dial(s.sock())
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := c.Call(ctx, method, args...); err != nil {
+	v, err := c.Call(ctx, method, args...)
+	if err != nil {
 		t.Fatalf("%s: %s%v: %v", s.name, method, args, err)
 	}
+	return v
+}
+
+// listenerFacts is what the side's daemon says of the listener as a
+// program: its state and the config fields a pool sets.
+func (s *daemonSide) listenerFacts(t *testing.T) string {
+	t.Helper()
+	info, _ := s.call(t, "supervisor.getProcessInfo", "rec").(xmlrpc.Struct)
+	state, _ := info.Get("statename")
+	facts := fmt.Sprintf("state=%v", state)
+	configs, _ := s.call(t, "supervisor.getAllConfigInfo").([]any)
+	for _, c := range configs {
+		c, _ := c.(xmlrpc.Struct)
+		if name, _ := c.Get("name"); name != "rec" {
+			continue
+		}
+		for _, key := range []string{"group", "group_prio", "process_prio", "redirect_stderr", "stdout_events_enabled"} {
+			v, _ := c.Get(key)
+			facts += fmt.Sprintf(" %s=%v", key, v)
+		}
+	}
+	return facts
 }
 
 // crashAndStop starts crasher, makes it crash once (it is started again)
@@ -187,6 +211,9 @@ func TestEventListenerParity(t *testing.T) {
 		talkAndStop(t, s)
 		tellAndStop(t, s)
 	}
+	if got, want := kp.listenerFacts(t), sup.listenerFacts(t); got != want {
+		t.Errorf("keeper says of the listener\n%s\nsupervisord\n%s", got, want)
+	}
 	got, want := kp.events(), sup.events()
 	if got != want {
 		t.Errorf("keeper's listener recorded\n%s\nsupervisord's\n%s", got, want)
@@ -201,5 +228,127 @@ func TestEventListenerParity(t *testing.T) {
 	env := "ENV SUPERVISOR_ENABLED=1 SUPERVISOR_PROCESS_NAME=rec SUPERVISOR_GROUP_NAME=rec SUPERVISOR_SERVER_URL=unix: getState=RUNNING\n"
 	if !strings.HasPrefix(got, env) {
 		t.Errorf("keeper's listener did not start with %q:\n%s", env, got)
+	}
+}
+
+// overflowConf has a listener that says READY only once @DIR@/go exists,
+// with room for 3 events.
+const overflowConf = `[unix_http_server]
+file=@DIR@/s.sock
+
+[supervisord]
+logfile=@DIR@/main.log
+pidfile=@DIR@/daemon.pid
+childlogdir=@DIR@
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[eventlistener:rec]
+command=@PYTHON@ @RECORDER@ @DIR@/events.txt
+events=REMOTE_COMMUNICATION
+buffer_size=3
+environment=RECORDER_WAIT_FOR="@DIR@/go"
+`
+
+// TestEventListenerOverflow sends 5 events to a pool of 3 whose listener
+// is not ready: under keeper as under supervisord it gets the newest 3,
+// and the daemon's log says which were discarded.
+func TestEventListenerOverflow(t *testing.T) {
+	supervisord := peer.Need(t, "supervisord")
+	python := peer.Need(t, "python3-supervisor")
+	recorder, err := filepath.Abs("testdata/events/recorder.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("@PYTHON@", python, "@RECORDER@", recorder).Replace(overflowConf)
+	var records []string
+	for _, argv := range [][]string{{supervisord, "-n", "-c"}, {keeperBin, "daemon", "-n", "-c"}} {
+		dir := testDir(t)
+		s := &daemonSide{name: filepath.Base(argv[0]), dir: dir, conf: filepath.Join(dir, "sv.conf")}
+		s.argv = append(argv, s.conf)
+		s.writeConf(t, conf)
+		s.start(t)
+		waitFor(t, s.name+"'s listener to start", 30*time.Second, func() bool { return strings.HasPrefix(s.events(), "ENV ") })
+		for i := 1; i <= 5; i++ {
+			s.call(t, "supervisor.sendRemoteCommEvent", "n", fmt.Sprint(i))
+		}
+		if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.waitEvent(t, "REMOTE_COMMUNICATION data='5' type=n", 1)
+		var got []string
+		for _, line := range strings.Split(s.events(), "\n") {
+			if data, ok := strings.CutPrefix(line, "REMOTE_COMMUNICATION data='"); ok {
+				got = append(got, data[:1])
+			}
+		}
+		records = append(records, strings.Join(got, " "))
+		log := readFileOrEmpty(filepath.Join(dir, "main.log"))
+		for _, want := range []string{"pool rec event buffer overflowed, discarding event 0", "pool rec event buffer overflowed, discarding event 1"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("%s's log does not say %q:\n%s", s.name, want, log)
+			}
+		}
+	}
+	if records[0] != "3 4 5" || records[1] != records[0] {
+		t.Errorf("supervisord's listener got events %q, keeper's %q; want the newest three, 3 4 5", records[0], records[1])
+	}
+}
+
+// memmonConf runs testdata/events/memmon.py, which restarts victim once at
+// a TICK_5.
+const memmonConf = `[unix_http_server]
+file=@DIR@/s.sock
+
+[supervisord]
+logfile=@DIR@/main.log
+pidfile=@DIR@/daemon.pid
+childlogdir=@DIR@
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[eventlistener:memmon]
+command=@PYTHON@ @MEMMON@ @DIR@/memmon.txt victim
+events=TICK_5
+
+[program:victim]
+command=@DIR@/sleep 1000
+startsecs=1
+`
+
+// TestEventListenerMemmon: a memmon-like listener restarts a program from
+// a TICK_5 over the XML-RPC client childutils builds from its environment,
+// under keeper as under supervisord.
+func TestEventListenerMemmon(t *testing.T) {
+	supervisord := peer.Need(t, "supervisord")
+	python := peer.Need(t, "python3-supervisor")
+	memmon, err := filepath.Abs("testdata/events/memmon.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("@PYTHON@", python, "@MEMMON@", memmon).Replace(memmonConf)
+	var records []string
+	for _, argv := range [][]string{{supervisord, "-n", "-c"}, {keeperBin, "daemon", "-n", "-c"}} {
+		dir := testDir(t)
+		if err := os.Symlink(sleep, filepath.Join(dir, "sleep")); err != nil {
+			t.Fatal(err)
+		}
+		s := &daemonSide{name: filepath.Base(argv[0]), dir: dir, conf: filepath.Join(dir, "sv.conf")}
+		s.argv = append(argv, s.conf)
+		s.writeConf(t, conf)
+		s.start(t)
+		record := filepath.Join(dir, "memmon.txt")
+		waitFor(t, s.name+"'s memmon to restart victim", 30*time.Second, func() bool { return readFileOrEmpty(record) != "" })
+		records = append(records, readFileOrEmpty(record))
+	}
+	want := "TICK_5 RUNNING pid changed -> RUNNING when\n"
+	if records[0] != want || records[1] != want {
+		t.Errorf("supervisord's memmon recorded %q, keeper's %q; want %q", records[0], records[1], want)
 	}
 }

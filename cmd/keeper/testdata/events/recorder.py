@@ -10,10 +10,12 @@ run (pids, serials, times, lengths) are written as *.
 
 Before its first event it writes one line about what its supervisor gave
 it: the SUPERVISOR_* environment, and the daemon's state asked over
-childutils.getRPCInterface(os.environ).
+childutils.getRPCInterface(os.environ). With RECORDER_WAIT_FOR=PATH in its
+environment it then waits for PATH to exist before it says READY.
 """
 import os
 import sys
+import time
 
 from supervisor import childutils
 
@@ -44,6 +46,9 @@ def main():
     crashed = path + ".crashed"
     with open(path, "a") as f:
         f.write(environment() + "\n")
+    wait_for = os.environ.get("RECORDER_WAIT_FOR")
+    while wait_for and not os.path.exists(wait_for):
+        time.sleep(0.05)
     while True:
         headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
         # eventdata wants a first line ended by a newline; some payloads

@@ -643,6 +643,7 @@ func TestServiceInstall(t *testing.T) {
 		"etc/init.d/keeper":                     0o755,
 		"etc/keeper/keeper.conf":                0o644,
 		"usr/bin/keeper":                        0o755,
+		"usr/bin/keeper-master":                 0o755,
 		"usr/lib/systemd/system/keeper.service": 0o644,
 	}
 	files := map[string]os.FileMode{}

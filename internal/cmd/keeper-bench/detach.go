@@ -50,7 +50,7 @@ type results struct {
 	floodRSS  []int64
 	floodCPU  []time.Duration // the master's CPU time during a flood
 	echoCPU   []time.Duration // ... during the measured echo round trips
-	idleTotal int64           // summed master RSS of the idle sessions
+	idleTotal idleMemory      // summed memory of the idle sessions' masters
 }
 
 // runDetach is "keeper-bench detach": keeper and dtach, interleaved round
@@ -157,8 +157,8 @@ func runDetach(args []string, stdout io.Writer) error {
 			return err
 		}
 		res[im].idleTotal = total
-		fmt.Fprintf(stdout, "%d idle %s sessions: masters' RSS %.1f MB in all, %.2f MB each\n",
-			*nsessions, im.name, mbytes(total), mbytes(total)/float64(*nsessions))
+		fmt.Fprintf(stdout, "%d idle %s sessions: masters' RSS %.1f MB in all, %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
+			*nsessions, im.name, mbytes(total.rss), mbytes(total.rss)/float64(*nsessions), mbytes(total.pss), mbytes(total.uss)/float64(*nsessions))
 	}
 	fmt.Fprintf(stdout, "(%.0f s)\n\n", time.Since(start).Seconds())
 	printTable(stdout, res[keeper], res[dtach], *rounds, *trips, *nsessions)
@@ -380,7 +380,7 @@ func (b *bench) latency(im *impl) (rts []time.Duration, cpu time.Duration, err e
 
 // idleSessions starts n sessions of "sleep 600" and returns the sum of
 // their masters' RSS.
-func (b *bench) idleSessions(im *impl, n int) (int64, error) {
+func (b *bench) idleSessions(im *impl, n int) (idleMemory, error) {
 	var ss []*session
 	defer func() {
 		for _, s := range ss {
@@ -390,20 +390,53 @@ func (b *bench) idleSessions(im *impl, n int) (int64, error) {
 	for range n {
 		s, err := b.lab.start(im, "sleep", "600")
 		if err != nil {
-			return 0, fmt.Errorf("idle sessions: %w", err)
+			return idleMemory{}, fmt.Errorf("idle sessions: %w", err)
 		}
 		ss = append(ss, s)
 	}
 	time.Sleep(settle)
-	var total int64
+	var total idleMemory
 	for _, s := range ss {
 		rss, err := rssBytes(s.master)
 		if err != nil {
-			return 0, fmt.Errorf("idle sessions: %w", err)
+			return idleMemory{}, fmt.Errorf("idle sessions: %w", err)
 		}
-		total += rss
+		pss, uss := smapsRollup(s.master)
+		total.rss += rss
+		total.pss += pss
+		total.uss += uss
 	}
 	return total, nil
+}
+
+// idleMemory is what idle masters cost, summed: RSS as ps shows it, PSS
+// (shared pages split among their users) and USS (pages only they use).
+type idleMemory struct{ rss, pss, uss int64 }
+
+// smapsRollup reads a process's PSS and USS (private clean and dirty) in
+// bytes from /proc/PID/smaps_rollup; 0s where unreadable.
+func smapsRollup(pid int) (pss, uss int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "Pss:":
+			pss = kb << 10
+		case "Private_Clean:", "Private_Dirty:":
+			uss += kb << 10
+		}
+	}
+	return pss, uss
 }
 
 func printHeader(w io.Writer, keeper, dtach *impl, rounds, mb, trips, nsessions int) {
@@ -454,8 +487,10 @@ func printTable(w io.Writer, k, d *results, rounds, trips, nsessions int) {
 	pass = ik <= targetIdleRSS
 	row("master RSS idle (median)", "MB", mbytes(ik), mbytes(id), "%.2f", fmt.Sprintf("<= %d MB", targetIdleRSS/1000000), &pass)
 	row("master RSS after flood (median)", "MB", mbytes(medianInt(k.floodRSS)), mbytes(medianInt(d.floodRSS)), "%.2f", "", nil)
-	row(fmt.Sprintf("RSS of %d idle masters", nsessions), "MB", mbytes(k.idleTotal), mbytes(d.idleTotal), "%.1f", "", nil)
-	row("  per idle master", "MB", mbytes(k.idleTotal)/float64(nsessions), mbytes(d.idleTotal)/float64(nsessions), "%.2f", "", nil)
+	row(fmt.Sprintf("RSS of %d idle masters", nsessions), "MB", mbytes(k.idleTotal.rss), mbytes(d.idleTotal.rss), "%.1f", "", nil)
+	row("  per idle master", "MB", mbytes(k.idleTotal.rss)/float64(nsessions), mbytes(d.idleTotal.rss)/float64(nsessions), "%.2f", "", nil)
+	row(fmt.Sprintf("PSS of %d idle masters", nsessions), "MB", mbytes(k.idleTotal.pss), mbytes(d.idleTotal.pss), "%.1f", "<= 60 MB", nil)
+	row("  private (USS) per idle master", "MB", mbytes(k.idleTotal.uss)/float64(nsessions), mbytes(d.idleTotal.uss)/float64(nsessions), "%.2f", "<= 0.6 MB", nil)
 	tw.Flush()
 }
 

@@ -62,6 +62,8 @@ type SupervisordConfig struct {
 	Logfile         string
 	LogfileMaxBytes int64 // rotate the log beyond this size; 0 never rotates (default 50MB)
 	LogfileBackups  int   // rotated logs to keep (default 10)
+	// LogSyslog is logfile=syslog: the daemon's log also goes to syslog.
+	LogSyslog bool
 	// Loglevel is one of critical, error, warn, info, debug, trace, blather (default info).
 	Loglevel string
 	// Pidfile is where the daemon writes its pid; default keeper.pid in the config's directory.
@@ -212,6 +214,9 @@ type LogConfig struct {
 	Path     string // absolute, when Mode is LogFile
 	MaxBytes int64  // rotate beyond this size; 0 never rotates (default 50MB)
 	Backups  int    // rotated files to keep (default 10)
+	// Syslog is <stream>_syslog, or <stream>_logfile=syslog: each line also
+	// goes to syslog, tagged with the program's name.
+	Syslog bool
 	// Events is <stream>_events_enabled: every read of the stream is also
 	// a PROCESS_LOG_STDOUT or PROCESS_LOG_STDERR event.
 	Events bool
@@ -455,8 +460,9 @@ var (
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
 		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers environment_file "+
 		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries "+
-		"memory_limit memory_limit_grace stdout_events_enabled stderr_events_enabled stdout_capture_maxbytes stderr_capture_maxbytes",
-		"stdout_syslog stderr_syslog")
+		"memory_limit memory_limit_grace stdout_events_enabled stderr_events_enabled stdout_capture_maxbytes stderr_capture_maxbytes "+
+		"stdout_syslog stderr_syslog",
+		"")
 	// listenerKeys: an [eventlistener:x] takes a program's keys but depends_on, and its own.
 	listenerKeys     = listenerKeySet()
 	includeKeys      = keySet("files", "")
@@ -886,6 +892,7 @@ func (r *reader) logfile(stream string) LogConfig {
 		MaxBytes:        r.byteSize(stream+"_logfile_maxbytes", 50<<20),
 		Backups:         r.integer(stream+"_logfile_backups", 10, 0, math.MaxInt32),
 		Events:          r.boolean(stream+"_events_enabled", false),
+		Syslog:          r.boolean(stream+"_syslog", false),
 		CaptureMaxBytes: r.byteSize(stream+"_capture_maxbytes", 0),
 	}
 	o, v := r.lookup(stream + "_logfile")
@@ -895,8 +902,7 @@ func (r *reader) logfile(stream string) LogConfig {
 			lc.Mode = LogNone
 		case "auto":
 		case "syslog":
-			r.l.warn(o.File, o.Line, "[%s] %s=syslog is not implemented by keeper; not logged", r.name, o.Key)
-			lc.Mode = LogNone
+			lc.Mode, lc.Syslog = LogNone, true
 		default:
 			lc.Mode, lc.Path = LogFile, resolvePath(v, filepath.Dir(o.File))
 		}
@@ -944,8 +950,8 @@ func (l *loader) supervisord() error {
 	c := &l.cfg.Supervisord
 	defLog := filepath.Join(l.dir, "keeper.log")
 	if o, v := r.lookup("logfile"); o != nil && strings.EqualFold(v, "syslog") {
-		l.warn(o.File, o.Line, "[supervisord] logfile=syslog is not implemented by keeper; logging to %s", defLog)
-		c.Logfile = defLog
+		// keeper keeps its file log too: readLog and maintail read it.
+		c.Logfile, c.LogSyslog = defLog, true
 	} else {
 		c.Logfile = r.path("logfile", defLog)
 	}

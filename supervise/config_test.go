@@ -574,7 +574,6 @@ supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler
 	f := filepath.Join(dir, "keeper.conf")
 	want := []string{
 		f + ":3: [supervisord] strip_ansi is not implemented by keeper; child output is logged unchanged",
-		f + ":4: [supervisord] logfile=syslog is not implemented by keeper; logging to " + dir + "/keeper.log",
 		f + ":5: [supervisord] frobnicate is not a key keeper or supervisord knows; ignored",
 		f + ":7: [inet_http_server] is not implemented by keeper (it serves only [unix_http_server]); ignored",
 		f + `:13: [eventlistener:x] result_handler "superlance.crashmail:handler" is not implemented by keeper; supervisor.dispatchers:default_handler is used`,
@@ -583,9 +582,7 @@ supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler
 		f + ":19: [mystery] is not a section keeper or supervisord knows; ignored",
 		f + ":20: [DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored",
 		f + `:23: [supervisorctl] serverurl "http://localhost:9001" is not a unix:// URL; keeper serves only unix sockets`,
-		f + ":29: [program:p] stdout_syslog is not implemented by keeper; ignored",
 		f + ":30: [program:p] stdout_logfile is AUTO without rotation (stdout_logfile_maxbytes=0): it can fill the disk",
-		f + ":31: [program:p] stderr_logfile=syslog is not implemented by keeper; not logged",
 		f + ":32: [program:p] colour is not a key keeper or supervisord knows; ignored",
 		f + ":37: [program:q] stderr_logfile is ignored because redirect_stderr is true",
 		f + ":41: [group:empty] has no programs",

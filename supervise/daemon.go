@@ -46,6 +46,8 @@ type Daemon struct {
 	// session, for the next percentage.
 	usageMu    sync.Mutex
 	cpuSamples map[string]cpuSample
+	// syslogOnce logs syslog being unreachable once.
+	syslogOnce sync.Once
 	// metrics counts control requests for /metrics.
 	metrics rpcMetrics
 	// methods is the XML-RPC interface Handle dispatches on.

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"keeper/supervise/logfile"
 )
 
 // eventParents is supervisord's table of event types: each name and the
@@ -285,7 +283,7 @@ var (
 // log, and with <channel>_events_enabled a PROCESS_LOG event per read, and
 // with <channel>_capture_maxbytes a PROCESS_COMMUNICATION event per
 // captured message.
-func (d *Daemon) outputWriter(p *process, pid int, channel string, log *logfile.File, lc LogConfig) io.Writer {
+func (d *Daemon) outputWriter(p *process, pid int, channel string, log io.Writer, lc LogConfig) io.Writer {
 	if !lc.Events && lc.CaptureMaxBytes == 0 {
 		if log == nil {
 			return io.Discard

@@ -439,7 +439,7 @@ func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool, active *process) 
 		{Name: "stdout_logfile", Value: logName(pc.Stdout, stdoutLog)},
 		{Name: "stdout_logfile_backups", Value: pc.Stdout.Backups},
 		{Name: "stdout_logfile_maxbytes", Value: pc.Stdout.MaxBytes},
-		{Name: "stdout_syslog", Value: false},
+		{Name: "stdout_syslog", Value: pc.Stdout.Syslog},
 		{Name: "stopsignal", Value: int(pc.Stopsignal)},
 		{Name: "stopwaitsecs", Value: int(pc.Stopwait / time.Second)},
 		{Name: "stderr_capture_maxbytes", Value: pc.Stderr.CaptureMaxBytes},
@@ -447,7 +447,7 @@ func configInfo(pc *ProcessConfig, g *GroupConfig, inUse bool, active *process) 
 		{Name: "stderr_logfile", Value: logName(pc.Stderr, stderrLog)},
 		{Name: "stderr_logfile_backups", Value: pc.Stderr.Backups},
 		{Name: "stderr_logfile_maxbytes", Value: pc.Stderr.MaxBytes},
-		{Name: "stderr_syslog", Value: false},
+		{Name: "stderr_syslog", Value: pc.Stderr.Syslog},
 		{Name: "serverurl", Value: serverURL},
 		{Name: "autorestart", Value: string(pc.Autorestart)},
 	}

@@ -74,6 +74,10 @@ func Run(opts RunOptions) error {
 	if opts.Foreground && !cfg.Supervisord.Silent {
 		also = os.Stdout
 	}
+	if cfg.Supervisord.LogSyslog {
+		// The daemon's log lines go to syslog too.
+		also = teeLog{file: also, syslog: newSyslogLines("", nil)}
+	}
 	log := logfile.NewLogger(logFile, also, level)
 	sd.setLog(log)
 	for _, w := range cfg.Warnings {

@@ -282,7 +282,7 @@ func (d *Daemon) openPipes(p *process, cmd *exec.Cmd) (*pipes, error) {
 		return nil, fmt.Errorf("too many open files to spawn '%s'", p.cfg.Name)
 	}
 	cmd.Stdin = f.childIn
-	if p.stdout != nil || p.cfg.Stdout.makesEvents() || d.poolOf(p) != nil {
+	if p.stdout != nil || p.cfg.Stdout.makesEvents() || p.cfg.Stdout.Syslog || d.poolOf(p) != nil {
 		if f.stdout, f.childOut, err = os.Pipe(); err != nil {
 			f.closeChildEnds()
 			f.closeParentEnds()
@@ -293,7 +293,7 @@ func (d *Daemon) openPipes(p *process, cmd *exec.Cmd) (*pipes, error) {
 	switch {
 	case p.cfg.RedirectStderr:
 		cmd.Stderr = cmd.Stdout
-	case p.stderr != nil || p.cfg.Stderr.makesEvents():
+	case p.stderr != nil || p.cfg.Stderr.makesEvents() || p.cfg.Stderr.Syslog:
 		if f.stderr, f.childErr, err = os.Pipe(); err != nil {
 			f.closeChildEnds()
 			f.closeParentEnds()
@@ -326,11 +326,24 @@ func (f *pipes) capture(p *process, pid int) {
 	if f.stdout != nil && p.d.poolOf(p) != nil {
 		p.d.captureListener(p, f.stdout)
 	} else if f.stdout != nil {
-		go copyOutput(f.stdout, p.d.outputWriter(p, pid, "stdout", p.stdout, p.cfg.Stdout))
+		go copyOutput(f.stdout, p.d.outputWriter(p, pid, "stdout", p.logWriter(p.stdout, p.cfg.Stdout), p.cfg.Stdout))
 	}
 	if f.stderr != nil {
-		go copyOutput(f.stderr, p.d.outputWriter(p, pid, "stderr", p.stderr, p.cfg.Stderr))
+		go copyOutput(f.stderr, p.d.outputWriter(p, pid, "stderr", p.logWriter(p.stderr, p.cfg.Stderr), p.cfg.Stderr))
 	}
+}
+
+// logWriter is where a channel's lines are logged: its file, syslog when
+// asked, or both; nil when neither.
+func (p *process) logWriter(f *logfile.File, lc LogConfig) io.Writer {
+	var file io.Writer
+	if f != nil {
+		file = f
+	}
+	if !lc.Syslog {
+		return file
+	}
+	return teeLog{file: file, syslog: newSyslogLines(p.cfg.Name, p.d.syslogDown)}
 }
 
 func copyOutput(r *os.File, dst io.Writer) {

@@ -23,7 +23,9 @@ type Request struct {
 	Proto  string // "HTTP/1.1" or "HTTP/1.0"
 	Header Header
 	Body   []byte
-	ctx    context.Context
+	// RemoteAddr is the peer's address, host:port on TCP ("" on a unix socket).
+	RemoteAddr string
+	ctx        context.Context
 }
 
 // Context is done when the connection closes or the server shuts down.
@@ -62,6 +64,9 @@ type Server struct {
 	// temporary accept errors (out of descriptors, aborted connection)
 	// that Serve waits out.
 	LogAcceptError func(err error)
+	// ReadTimeout closes a connection whose request, once begun, is not
+	// read whole (header and body) within this long; 0 means never.
+	ReadTimeout time.Duration
 
 	mu       sync.Mutex
 	listener net.Listener
@@ -195,7 +200,11 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := br.Peek(1); err != nil {
 			return
 		}
-		c.SetReadDeadline(time.Time{})
+		if s.ReadTimeout > 0 {
+			c.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+		} else {
+			c.SetReadDeadline(time.Time{})
+		}
 		if !s.setBusy(c, true) {
 			return
 		}
@@ -204,8 +213,13 @@ func (s *Server) serveConn(c net.Conn) {
 			writeError(bw, status)
 			return
 		}
+		// A stream's handler watches the connection for its close.
+		c.SetReadDeadline(time.Time{})
 		reqCtx, reqCancel := context.WithCancel(ctx)
 		req.ctx = reqCtx
+		if a := c.RemoteAddr(); a != nil {
+			req.RemoteAddr = a.String()
+		}
 		w := &responseWriter{bw: bw, header: Header{}, req: req, conn: c, cancel: reqCancel}
 		s.Handler.ServeHTTP(w, req)
 		err := w.finish()

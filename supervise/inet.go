@@ -106,6 +106,9 @@ func (s *inetServer) serve(h http1.Handler) {
 		MaxBodyBytes: InetMaxBody,
 		IdleTimeout:  s.idle,
 		ReadTimeout:  s.reading,
+		LogAcceptError: func(err error) {
+			s.log.Warnf("[inet_http_server] on %s: %v; accepting again with backoff", s.addr, err)
+		},
 	}
 	s.log.Infof("serving [inet_http_server] on %s", s.ln.Addr())
 	l := &connLimit{Listener: s.ln, slots: make(chan struct{}, s.maxConns), log: s.log}

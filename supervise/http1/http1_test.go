@@ -3,6 +3,7 @@ package http1
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -309,5 +310,34 @@ func TestReadTimeout(t *testing.T) {
 	}
 	if r, _ := remote.Load().(string); r != c2.LocalAddr().String() {
 		t.Errorf("RemoteAddr %q, want %q", r, c2.LocalAddr())
+	}
+}
+
+// TestServeAfterShutdown: a Shutdown that comes before its Serve (a
+// listener replaced as soon as it was opened) still stops it.
+func TestServeAfterShutdown(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := &Server{Handler: echo()}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	select {
+	case err := <-served:
+		if !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve after Shutdown = %v, want ErrServerClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		l.Close()
+		<-served
+		t.Fatal("Serve after Shutdown still accepts after 5 s")
+	}
+	if _, err := l.Accept(); err == nil {
+		t.Error("Serve after Shutdown left its listener open")
 	}
 }

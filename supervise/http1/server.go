@@ -80,12 +80,19 @@ type Server struct {
 var ErrServerClosed = errors.New("http1: server closed")
 
 // Serve accepts connections on l and serves each on its own goroutine
-// until l fails or the server is shut down.
+// until l fails or the server is shut down. After Shutdown it closes l and
+// returns ErrServerClosed at once: a Shutdown that came before Serve found
+// no listener to close, and Serve would otherwise wait in Accept for good.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.ctx == nil {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.conns = map[net.Conn]bool{}
+	}
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
 	}
 	s.listener = l
 	s.mu.Unlock()

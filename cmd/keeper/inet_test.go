@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,6 +147,93 @@ func TestInetHTTPServer(t *testing.T) {
 		got := fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		if want := `401 Basic realm="default"`; got != want {
 			t.Errorf("%s answers a request without credentials with %q, want %q", s.name, got, want)
+		}
+	}
+}
+
+// inetPythonClient calls, with Python's xmlrpc.client over HTTP and the
+// credentials in the URL (as Cesi, Telegraf and the exporters do), what the
+// monitoring clients of [inet_http_server] call, and prints the answers as
+// JSON. argv: the URL with the right credentials, then one with a wrong
+// password.
+const inetPythonClient = `
+import json, sys, xmlrpc.client
+
+def call(url, fn):
+    try:
+        return {"value": fn(xmlrpc.client.ServerProxy(url))}
+    except xmlrpc.client.Fault as f:
+        return {"fault": [f.faultCode, f.faultString]}
+    except xmlrpc.client.ProtocolError as e:
+        return {"http": e.errcode, "msg": e.errmsg}
+
+good, bad = sys.argv[1], sys.argv[2]
+out = {
+    "getAllProcessInfo": call(good, lambda p: p.supervisor.getAllProcessInfo()),
+    "getState": call(good, lambda p: p.supervisor.getState()),
+    "getIdentification": call(good, lambda p: p.supervisor.getIdentification()),
+    "multicall": call(good, lambda p: p.system.multicall([
+        {"methodName": "supervisor.getState", "params": []},
+        {"methodName": "supervisor.getIdentification", "params": []},
+        {"methodName": "supervisor.getProcessInfo", "params": ["sleeper"]},
+        {"methodName": "supervisor.getProcessInfo", "params": ["nosuch"]},
+    ])),
+    "wrongPassword": call(bad, lambda p: p.supervisor.getState()),
+}
+json.dump(out, sys.stdout, indent=1)
+`
+
+// inetAutoLog is an automatic child log's name under inetConf.
+var inetAutoLog = regexp.MustCompile(`---inet-[0-9a-z_]+\.log`)
+
+// TestInetPythonXMLRPC: Python's xmlrpc.client over
+// http://u:p@127.0.0.1:PORT/RPC2 gets the same answers from keeper and
+// supervisord (pids and times aside), and the same 401 with a wrong
+// password.
+func TestInetPythonXMLRPC(t *testing.T) {
+	python := peer.Need(t, "python3")
+	sup, kp := newInetSides(t)
+	answers := map[string]map[string]string{}
+	for _, s := range []*inetSide{sup, kp} {
+		host := "127.0.0.1:" + strconv.Itoa(s.port)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, python, "-c", inetPythonClient, "http://u:p@"+host+"/RPC2", "http://u:wrong@"+host+"/RPC2")
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		cancel()
+		if err != nil {
+			t.Fatalf("python client against %s: %v", s.name, err)
+		}
+		m := map[string]json.RawMessage{}
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("python client against %s: %v\n%s", s.name, err, out)
+		}
+		answers[s.name] = map[string]string{}
+		for k, v := range m {
+			n := strings.ReplaceAll(string(v), s.dir, "DIR")
+			n = strings.ReplaceAll(n, host, "HOST")
+			n = pyNumRx.ReplaceAllString(n, `"$1": "N"`)
+			n = inetAutoLog.ReplaceAllString(n, "---inet-R.log")
+			n = pyDescRx.ReplaceAllString(n, "pid N, uptime T")
+			answers[s.name][k] = dateRx.ReplaceAllString(n, "DATE")
+		}
+	}
+	for k, sv := range answers["supervisord"] {
+		kv := answers["keeper"][k]
+		if sv != kv {
+			t.Errorf("%s:\nsupervisord: %s\nkeeper: %s", k, sv, kv)
+		}
+	}
+	// What the comparison rests on, checked on keeper's answers directly.
+	for k, want := range map[string]string{
+		"getIdentification": `"value": "inet"`,
+		"getAllProcessInfo": `"name": "sleeper"`,
+		"getState":          `"statename": "RUNNING"`,
+		"multicall":         `"faultString": "BAD_NAME: nosuch"`,
+		"wrongPassword":     `"http": 401`,
+	} {
+		if got := answers["keeper"][k]; !strings.Contains(got, want) {
+			t.Errorf("keeper's %s has no %s: %s", k, want, got)
 		}
 	}
 }

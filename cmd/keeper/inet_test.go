@@ -126,6 +126,32 @@ func TestInetHTTPServer(t *testing.T) {
 		if !strings.Contains(rk.out, tt.want) {
 			t.Errorf("%s: keeper's output has no %q:\n%s", cmd, tt.want, rk.out)
 		}
+
+		// keeper's own CLI over the same URL prints what supervisorctl
+		// prints, but for the Python exception line supervisorctl adds
+		// after "Server requires authentication".
+		out, code := runCmd(t, kp.dir, append([]string{keeperBin, "-c", kp.conf, "-s", kp.url}, tt.args...)...)
+		out = strings.ReplaceAll(parityNormalise(out, kp.dir), strconv.Itoa(kp.port), "PORT")
+		want := rk.out
+		if first, _, ok := strings.Cut(want, "\n"); ok && first == "Server requires authentication" {
+			want = first + "\n"
+		}
+		if out != want || code != rk.code {
+			t.Errorf("keeper %s:\n%s(exit %d)\nsupervisorctl printed:\n%s(exit %d)", strings.Join(tt.args, " "), out, code, want, rk.code)
+		}
+	}
+	// A [supervisorctl] serverurl of http:// works for keeper's CLI too.
+	conf, err := os.ReadFile(kp.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctlConf := filepath.Join(kp.dir, "ctl.conf")
+	text := strings.Replace(string(conf), "serverurl=unix://"+kp.sock(), "serverurl="+kp.url+"\nusername=u\npassword=p", 1)
+	if err := os.WriteFile(ctlConf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCmd(t, kp.dir, keeperBin, "-c", ctlConf, "status", "sleeper"); code != 0 || !strings.Contains(out, "RUNNING") {
+		t.Errorf("keeper -c CONF status sleeper with serverurl=%s: exit %d\n%s", kp.url, code, out)
 	}
 
 	// A raw request without credentials: 401 and the Basic challenge.

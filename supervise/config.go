@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -34,6 +36,7 @@ type Config struct {
 	Files       []string
 	Supervisord SupervisordConfig
 	Server      ServerConfig
+	Inet        InetConfig
 	Ctl         CtlConfig
 	// Groups are sorted by priority, then name: the order to start them in (stop in reverse).
 	Groups []*GroupConfig
@@ -100,23 +103,65 @@ type ServerConfig struct {
 // CheckPassword reports whether username and password match the configured ones. It is true when no
 // username is configured.
 func (s ServerConfig) CheckPassword(username, password string) bool {
-	if s.Username == "" && s.Password == "" {
+	return checkCredentials(s.Username, s.Password, username, password)
+}
+
+// InetConfig is the [inet_http_server] section: the control server on TCP, serving what the control
+// socket serves, with HTTP Basic authentication instead of peer credentials.
+type InetConfig struct {
+	// Port is 0 when there is no [inet_http_server]: keeper listens on no TCP port.
+	Port int
+	// Host is the address to listen on; "" (port=*:N or :N or N) is every IPv4 interface, as in supervisord.
+	Host     string
+	Username string // required unless Host is loopback
+	Password string // plain text, or "{SHA}" and the hex SHA-1 of the password
+}
+
+// Addr is the address to listen on, host:port.
+func (c InetConfig) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// CheckPassword reports whether username and password match the configured ones. It is true when no
+// username is configured.
+func (c InetConfig) CheckPassword(username, password string) bool {
+	return checkCredentials(c.Username, c.Password, username, password)
+}
+
+// isLoopback reports whether host names only this machine: "localhost" or a loopback address.
+// Other names count as remote: keeper does not resolve names to decide what is safe.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	want := s.Password
-	if hexsum, ok := strings.CutPrefix(s.Password, "{SHA}"); ok {
-		sum := sha1.Sum([]byte(password))
-		password, want = hex.EncodeToString(sum[:]), strings.ToLower(hexsum)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkCredentials compares the username and password a client sent with the configured ones in time
+// that depends on neither: both sides are hashed to digests of one length before the constant-time
+// comparison. A "{SHA}" password is the hex SHA-1 of the password, as supervisord stores it.
+func checkCredentials(wantUser, wantPass, username, password string) bool {
+	if wantUser == "" && wantPass == "" {
+		return true
 	}
-	userOK := subtle.ConstantTimeCompare([]byte(username), []byte(s.Username)) == 1
-	passOK := subtle.ConstantTimeCompare([]byte(password), []byte(want)) == 1
-	return userOK && passOK
+	if hexsum, ok := strings.CutPrefix(wantPass, "{SHA}"); ok {
+		sum := sha1.Sum([]byte(password))
+		password, wantPass = hex.EncodeToString(sum[:]), strings.ToLower(hexsum)
+	}
+	userOK := equalDigests(username, wantUser)
+	passOK := equalDigests(password, wantPass)
+	return userOK&passOK == 1
+}
+
+// equalDigests is 1 when a and b are equal, 0 otherwise, compared as SHA-256 digests.
+func equalDigests(a, b string) int {
+	da, db := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(da[:], db[:])
 }
 
 // CtlConfig is the [supervisorctl] section: how the CLI reaches the daemon.
 type CtlConfig struct {
-	// ServerURL is "unix:///path"; default the [unix_http_server] socket (supervisord:
-	// http://localhost:9001).
+	// ServerURL is "unix:///path" or "http://host:port" ([inet_http_server]); default the
+	// [unix_http_server] socket (supervisord: http://localhost:9001).
 	ServerURL   string
 	Username    string
 	Password    string
@@ -427,6 +472,10 @@ func readConfig(path string, environ []string, host string, programs bool) (*Con
 	if !programs {
 		return l.cfg, nil
 	}
+	// Only the daemon listens on [inet_http_server]; a client reads [supervisorctl].
+	if err := l.inet(); err != nil {
+		return nil, err
+	}
 	if err := l.groups(); err != nil {
 		return nil, err
 	}
@@ -453,6 +502,7 @@ var (
 	supervisordKeys = keySet("memory_limit logfile logfile_maxbytes logfile_backups loglevel pidfile nodaemon silent minfds "+
 		"minprocs umask user directory childlogdir nocleanup identifier environment strip_ansi", "")
 	serverKeys  = keySet("file chmod chown username password", "")
+	inetKeys    = keySet("port username password", "")
 	ctlKeys     = keySet("serverurl username password prompt history_file", "")
 	groupKeys   = keySet("programs priority", "")
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
@@ -524,8 +574,7 @@ func (l *loader) checkNames() {
 			l.warn(s.File, s.Line, "[DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored")
 			continue
 		case s.Name == "inet_http_server":
-			l.warn(s.File, s.Line, "[%s] is not implemented by keeper (it serves only [unix_http_server]); ignored", s.Name)
-			continue
+			keys = inetKeys
 		case prefix == "rpcinterface" && s.Name != prefix && isMainRPCInterface(s):
 			// supervisord's sample config declares its own interface, which keeper serves.
 			keys = rpcinterfaceKeys
@@ -1008,8 +1057,15 @@ func (l *loader) server() error {
 		}
 		s.ChownUser, s.ChownGroup = u, g
 	}
-	s.Username = r.str("username", "")
-	s.Password = r.str("password", "")
+	s.Username, s.Password = r.credentials()
+	return r.err
+}
+
+// credentials reads the username and password of a server section: both or neither, the password
+// plain or "{SHA}" and the hex SHA-1 of the password.
+func (r *reader) credentials() (username, password string) {
+	username = r.str("username", "")
+	password = r.str("password", "")
 	if o, v := r.lookup("password"); o != nil {
 		if sum, ok := strings.CutPrefix(v, "{SHA}"); ok {
 			if _, err := hex.DecodeString(sum); err != nil || len(sum) != 2*sha1.Size {
@@ -1017,10 +1073,65 @@ func (l *loader) server() error {
 			}
 		}
 	}
-	if r.err == nil && (sec.Get("username") == nil) != (sec.Get("password") == nil) {
+	if r.err == nil && (r.sec.Get("username") == nil) != (r.sec.Get("password") == nil) {
 		r.failSection("has a username or a password but not both")
 	}
+	return username, password
+}
+
+// inet reads [inet_http_server]. port is supervisord's: host:port, *:port, :port or port, the last
+// three meaning every interface. Unlike supervisord, which only warns, a port that other machines
+// can reach needs a username: the control server starts and stops every program.
+func (l *loader) inet() error {
+	sec := l.file.Section("inet_http_server")
+	if sec == nil {
+		return nil
+	}
+	r := l.reader(sec, "inet_http_server", l.vars)
+	c := &l.cfg.Inet
+	o, v := r.lookup("port")
+	if o == nil && r.err == nil {
+		r.failSection("has no port: add port=127.0.0.1:9001 (or host:port with a username and password)")
+	}
+	if o != nil {
+		host, port, err := parseInetPort(v)
+		if err != nil {
+			r.fail(o, err)
+		}
+		c.Host, c.Port = host, port
+	}
+	c.Username, c.Password = r.credentials()
+	if r.err == nil && c.Username == "" && !isLoopback(c.Host) {
+		where := "every interface"
+		if c.Host != "" {
+			where = c.Host
+		}
+		r.fail(o, fmt.Errorf("%q listens on %s without a username: anyone who reaches the port could run "+
+			"any command as keeper's user; add username= and password= (plain or {SHA} and the hex sha1) "+
+			"to [inet_http_server], or listen on 127.0.0.1", v, where))
+	}
 	return r.err
+}
+
+// parseInetPort splits a port value as supervisord does: "host:port", "*:port", ":port" or "port";
+// "*" and an empty host are every interface (""). An IPv6 host is written in brackets: [::1]:9001.
+func parseInetPort(v string) (host string, port int, err error) {
+	v = strings.TrimSpace(v)
+	portStr := v
+	if strings.Contains(v, ":") {
+		if host, portStr, err = net.SplitHostPort(v); err != nil {
+			return "", 0, fmt.Errorf("%q is not host:port, *:port or port", v)
+		}
+	}
+	port, err = strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("%q has no port number from 1 to 65535", v)
+	}
+	host = strings.ToLower(host)
+	if host == "*" {
+		host = ""
+	}
+	return host, port, nil
 }
 
 // ctl reads [supervisorctl].
@@ -1030,11 +1141,14 @@ func (l *loader) ctl() error {
 	c := &l.cfg.Ctl
 	c.ServerURL = "unix://" + l.cfg.Server.File
 	if o, v := r.lookup("serverurl"); o != nil {
-		if path, ok := strings.CutPrefix(v, "unix://"); ok {
+		switch path, ok := strings.CutPrefix(v, "unix://"); {
+		case ok:
 			c.ServerURL = "unix://" + resolvePath(path, filepath.Dir(o.File))
-		} else {
+		case strings.HasPrefix(v, "http://"):
 			c.ServerURL = v
-			l.warn(o.File, o.Line, "[supervisorctl] serverurl %q is not a unix:// URL; keeper serves only unix sockets", v)
+		default:
+			c.ServerURL = v
+			l.warn(o.File, o.Line, "[supervisorctl] serverurl %q is neither a unix:// nor an http:// URL", v)
 		}
 	}
 	c.Username = r.str("username", "")

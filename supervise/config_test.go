@@ -292,6 +292,55 @@ func TestCheckPassword(t *testing.T) {
 	}
 }
 
+func TestLoadInet(t *testing.T) {
+	tests := []struct {
+		section string
+		want    InetConfig
+		addr    string
+	}{
+		{"port = 127.0.0.1:9001", InetConfig{Host: "127.0.0.1", Port: 9001}, "127.0.0.1:9001"},
+		{"port = localhost:9001", InetConfig{Host: "localhost", Port: 9001}, "localhost:9001"},
+		{"port = LOCALHOST:9001", InetConfig{Host: "localhost", Port: 9001}, "localhost:9001"},
+		{"port = [::1]:9001", InetConfig{Host: "::1", Port: 9001}, "[::1]:9001"},
+		{"port = 127.0.0.2:1", InetConfig{Host: "127.0.0.2", Port: 1}, "127.0.0.2:1"},
+		{"port = *:9001\nusername = u\npassword = p", InetConfig{Port: 9001, Username: "u", Password: "p"}, ":9001"},
+		{"port = :9001\nusername = u\npassword = p", InetConfig{Port: 9001, Username: "u", Password: "p"}, ":9001"},
+		{"port = 9001\nusername = u\npassword = p", InetConfig{Port: 9001, Username: "u", Password: "p"}, ":9001"},
+		{"port = 10.0.0.1:9001\nusername = u\npassword = {SHA}a94a8fe5ccb19ba61c4c0873d391e987982fbbd3",
+			InetConfig{Host: "10.0.0.1", Port: 9001, Username: "u", Password: "{SHA}a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"}, "10.0.0.1:9001"},
+	}
+	for _, tt := range tests {
+		c, _ := mustLoad(t, "[inet_http_server]\n"+tt.section+"\n")
+		if c.Inet != tt.want || c.Inet.Addr() != tt.addr {
+			t.Errorf("%q: Inet %+v (%s), want %+v (%s)", tt.section, c.Inet, c.Inet.Addr(), tt.want, tt.addr)
+		}
+		if len(c.Warnings) != 0 {
+			t.Errorf("%q: warnings %q", tt.section, warnings(c))
+		}
+	}
+	if c, _ := mustLoad(t, "[supervisord]\n"); c.Inet.Port != 0 {
+		t.Errorf("no [inet_http_server]: Inet %+v, want port 0 (no TCP listener)", c.Inet)
+	}
+}
+
+func TestInetCheckPassword(t *testing.T) {
+	c := InetConfig{Port: 9001, Username: "u", Password: "{SHA}A94A8FE5CCB19BA61C4C0873D391E987982FBBD3"} // "test"
+	for _, tt := range []struct {
+		user, pass string
+		want       bool
+	}{
+		{"u", "test", true},
+		{"u", "test ", false},
+		{"u", "", false},
+		{"", "test", false},
+		{"u\x00", "test", false},
+	} {
+		if got := c.CheckPassword(tt.user, tt.pass); got != tt.want {
+			t.Errorf("CheckPassword(%q, %q) = %v", tt.user, tt.pass, got)
+		}
+	}
+}
+
 func TestLoadExpansions(t *testing.T) {
 	c, dir := mustLoad(t, `
 [supervisord]
@@ -450,6 +499,24 @@ func TestLoadErrors(t *testing.T) {
 		{"server auth", "[unix_http_server]\nfile=/x\nusername=u\n", "load FILE:1: [unix_http_server] has a username or a password but not both"},
 		{"sha password", "[unix_http_server]\nfile=/x\nusername=u\npassword={SHA}zz\n",
 			`load FILE:4: [unix_http_server] password: "{SHA}zz" is not {SHA} and 40 hex digits`},
+		{"inet no port", "[inet_http_server]\nusername=u\npassword=p\n",
+			"load FILE:1: [inet_http_server] has no port: add port=127.0.0.1:9001 (or host:port with a username and password)"},
+		{"inet bad port", "[inet_http_server]\nport=127.0.0.1:http\n",
+			`load FILE:2: [inet_http_server] port: "127.0.0.1:http" has no port number from 1 to 65535`},
+		{"inet port range", "[inet_http_server]\nport=65536\n",
+			`load FILE:2: [inet_http_server] port: "65536" has no port number from 1 to 65535`},
+		{"inet bad host", "[inet_http_server]\nport=::1:9001\n",
+			`load FILE:2: [inet_http_server] port: "::1:9001" is not host:port, *:port or port`},
+		{"inet auth", "[inet_http_server]\nport=127.0.0.1:9001\npassword=p\n",
+			"load FILE:1: [inet_http_server] has a username or a password but not both"},
+		{"inet all interfaces without username", "[inet_http_server]\nport=*:9001\n",
+			`load FILE:2: [inet_http_server] port: "*:9001" listens on every interface without a username: anyone who reaches the port could run any command as keeper's user; add username= and password= (plain or {SHA} and the hex sha1) to [inet_http_server], or listen on 127.0.0.1`},
+		{"inet bare port without username", "[inet_http_server]\nport=9001\n",
+			`load FILE:2: [inet_http_server] port: "9001" listens on every interface without a username: anyone who reaches the port could run any command as keeper's user; add username= and password= (plain or {SHA} and the hex sha1) to [inet_http_server], or listen on 127.0.0.1`},
+		{"inet remote host without username", "[inet_http_server]\nport=10.1.2.3:9001\n",
+			`load FILE:2: [inet_http_server] port: "10.1.2.3:9001" listens on 10.1.2.3 without a username: anyone who reaches the port could run any command as keeper's user; add username= and password= (plain or {SHA} and the hex sha1) to [inet_http_server], or listen on 127.0.0.1`},
+		{"inet name without username", "[inet_http_server]\nport=myhost:9001\n",
+			`load FILE:2: [inet_http_server] port: "myhost:9001" listens on myhost without a username: anyone who reaches the port could run any command as keeper's user; add username= and password= (plain or {SHA} and the hex sha1) to [inet_http_server], or listen on 127.0.0.1`},
 		{"signal", "[program:web]\ncommand=x\nstopsignal=BOOM\n",
 			`load FILE:3: [program:web] stopsignal: "BOOM" is not one of TERM, HUP, INT, QUIT, KILL, USR1, USR2 (or another signal name or number)`},
 		{"exitcodes", "[program:web]\ncommand=x\nexitcodes=0,256\n",
@@ -575,13 +642,11 @@ supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler
 	want := []string{
 		f + ":3: [supervisord] strip_ansi is not implemented by keeper; child output is logged unchanged",
 		f + ":5: [supervisord] frobnicate is not a key keeper or supervisord knows; ignored",
-		f + ":7: [inet_http_server] is not implemented by keeper (it serves only [unix_http_server]); ignored",
 		f + `:13: [eventlistener:x] result_handler "superlance.crashmail:handler" is not implemented by keeper; supervisor.dispatchers:default_handler is used`,
 		f + ":15: [fcgi-program:y] is not implemented by keeper; ignored",
 		f + ":18: [ctlplugin:z] is not implemented by keeper; ignored",
 		f + ":19: [mystery] is not a section keeper or supervisord knows; ignored",
 		f + ":20: [DEFAULT] (configparser's defaults for every section) is not implemented by keeper; ignored",
-		f + `:23: [supervisorctl] serverurl "http://localhost:9001" is not a unix:// URL; keeper serves only unix sockets`,
 		f + ":30: [program:p] stdout_logfile is AUTO without rotation (stdout_logfile_maxbytes=0): it can fill the disk",
 		f + ":32: [program:p] colour is not a key keeper or supervisord knows; ignored",
 		f + ":37: [program:q] stderr_logfile is ignored because redirect_stderr is true",

@@ -88,6 +88,13 @@ func Run(opts RunOptions) error {
 	if err != nil {
 		return fail(err)
 	}
+	// Before NewDaemon drops privileges: the port may be below 1024.
+	inet := newInetServer(log)
+	if err := inet.open(cfg.Inet); err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	defer inet.shutdown(context.Background())
 	if err := writePidfile(cfg.Supervisord.Pidfile); err != nil {
 		ln.Close()
 		return fail(err)
@@ -130,6 +137,7 @@ func Run(opts RunOptions) error {
 	h := d.HTTPHandler()
 	handler.Store(&h)
 	go srv.Serve(ln)
+	inet.serve(d.InetHandler())
 	log.Infof("keeper %s started with pid %d, control socket %s", Version, os.Getpid(), cfg.Server.File)
 	// Report ready once d.Run has spawned the autostart programs, so that
 	// `keeper daemon && keeper status` finds them started, not "Not started".
@@ -186,6 +194,10 @@ func Run(opts RunOptions) error {
 		d = nd
 		h := d.HTTPHandler()
 		handler.Store(&h)
+		if err := inet.open(d.cfg.Inet); err != nil {
+			log.Errorf("restart: %v", err)
+		}
+		inet.serve(d.InetHandler())
 		go notifyStates(d, sd)
 	}
 	sd.Stopping()
@@ -194,6 +206,7 @@ func Run(opts RunOptions) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warnf("close control socket: %v", err)
 	}
+	inet.shutdown(shutdownCtx)
 	log.Infof("keeper stopped")
 	return nil
 }

@@ -168,8 +168,13 @@ func (l *peerListener) allowed(cred *unix.Ucred) bool {
 // streams on /logtail/NAME[/stdout|stderr] and /mainlogtail, all behind
 // the optional Basic authentication of [unix_http_server].
 func (d *Daemon) HTTPHandler() http1.Handler {
+	return d.authenticate(d.cfg.Server.Username, d.cfg.Server.Password, d.routes())
+}
+
+// routes is what every control listener serves, before authentication.
+func (d *Daemon) routes() http1.Handler {
 	rpc := xmlrpc.Serve(d.Handle)
-	mux := http1.HandlerFunc(func(w http1.ResponseWriter, r *http1.Request) {
+	return http1.HandlerFunc(func(w http1.ResponseWriter, r *http1.Request) {
 		switch {
 		case strings.HasPrefix(r.Path, "/RPC2"):
 			rpc.ServeHTTP(w, r)
@@ -183,7 +188,6 @@ func (d *Daemon) HTTPHandler() http1.Handler {
 			notFound(w)
 		}
 	})
-	return d.authenticate(mux)
 }
 
 func notFound(w http1.ResponseWriter) {
@@ -191,20 +195,33 @@ func notFound(w http1.ResponseWriter) {
 	w.Write([]byte("404 page not found\n"))
 }
 
-func (d *Daemon) authenticate(next http1.Handler) http1.Handler {
-	server := d.cfg.Server
-	if server.Username == "" && server.Password == "" {
+// authenticate lets through the requests that carry username and password
+// (HTTP Basic), or every request when both are empty. Others get
+// supervisord's answer, 401 with a Basic challenge for realm "default" and
+// the connection closed, and are logged with the peer's address.
+func (d *Daemon) authenticate(username, password string, next http1.Handler) http1.Handler {
+	if username == "" && password == "" {
 		return next
 	}
 	return http1.HandlerFunc(func(w http1.ResponseWriter, r *http1.Request) {
 		user, pass, ok := basicAuth(r)
-		if !ok || !server.CheckPassword(user, pass) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
-			w.WriteHeader(401)
-			w.Write([]byte("Unauthorized\n"))
+		if ok && checkCredentials(username, password, user, pass) {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		peer := r.RemoteAddr
+		if peer == "" || peer == "@" {
+			peer = "the control socket"
+		}
+		why := "no Basic authentication"
+		if ok {
+			why = fmt.Sprintf("wrong username or password (user %q)", user)
+		}
+		d.log.Warnf("refused %s %s from %s: %s", r.Method, r.Path, peer, why)
+		w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(401)
+		w.Write([]byte("Unauthorized\n"))
 	})
 }
 

@@ -85,7 +85,7 @@ func exitCode(err error, stderr io.Writer) int {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "keeper %s: a process supervisor for programs that leave terminals behind\n\n", version)
-	fmt.Fprintln(w, "Usage: keeper [-c FILE | -s unix:///PATH] [-u USER -p PASS] COMMAND [ARGS...]")
+	fmt.Fprintln(w, "Usage: keeper [-c FILE | -s unix:///PATH | -s http://HOST:PORT] [-u USER -p PASS] COMMAND [ARGS...]")
 	fmt.Fprintln(w, "\nCommands:")
 	names := make([]string, 0, len(commands))
 	for name, cmd := range commands {

@@ -71,7 +71,7 @@ func parseGlobalOptions(args []string, stderr io.Writer) (o ctlOptions, rest []s
 	fs.SetInterspersed(false)
 	fs.Usage = func() {}
 	fs.StringVarP(&o.Config, "configuration", "c", "", "config file (default: searched for)")
-	fs.StringVarP(&o.ServerURL, "serverurl", "s", "", "daemon URL, unix:///PATH")
+	fs.StringVarP(&o.ServerURL, "serverurl", "s", "", "daemon URL, unix:///PATH or http://HOST:PORT")
 	fs.StringVarP(&o.Username, "username", "u", "", "username for the daemon")
 	fs.StringVarP(&o.Password, "password", "p", "", "password for the daemon")
 	fs.BoolVarP(&help, "help", "h", false, "show the commands")
@@ -88,13 +88,14 @@ func parseGlobalOptions(args []string, stderr io.Writer) (o ctlOptions, rest []s
 // ctl is one client command's connection to the daemon and its exit status,
 // which, as in supervisorctl, each outcome may overwrite.
 type ctl struct {
-	url    string // the server URL as messages show it
-	socket string
-	client *xmlrpc.Client
-	user   string
-	pass   string
-	out    io.Writer
-	status int
+	url     string // the server URL as messages show it
+	network string // where url points: "unix" and a socket path, or "tcp" and host:port
+	addr    string
+	client  *xmlrpc.Client
+	user    string
+	pass    string
+	out     io.Writer
+	status  int
 	// timeout is how long the daemon may go without answering a probe
 	// while a call runs (KEEPER_TIMEOUT).
 	timeout time.Duration
@@ -144,9 +145,9 @@ func newCtl(ctx context.Context, stdout, stderr io.Writer) (*ctl, error) {
 	if o.passSet {
 		pass = o.Password
 	}
-	socket, err := xmlrpc.SocketPathFromURL(url)
+	network, addr, err := xmlrpc.ServerAddress(url)
 	if err != nil {
-		fmt.Fprintf(stderr, "keeper: %v: pass -s unix:///PATH\n", err)
+		fmt.Fprintf(stderr, "keeper: %v: pass -s unix:///PATH or -s http://HOST:PORT\n", err)
 		return nil, exitError{exitInvalidArgs}
 	}
 	timeout, err := answerTimeout()
@@ -157,8 +158,9 @@ func newCtl(ctx context.Context, stdout, stderr io.Writer) (*ctl, error) {
 	return &ctl{
 		timeout: timeout,
 		url:     url,
-		socket:  socket,
-		client:  xmlrpc.NewClient(socket, xmlrpc.Options{Username: user, Password: pass}),
+		network: network,
+		addr:    addr,
+		client:  xmlrpc.NewClientAt(network, addr, xmlrpc.Options{Username: user, Password: pass}),
 		user:    user,
 		pass:    pass,
 		out:     stdout,
@@ -183,7 +185,7 @@ func (c *ctl) result() error {
 // answering. Errors are returned unprinted.
 func (c *ctl) call(ctx context.Context, method string, args ...any) (any, error) {
 	probe := func() *xmlrpc.Client {
-		return xmlrpc.NewClient(c.socket, xmlrpc.Options{Username: c.user, Password: c.pass})
+		return xmlrpc.NewClientAt(c.network, c.addr, xmlrpc.Options{Username: c.user, Password: c.pass})
 	}
 	return callWatched(ctx, c.client, probe, c.timeout, method, args...)
 }
@@ -220,7 +222,7 @@ func (c *ctl) upcheckAnd(ctx context.Context, method string, args ...any) (v any
 	}
 	results := arrayOf(res)
 	if len(results) != len(calls) {
-		c.fail(fmt.Errorf("call system.multicall on %s: %d answers to %d calls", c.socket, len(results), len(calls)))
+		c.fail(fmt.Errorf("call system.multicall on %s: %d answers to %d calls", c.addr, len(results), len(calls)))
 		return nil, false, nil
 	}
 	if !c.checkUp(c.multicallResult("supervisor.getVersion", results[0])) {
@@ -238,7 +240,7 @@ func (c *ctl) multicallResult(method string, item any) (any, error) {
 	if s, ok := item.(xmlrpc.Struct); ok {
 		if _, isFault := s.Get("faultCode"); isFault {
 			f := &xmlrpc.Fault{Code: getInt(s, "faultCode"), String: getStr(s, "faultString")}
-			return nil, fmt.Errorf("call %s on %s: %w", method, c.socket, f)
+			return nil, fmt.Errorf("call %s on %s: %w", method, c.addr, f)
 		}
 	}
 	return item, nil

@@ -642,9 +642,19 @@ func TestCtlRefused(t *testing.T) {
 	if want := (ctlRun{"unix://" + dir + "/none.sock no such file\n", "", 4}); r != want {
 		t.Errorf("-s: got %+v, want %+v", r, want)
 	}
-	// Not a unix:// URL, and a missing config: keeper's usage errors.
+	// An http:// URL where nothing listens: supervisorctl's answer.
+	url := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	kp, err1 := runClient(dir, keeperBin, "-c", conf, "-s", url, "status")
+	sv, err2 := runClient(dir, peer.Find("supervisorctl"), "-c", conf, "-s", url, "status")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if kp != sv || kp.stdout != url+" refused connection\n" {
+		t.Errorf("-s %s: keeper %+v; supervisorctl %+v", url, kp, sv)
+	}
+	// Neither unix:// nor http://, and a missing config: keeper's usage errors.
 	for _, argv := range [][]string{
-		{keeperBin, "-c", conf, "-s", "http://localhost:9001", "status"},
+		{keeperBin, "-c", conf, "-s", "https://localhost:9001", "status"},
 		{keeperBin, "-c", filepath.Join(dir, "nosuch.conf"), "status"},
 		{keeperBin, "-c", conf, "status", "-x"},
 	} {

@@ -202,7 +202,7 @@ func (c *ctl) follow(ctx context.Context, path string, stderr io.Writer) {
 	shown := c.url + path
 	cl := &http1.Client{Dial: func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", c.socket)
+		return d.DialContext(ctx, c.network, c.addr)
 	}}
 	header := http1.Header{"User-Agent": "keeper"}
 	if c.user != "" || c.pass != "" {

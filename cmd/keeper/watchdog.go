@@ -65,7 +65,7 @@ func callWatched(ctx context.Context, client *xmlrpc.Client, probe func() *xmlrp
 			cancel()
 			if errors.Is(err, context.DeadlineExceeded) {
 				giveUp(fmt.Errorf("call %s on %s: %w (no answer in %v): it may be stopped (SIGSTOP) or wedged; set KEEPER_TIMEOUT to wait longer",
-					method, client.SocketPath(), errNotAnswering, timeout))
+					method, client.Addr(), errNotAnswering, timeout))
 				return
 			}
 		}

@@ -3,6 +3,7 @@ package http1
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -256,5 +257,87 @@ func TestStreamIgnoresTrailingBytes(t *testing.T) {
 	case <-ended:
 	case <-time.After(5 * time.Second):
 		t.Fatal("closing the connection did not end the stream")
+	}
+}
+
+// TestReadTimeout: a request begun but not finished (a slow or hostile
+// client) is answered 400 and its connection closed after ReadTimeout,
+// while a stream that outlives ReadTimeout goes on, and the peer's address
+// reaches the handler.
+func TestReadTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var remote atomic.Value
+	s := &Server{ReadTimeout: 100 * time.Millisecond, Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
+		remote.Store(r.RemoteAddr)
+		if r.Path == "/stream" {
+			w.Flush()
+			time.Sleep(300 * time.Millisecond)
+		}
+		w.Write([]byte("done"))
+	})}
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	fmt.Fprintf(c, "POST /RPC2 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || !strings.HasPrefix(string(got), "HTTP/1.1 400 ") {
+		t.Fatalf("stalled request: read %q, %v; want a 400 and the close", got, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stalled request closed after %v, want about 100ms", d)
+	}
+
+	c2, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	fmt.Fprintf(c2, "GET /stream HTTP/1.1\r\n\r\n")
+	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ = io.ReadAll(c2)
+	if !strings.Contains(string(got), "done") {
+		t.Errorf("stream longer than ReadTimeout: read %q, want its body", got)
+	}
+	if r, _ := remote.Load().(string); r != c2.LocalAddr().String() {
+		t.Errorf("RemoteAddr %q, want %q", r, c2.LocalAddr())
+	}
+}
+
+// TestServeAfterShutdown: a Shutdown that comes before its Serve (a
+// listener replaced as soon as it was opened) still stops it.
+func TestServeAfterShutdown(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := &Server{Handler: echo()}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	select {
+	case err := <-served:
+		if !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve after Shutdown = %v, want ErrServerClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		l.Close()
+		<-served
+		t.Fatal("Serve after Shutdown still accepts after 5 s")
+	}
+	if _, err := l.Accept(); err == nil {
+		t.Error("Serve after Shutdown left its listener open")
 	}
 }

@@ -23,7 +23,9 @@ type Request struct {
 	Proto  string // "HTTP/1.1" or "HTTP/1.0"
 	Header Header
 	Body   []byte
-	ctx    context.Context
+	// RemoteAddr is the peer's address, host:port on TCP ("" on a unix socket).
+	RemoteAddr string
+	ctx        context.Context
 }
 
 // Context is done when the connection closes or the server shuts down.
@@ -62,6 +64,9 @@ type Server struct {
 	// temporary accept errors (out of descriptors, aborted connection)
 	// that Serve waits out.
 	LogAcceptError func(err error)
+	// ReadTimeout closes a connection whose request, once begun, is not
+	// read whole (header and body) within this long; 0 means never.
+	ReadTimeout time.Duration
 
 	mu       sync.Mutex
 	listener net.Listener
@@ -75,12 +80,19 @@ type Server struct {
 var ErrServerClosed = errors.New("http1: server closed")
 
 // Serve accepts connections on l and serves each on its own goroutine
-// until l fails or the server is shut down.
+// until l fails or the server is shut down. After Shutdown it closes l and
+// returns ErrServerClosed at once: a Shutdown that came before Serve found
+// no listener to close, and Serve would otherwise wait in Accept for good.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.ctx == nil {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.conns = map[net.Conn]bool{}
+	}
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
 	}
 	s.listener = l
 	s.mu.Unlock()
@@ -195,7 +207,11 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := br.Peek(1); err != nil {
 			return
 		}
-		c.SetReadDeadline(time.Time{})
+		if s.ReadTimeout > 0 {
+			c.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+		} else {
+			c.SetReadDeadline(time.Time{})
+		}
 		if !s.setBusy(c, true) {
 			return
 		}
@@ -204,8 +220,13 @@ func (s *Server) serveConn(c net.Conn) {
 			writeError(bw, status)
 			return
 		}
+		// A stream's handler watches the connection for its close.
+		c.SetReadDeadline(time.Time{})
 		reqCtx, reqCancel := context.WithCancel(ctx)
 		req.ctx = reqCtx
+		if a := c.RemoteAddr(); a != nil {
+			req.RemoteAddr = a.String()
+		}
 		w := &responseWriter{bw: bw, header: Header{}, req: req, conn: c, cancel: reqCancel}
 		s.Handler.ServeHTTP(w, req)
 		err := w.finish()

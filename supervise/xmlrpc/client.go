@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 
@@ -31,12 +32,12 @@ type Options struct {
 }
 
 // Client calls XML-RPC methods with HTTP/1.1 POSTs to /RPC2 over a unix
-// socket, keeping connections alive between calls. It is safe for concurrent
-// use.
+// socket or TCP, keeping connections alive between calls. It is safe for
+// concurrent use.
 type Client struct {
-	socketPath string
-	opts       Options
-	http       *http1.Client
+	addr string // socket path or host:port
+	opts Options
+	http *http1.Client
 }
 
 // StatusError is the error (found with errors.As) for an HTTP answer other
@@ -58,22 +59,29 @@ func Dial(socketPath string) *Client {
 // NewClient returns a Client for the unix socket at socketPath. It does not
 // connect: the first Call does.
 func NewClient(socketPath string, opts Options) *Client {
+	return NewClientAt("unix", socketPath, opts)
+}
+
+// NewClientAt returns a Client for address on network: "unix" and a socket
+// path, or "tcp" and host:port (as ServerAddress gives them). It does not
+// connect: the first Call does.
+func NewClientAt(network, address string, opts Options) *Client {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	dial := func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", socketPath)
+		return d.DialContext(ctx, network, address)
 	}
 	return &Client{
-		socketPath: socketPath,
-		opts:       opts,
-		http:       &http1.Client{Dial: dial, MaxBodyBytes: opts.MaxResponseBytes + 1},
+		addr: address,
+		opts: opts,
+		http: &http1.Client{Dial: dial, MaxBodyBytes: opts.MaxResponseBytes + 1},
 	}
 }
 
-// SocketPath returns the path of the unix socket the client calls.
-func (c *Client) SocketPath() string { return c.socketPath }
+// Addr returns the socket path or host:port the client calls.
+func (c *Client) Addr() string { return c.addr }
 
 // Close closes the client's idle connections. The client stays usable.
 func (c *Client) Close() error {
@@ -84,11 +92,11 @@ func (c *Client) Close() error {
 // as DecodeResponse does. A fault response gives an error wrapping the
 // *Fault; a missing daemon gives one matching ErrNoDaemon; any other HTTP
 // status gives one wrapping a *StatusError. Every error names the method and
-// the socket: "call supervisor.getState on /tmp/keeper.sock: connection refused".
+// the socket or host:port: "call supervisor.getState on /tmp/keeper.sock: connection refused".
 func (c *Client) Call(ctx context.Context, method string, args ...any) (any, error) {
 	v, err := c.call(ctx, method, args)
 	if err != nil {
-		return nil, fmt.Errorf("call %s on %s: %w", method, c.socketPath, err)
+		return nil, fmt.Errorf("call %s on %s: %w", method, c.addr, err)
 	}
 	return v, nil
 }
@@ -140,22 +148,33 @@ func transportError(err error) error {
 	return err
 }
 
-// SocketPathFromURL returns the socket path of a supervisord-style server URL,
-// "unix:///tmp/keeper.sock" (everything after "unix://", as supervisorctl
-// reads it). A plain absolute path is returned as is. Other schemes, such as
-// http://, are not supported.
-func SocketPathFromURL(serverURL string) (string, error) {
+// ServerAddress returns where a supervisord-style server URL points, for
+// NewClientAt: "unix:///tmp/keeper.sock" is network "unix" and the path
+// (everything after "unix://", as supervisorctl reads it), and so is a plain
+// absolute path; "http://host:port" ([inet_http_server]) is "tcp" and
+// host:port, port 80 when it has none, as supervisorctl dials it.
+func ServerAddress(serverURL string) (network, address string, err error) {
 	switch {
 	case strings.HasPrefix(serverURL, "unix://"):
 		p := serverURL[len("unix://"):]
 		if p == "" {
-			return "", fmt.Errorf("parse server url %q: empty socket path", serverURL)
+			return "", "", fmt.Errorf("parse server url %q: empty socket path", serverURL)
 		}
-		return p, nil
+		return "unix", p, nil
 	case strings.HasPrefix(serverURL, "/"):
-		return serverURL, nil
+		return "unix", serverURL, nil
+	case strings.HasPrefix(serverURL, "http://"):
+		u, err := url.Parse(serverURL)
+		if err != nil || u.Hostname() == "" {
+			return "", "", fmt.Errorf("parse server url %q: not http://HOST:PORT", serverURL)
+		}
+		port := u.Port()
+		if port == "" {
+			port = "80"
+		}
+		return "tcp", net.JoinHostPort(u.Hostname(), port), nil
 	}
-	return "", fmt.Errorf("parse server url %q: only unix:// urls are supported", serverURL)
+	return "", "", fmt.Errorf("parse server url %q: not unix:///PATH or http://HOST:PORT", serverURL)
 }
 
 // BasicAuth is the Authorization header value for a user and password.
@@ -172,7 +191,7 @@ func (c *Client) Stream(ctx context.Context, path string) (status int, body io.R
 	}
 	status, _, body, err = c.http.Stream(ctx, path, header)
 	if err != nil {
-		return 0, nil, fmt.Errorf("get %s on %s: %w", path, c.socketPath, transportError(err))
+		return 0, nil, fmt.Errorf("get %s on %s: %w", path, c.addr, transportError(err))
 	}
 	return status, body, nil
 }

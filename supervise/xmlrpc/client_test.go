@@ -314,22 +314,27 @@ func TestServerRaw(t *testing.T) {
 	}
 }
 
-func TestSocketPathFromURL(t *testing.T) {
+func TestServerAddress(t *testing.T) {
 	tests := []struct {
-		in, want string
-		ok       bool
+		in, network, addr string
+		ok                bool
 	}{
-		{"unix:///tmp/keeper.sock", "/tmp/keeper.sock", true},
-		{"unix://relative.sock", "relative.sock", true},
-		{"/run/keeper.sock", "/run/keeper.sock", true},
-		{"unix://", "", false},
-		{"http://127.0.0.1:9001", "", false},
-		{"", "", false},
+		{"unix:///tmp/keeper.sock", "unix", "/tmp/keeper.sock", true},
+		{"unix://relative.sock", "unix", "relative.sock", true},
+		{"/run/keeper.sock", "unix", "/run/keeper.sock", true},
+		{"unix://", "", "", false},
+		{"http://127.0.0.1:9001", "tcp", "127.0.0.1:9001", true},
+		{"http://localhost:9001/", "tcp", "localhost:9001", true},
+		{"http://localhost", "tcp", "localhost:80", true},
+		{"http://[::1]:9001", "tcp", "[::1]:9001", true},
+		{"http://:9001", "", "", false},
+		{"https://127.0.0.1:9001", "", "", false},
+		{"", "", "", false},
 	}
 	for _, tt := range tests {
-		got, err := SocketPathFromURL(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("SocketPathFromURL(%q) = %q, %v", tt.in, got, err)
+		network, addr, err := ServerAddress(tt.in)
+		if (err == nil) != tt.ok || network != tt.network || addr != tt.addr {
+			t.Errorf("ServerAddress(%q) = %q, %q, %v", tt.in, network, addr, err)
 		}
 		if err != nil && !strings.HasPrefix(err.Error(), "parse server url ") {
 			t.Errorf("error %q does not start with the operation", err)

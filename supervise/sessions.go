@@ -677,6 +677,22 @@ func (d *Daemon) recordProgram(p *process, pid int) {
 	if err != nil {
 		return
 	}
+	d.writeProgramRecord(p, id)
+}
+
+// recordIntent notes, before the fork, that p is being started: pid 0 and,
+// as the earliest its processes may have started, the daemon's own start.
+// A next daemon that finds it stops whatever carries p's mark and started
+// since (recordProgram replaces it once the pid is known).
+func (d *Daemon) recordIntent(p *process) {
+	self, err := proctree.IdentityOf(os.Getpid())
+	if err != nil {
+		return
+	}
+	d.writeProgramRecord(p, proctree.Identity{PID: 0, StartTime: self.StartTime})
+}
+
+func (d *Daemon) writeProgramRecord(p *process, id proctree.Identity) {
 	path := d.programRecord(p)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return
@@ -711,7 +727,8 @@ func (d *Daemon) stopLeftovers() {
 			continue
 		}
 		var id proctree.Identity
-		if _, err := fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime); err != nil || id.PID <= 1 {
+		// Pid 0 is an intent: the daemon died before it knew the pid.
+		if _, err := fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime); err != nil || id.PID < 0 || id.PID == 1 {
 			continue
 		}
 		name := strings.TrimSuffix(e.Name(), ".pid")
@@ -719,7 +736,10 @@ func (d *Daemon) stopLeftovers() {
 		if p := byName[name]; p != nil {
 			sig, wait = p.cfg.Stopsignal, p.cfg.Stopwait
 		}
-		if id.Alive() {
+		switch {
+		case id.PID == 0:
+			d.log.Warnf("stopping what a previous daemon may have started of %s (it died while starting it)", name)
+		case id.Alive():
 			d.log.Warnf("stopping %s (pid %d) left running by a previous daemon", name, id.PID)
 		}
 		// Its workers may outlive it: the tree goes even if it is gone.

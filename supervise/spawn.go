@@ -224,10 +224,14 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// The intent first: a daemon killed between the fork and the record
+	// of the pid must not leave an instance the next daemon cannot find.
+	d.recordIntent(p)
 	exits, err := d.reaper.Start(cmd)
 	files.closeChildEnds()
 	if err != nil {
 		files.closeParentEnds()
+		d.forgetProgram(p)
 		return 0, nil, spawnError(cfg, err)
 	}
 	pid := cmd.Process.Pid

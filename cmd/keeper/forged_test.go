@@ -250,3 +250,41 @@ func TestPlantedSymlinks(t *testing.T) {
 		}
 	}
 }
+
+// TestSpawnIntent: a daemon killed between a fork and the record of the
+// pid leaves a record of intent (pid 0); the next daemon stops what carries
+// the program's mark and started since, so the program never runs twice.
+func TestSpawnIntent(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, "[program:web]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\n")
+	// What the dead daemon started of web: its mark, no record of its pid.
+	orphan := exec.Command(filepath.Join(k.dir, "sleepy"), "999")
+	orphan.Env = append(os.Environ(), detach.DaemonEnv+"="+k.sock, detach.ProgramEnv+"=web")
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ownChild(orphan.Process.Pid, true)
+	exited := make(chan struct{})
+	go func() { orphan.Wait(); close(exited) }()
+	t.Cleanup(func() { orphan.Process.Kill(); <-exited; ownChild(orphan.Process.Pid, false) })
+	op, err := proctree.Stat(orphan.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	programs := filepath.Join(k.dir, "keeper.state", "programs")
+	if err := os.MkdirAll(programs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(programs, "web.pid"), []byte(fmt.Sprintf("0 %d\n", op.StartTime)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The mark, not a cgroup, must find it: it was never put in one.
+	k.start("KEEPER_CGROUPS=off")
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the instance a dead daemon started without recording its pid is still running:\n%s", k.log())
+	}
+	k.waitLog("it died while starting it", 5*time.Second)
+	k.waitState("web", 5*time.Second, "RUNNING")
+}

@@ -176,17 +176,12 @@ func (cg *cgroups) place(cmd *exec.Cmd, namespec string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// members returns the pids in the cgroup of program namespec.
+// members returns the pids in the cgroup of program namespec; the error
+// wraps fs.ErrNotExist when the program has no cgroup.
 func (cg *cgroups) members(namespec string) (map[int]bool, error) {
-	return readCgroupProcs(cg.programDir(namespec))
-}
-
-func readCgroupProcs(dir string) (map[int]bool, error) {
+	dir := cg.programDir(namespec)
 	f, err := os.Open(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
 		return nil, fmt.Errorf("read cgroup %s: %w", dir, err)
 	}
 	defer f.Close()

@@ -45,7 +45,9 @@ const wholeStopUsers = 2
 func wholeStopScenario(t *testing.T, tracking, dtachDir string) {
 	e := &seedEnv{t: t, dir: testDir(t), marker: strconv.Itoa(900000 + rand.Intn(99999))}
 	port := freePort(t)
-	e.conf = writeWholeStopConfig(t, e.dir, dtachDir, e.marker, port)
+	// Under cgroups the helper also drops its environment: only the
+	// cgroup still says it is the program's.
+	e.conf = writeWholeStopConfig(t, e.dir, dtachDir, e.marker, port, tracking == "cgroup")
 	env := os.Environ()
 	if tracking == "mark" {
 		env = append(env, "KEEPER_CGROUPS=off")
@@ -138,7 +140,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func writeWholeStopConfig(t *testing.T, dir, dtachDir, marker string, port int) string {
+func writeWholeStopConfig(t *testing.T, dir, dtachDir, marker string, port int, cleanHelper bool) string {
 	t.Helper()
 	script, err := os.ReadFile("testdata/gateone/gateone.py")
 	if err != nil {
@@ -166,8 +168,8 @@ startsecs=1
 stopwaitsecs=2
 redirect_stderr=true
 stdout_logfile=%[1]s/gateone.log
-environment=PATH="%[6]s:/usr/bin:/bin"
-`, dir, peer.Need(t, "python3"), wholeStopUsers, marker, port, dtachDir)
+environment=PATH="%[6]s:/usr/bin:/bin",GATEONE_CLEAN_HELPER=%[7]d
+`, dir, peer.Need(t, "python3"), wholeStopUsers, marker, port, dtachDir, map[bool]int{true: 1}[cleanHelper])
 	path := filepath.Join(dir, "keeper.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

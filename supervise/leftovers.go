@@ -54,6 +54,9 @@ func (p *process) stopRest(exit Exit) {
 	cfg, main := p.cfg, p.main
 	p.d.mu.Unlock()
 	stop(cfg.Namespec(), main, cfg.Stopsignal, cfg.Stopwait)
+	if cg := p.d.track.cgroups(); cg != nil {
+		cg.removeProgram(cfg.Namespec()) // made again by the next start
+	}
 }
 
 // stopInstanceTree stops every process of the instance of program namespec

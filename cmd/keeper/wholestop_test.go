@@ -69,6 +69,12 @@ func wholeStopScenario(t *testing.T, tracking, dtachDir string) {
 	case tracking == "cgroup" && !strings.Contains(out, "process tracking: cgroup v2"):
 		t.Skipf("skipping: keeper cannot create cgroups here: %s", out)
 	}
+	// "cgroup v2: each program in DIR/programs/NAME, ...": the daemon's
+	// cgroups, gone once the last daemon exited.
+	cgroupDir := ""
+	if _, rest, ok := strings.Cut(out, "each program in "); ok {
+		cgroupDir, _, _ = strings.Cut(rest, "/programs/NAME")
+	}
 	first := e.waitSessions(wholeStopUsers, "the stand-in's sessions")
 	instance := e.waitInstance(nil, "the first instance")
 
@@ -127,6 +133,11 @@ func wholeStopScenario(t *testing.T, tracking, dtachDir string) {
 		reapOrphans()
 		return len(pidsMentioning(e.dir)) == 0 && len(e.sshPids()) == 0
 	})
+	if cgroupDir != "" {
+		if _, err := os.Stat(cgroupDir); err == nil {
+			t.Errorf("the daemon's cgroup %s is left behind", cgroupDir)
+		}
+	}
 }
 
 // freePort returns a TCP port on 127.0.0.1 nobody listens on now.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,10 +97,10 @@ func openCgroups(socket string) (*cgroups, error) {
 	h := fnv.New32a()
 	h.Write([]byte(socket))
 	cg := &cgroups{dir: filepath.Join(mount, own, fmt.Sprintf("keeper-%08x", h.Sum32()))}
-	for _, d := range []string{cg.dir, filepath.Join(cg.dir, "programs"), filepath.Join(cg.dir, "sessions")} {
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("create cgroup %s: %w (run as root or under systemd with Delegate=yes)", d, err)
-		}
+	// The program and session cgroups are made when first needed, and
+	// removed once empty, so that a daemon leaves nothing behind.
+	if err := os.Mkdir(cg.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create cgroup %s: %w (run as root or under systemd with Delegate=yes)", cg.dir, err)
 	}
 	return cg, nil
 }
@@ -161,8 +162,8 @@ func (cg *cgroups) programDir(namespec string) string {
 // returned function closes what place opened; call it once cmd started.
 func (cg *cgroups) place(cmd *exec.Cmd, namespec string) (func(), error) {
 	dir := cg.programDir(namespec)
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
+	if err := mkdirCgroup(dir); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(dir)
 	if err != nil {
@@ -176,17 +177,16 @@ func (cg *cgroups) place(cmd *exec.Cmd, namespec string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// members returns the pids in the cgroup of program namespec.
+// members returns the pids in the cgroup of program namespec; the error
+// wraps fs.ErrNotExist when the program has no cgroup.
 func (cg *cgroups) members(namespec string) (map[int]bool, error) {
-	return readCgroupProcs(cg.programDir(namespec))
+	return cgroupProcs(cg.programDir(namespec))
 }
 
-func readCgroupProcs(dir string) (map[int]bool, error) {
+// cgroupProcs returns the pids in cgroup dir.
+func cgroupProcs(dir string) (map[int]bool, error) {
 	f, err := os.Open(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
 		return nil, fmt.Errorf("read cgroup %s: %w", dir, err)
 	}
 	defer f.Close()
@@ -203,10 +203,19 @@ func readCgroupProcs(dir string) (map[int]bool, error) {
 // moveToSessions moves pid into the sessions cgroup. A process that exited
 // meanwhile is not an error.
 func (cg *cgroups) moveToSessions(pid int) error {
-	path := filepath.Join(cg.dir, "sessions", "cgroup.procs")
-	err := os.WriteFile(path, []byte(strconv.Itoa(pid)), 0o644)
+	dir := filepath.Join(cg.dir, "sessions")
+	if err := mkdirCgroup(dir); err != nil {
+		return err
+	}
+	return moveToCgroup(dir, pid)
+}
+
+// moveToCgroup moves pid into cgroup dir; a process that exited meanwhile
+// is not an error.
+func moveToCgroup(dir string, pid int) error {
+	err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
 	if err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("move session process %d to cgroup %s: %w", pid, filepath.Dir(path), err)
+		return fmt.Errorf("move process %d to cgroup %s: %w", pid, dir, err)
 	}
 	return nil
 }
@@ -223,17 +232,45 @@ func (cg *cgroups) programsWithProcesses() []string {
 	return out
 }
 
-// removeEmpty removes the cgroups that hold no process, and the daemon's
-// directory when nothing is left in it; cgroups still in use stay.
-func (cg *cgroups) removeEmpty() {
+// mkdirCgroup creates the cgroup dir and its parents below the daemon's.
+func mkdirCgroup(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeProgram removes the cgroup of program namespec if no process is
+// left in it.
+func (cg *cgroups) removeProgram(namespec string) { _ = os.Remove(cg.programDir(namespec)) }
+
+// release hands what is still in the daemon's cgroups (sessions kept
+// across a shutdown, processes kept by leftovers=keep) back to the daemon's
+// own cgroup and removes the daemon's cgroups, so that a daemon that exits
+// leaves none behind; the next one moves the sessions it adopts back into
+// a sessions cgroup of its own.
+func (cg *cgroups) release() error {
+	own := filepath.Dir(cg.dir)
+	dirs := []string{filepath.Join(cg.dir, "sessions")}
 	ents, _ := os.ReadDir(filepath.Join(cg.dir, "programs"))
 	for _, e := range ents {
 		if e.IsDir() {
-			_ = os.Remove(cg.programDir(e.Name()))
+			dirs = append(dirs, cg.programDir(e.Name()))
 		}
 	}
-	for _, d := range []string{"programs", "sessions"} {
-		_ = os.Remove(filepath.Join(cg.dir, d))
+	var errs []error
+	for _, dir := range dirs {
+		pids, _ := cgroupProcs(dir)
+		for pid := range pids {
+			if err := moveToCgroup(own, pid); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
-	_ = os.Remove(cg.dir)
+	for _, dir := range append(dirs[1:], filepath.Join(cg.dir, "programs"), dirs[0], cg.dir) {
+		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
 }

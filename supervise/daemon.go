@@ -425,8 +425,10 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		d.stopAll(context.Background())
 		if mood == MoodShutdown {
 			d.reapAtShutdown()
-			if cg := d.track.cgroups(); cg != nil {
-				cg.removeEmpty()
+		}
+		if cg := d.track.cgroups(); cg != nil {
+			if err := cg.release(); err != nil {
+				d.log.Warnf("release cgroups: %v", err)
 			}
 		}
 		d.mu.Lock()

@@ -2,7 +2,9 @@ package supervise
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -52,6 +54,9 @@ func (p *process) stopRest(exit Exit) {
 	cfg, main := p.cfg, p.main
 	p.d.mu.Unlock()
 	stop(cfg.Namespec(), main, cfg.Stopsignal, cfg.Stopwait)
+	if cg := p.d.track.cgroups(); cg != nil {
+		cg.removeProgram(cfg.Namespec()) // made again by the next start
+	}
 }
 
 // stopInstanceTree stops every process of the instance of program namespec
@@ -89,21 +94,6 @@ func (d *Daemon) stopInstanceTree(namespec string, main proctree.Identity, sig s
 // Session masters of the program not yet recorded (orphaned by a daemon
 // that died) are recorded now instead.
 func (d *Daemon) instanceTree(namespec string, main proctree.Identity) []proctree.Identity {
-	snap, err := proctree.Take()
-	if err != nil {
-		d.log.Errorf("find leftovers of %s: %v", namespec, err)
-		return nil
-	}
-	sessions, err := d.Sessions(nil)
-	if err != nil {
-		d.log.Warnf("find leftovers of %s: %v", namespec, err)
-	}
-	skip := map[int]bool{1: true, os.Getpid(): true}
-	for _, s := range sessions {
-		for _, id := range sessionProcesses(snap, s) {
-			skip[id.PID] = true
-		}
-	}
 	mark := []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
 	// The program's processes are those of its cgroup, or without one
 	// those carrying its mark.
@@ -111,25 +101,54 @@ func (d *Daemon) instanceTree(namespec string, main proctree.Identity) []proctre
 	cg := d.track.cgroups()
 	if cg != nil {
 		inCgroup, err := cg.members(namespec)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			cg = nil // started before cgroups were used: the mark tells
+		case err != nil:
 			d.log.Warnf("find leftovers of %s: %v", namespec, err)
+		case len(inCgroup) == 0:
+			return nil // the usual exit: nothing to look for
+		default:
+			member = func(p proctree.Process) bool { return inCgroup[p.PID] }
 		}
-		member = func(p proctree.Process) bool { return inCgroup[p.PID] }
+	}
+	snap, err := proctree.Take()
+	if err != nil {
+		d.log.Errorf("find leftovers of %s: %v", namespec, err)
+		return nil
+	}
+	self := os.Getpid()
+	outside := func(p proctree.Process) bool {
+		return p.PID <= 1 || p.PID == self || p.Zombie() || p.StartTime < main.StartTime
 	}
 	var marked []proctree.Process
 	for _, p := range snap.Processes() {
-		if skip[p.PID] || p.Zombie() || p.StartTime < main.StartTime {
-			continue
-		}
-		if member(p) {
+		if !outside(p) && member(p) {
 			marked = append(marked, p)
+		}
+	}
+	var group []proctree.Process
+	if main.PID > 1 {
+		group = snap.InGroup(main.PID)
+	}
+	if len(marked) == 0 && len(group) == 0 && !snap.Has(main) {
+		return nil
+	}
+	sessions, err := d.Sessions(nil)
+	if err != nil {
+		d.log.Warnf("find leftovers of %s: %v", namespec, err)
+	}
+	skip := map[int]bool{}
+	for _, s := range sessions {
+		for _, id := range sessionProcesses(snap, s) {
+			skip[id.PID] = true
 		}
 	}
 	// A session master the daemon did not know yet (orphaned by a daemon
 	// that died, or just made) is the program's session, not part of it:
 	// keep it, and what runs under it.
 	for _, p := range marked {
-		if !p.SessionLeader() || p.HasTTY() {
+		if skip[p.PID] || !p.SessionLeader() || p.HasTTY() {
 			continue
 		}
 		if r, ok := d.dtachMaster(p, mark); ok {
@@ -145,21 +164,15 @@ func (d *Daemon) instanceTree(namespec string, main proctree.Identity) []proctre
 		}
 	}
 	var roots []int
-	if main.PID > 1 {
-		if snap.Has(main) {
-			roots = append(roots, main.PID)
-		}
-		for _, p := range snap.InGroup(main.PID) {
-			if p.StartTime >= main.StartTime {
-				roots = append(roots, p.PID)
-			}
-		}
+	if main.PID > 1 && snap.Has(main) {
+		roots = append(roots, main.PID)
 	}
-	for _, p := range marked {
+	for _, p := range append(group, marked...) {
 		roots = append(roots, p.PID)
 	}
+	prune := func(p proctree.Process) bool { return skip[p.PID] || outside(p) }
 	var ids []proctree.Identity
-	for _, p := range snap.Subtrees(roots, func(p proctree.Process) bool { return skip[p.PID] || p.Zombie() }) {
+	for _, p := range snap.Subtrees(roots, prune) {
 		ids = append(ids, p.Identity())
 	}
 	return ids

@@ -45,7 +45,9 @@ const wholeStopUsers = 2
 func wholeStopScenario(t *testing.T, tracking, dtachDir string) {
 	e := &seedEnv{t: t, dir: testDir(t), marker: strconv.Itoa(900000 + rand.Intn(99999))}
 	port := freePort(t)
-	e.conf = writeWholeStopConfig(t, e.dir, dtachDir, e.marker, port)
+	// Under cgroups the helper also drops its environment: only the
+	// cgroup still says it is the program's.
+	e.conf = writeWholeStopConfig(t, e.dir, dtachDir, e.marker, port, tracking == "cgroup")
 	env := os.Environ()
 	if tracking == "mark" {
 		env = append(env, "KEEPER_CGROUPS=off")
@@ -66,6 +68,12 @@ func wholeStopScenario(t *testing.T, tracking, dtachDir string) {
 		t.Fatalf("status -v does not say the instance mark is used:\n%s", out)
 	case tracking == "cgroup" && !strings.Contains(out, "process tracking: cgroup v2"):
 		t.Skipf("skipping: keeper cannot create cgroups here: %s", out)
+	}
+	// "cgroup v2: each program in DIR/programs/NAME, ...": the daemon's
+	// cgroups, gone once the last daemon exited.
+	cgroupDir := ""
+	if _, rest, ok := strings.Cut(out, "each program in "); ok {
+		cgroupDir, _, _ = strings.Cut(rest, "/programs/NAME")
 	}
 	first := e.waitSessions(wholeStopUsers, "the stand-in's sessions")
 	instance := e.waitInstance(nil, "the first instance")
@@ -125,6 +133,11 @@ func wholeStopScenario(t *testing.T, tracking, dtachDir string) {
 		reapOrphans()
 		return len(pidsMentioning(e.dir)) == 0 && len(e.sshPids()) == 0
 	})
+	if cgroupDir != "" {
+		if _, err := os.Stat(cgroupDir); err == nil {
+			t.Errorf("the daemon's cgroup %s is left behind", cgroupDir)
+		}
+	}
 }
 
 // freePort returns a TCP port on 127.0.0.1 nobody listens on now.
@@ -138,7 +151,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func writeWholeStopConfig(t *testing.T, dir, dtachDir, marker string, port int) string {
+func writeWholeStopConfig(t *testing.T, dir, dtachDir, marker string, port int, cleanHelper bool) string {
 	t.Helper()
 	script, err := os.ReadFile("testdata/gateone/gateone.py")
 	if err != nil {
@@ -166,8 +179,8 @@ startsecs=1
 stopwaitsecs=2
 redirect_stderr=true
 stdout_logfile=%[1]s/gateone.log
-environment=PATH="%[6]s:/usr/bin:/bin"
-`, dir, peer.Need(t, "python3"), wholeStopUsers, marker, port, dtachDir)
+environment=PATH="%[6]s:/usr/bin:/bin",GATEONE_CLEAN_HELPER=%[7]d
+`, dir, peer.Need(t, "python3"), wholeStopUsers, marker, port, dtachDir, map[bool]int{true: 1}[cleanHelper])
 	path := filepath.Join(dir, "keeper.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,9 @@ const (
 	targetSessionsWall = 30 * time.Millisecond // keeper sessions wall time, at most
 	targetReapAll      = 2 * time.Second       // kill-sessions of every session, at most
 	targetIdleCPU      = 0.5                   // daemon CPU while idle, percent of a core, at most
+	// Issue 12 sets none: stop all with workers outside the program's group
+	// should take about what kill-sessions of as many processes takes.
+	targetStopWorkers = 2 * time.Second // stop all until every worker exited, at most
 )
 
 // sessVariant is one daemon setup: how many of its programs start their
@@ -57,7 +60,14 @@ type sessResults struct {
 	reapLeft   int
 	listAfter  int // sessions listed after kill-sessions
 	leftovers  int // processes cleanup had to kill
-	traces     []string
+	// stop all, with the workers of the first program outside its group
+	nworkers      int
+	stopWall      time.Duration // the command's wall time
+	workersExited time.Duration // stop start to every worker exited
+	workersLeft   int           // workers still present at the deadline
+	sessionsAfter int           // session processes alive after the stop
+	listedAfter   int           // sessions listed after the stop
+	traces        []string
 }
 
 // runSessions is "keeper-bench sessions": a keeper daemon whose programs
@@ -73,6 +83,7 @@ func runSessions(args []string, stdout io.Writer) error {
 	calls := fs.Int("calls", 100, "measured keeper.getSessions calls over one kept-alive connection")
 	idle := fs.Duration("idle", 10*time.Second, "idle period for the daemon's CPU time and memory")
 	variants := fs.String("variants", "keeper,mixed", "keeper: every program uses keeper dtach; mixed: half use the real dtach")
+	workers := fs.Int("workers", 50, "workers the first program starts outside its process group (setsid), for the stop figure")
 	strace := fs.Bool("strace", false, "also count the daemon's system calls with strace -c -f over 3 s idle and 30 keeper.getSessions calls")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,8 +91,8 @@ func runSessions(args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *nprog < 1 || *nsess < *nprog || *nsess%*nprog != 0 || *runs < 1 || *calls < 1 || *idle <= 0 {
-		return fmt.Errorf("-sessions must be a multiple of -programs; -programs, -runs, -calls and -idle positive")
+	if *nprog < 1 || *nsess < *nprog || *nsess%*nprog != 0 || *runs < 1 || *calls < 1 || *idle <= 0 || *workers < 0 {
+		return fmt.Errorf("-sessions must be a multiple of -programs; -programs, -runs, -calls and -idle positive, -workers not negative")
 	}
 	var vs []sessVariant
 	for v := range strings.SplitSeq(*variants, ",") {
@@ -130,7 +141,7 @@ func runSessions(args []string, stdout io.Writer) error {
 		os.Exit(130)
 	}()
 
-	printSessHeader(stdout, keeperAbs, dtachAbs, *nprog, *nsess, *runs, *calls, *idle)
+	printSessHeader(stdout, keeperAbs, dtachAbs, *nprog, *nsess, *runs, *calls, *workers, *idle)
 	start := time.Now()
 	var all []*sessResults
 	for _, v := range vs {
@@ -145,7 +156,7 @@ func runSessions(args []string, stdout io.Writer) error {
 		mu.Lock()
 		current = d
 		mu.Unlock()
-		r := &sessResults{variant: v, nsessions: *nsess, nprog: *nprog, idle: *idle}
+		r := &sessResults{variant: v, nsessions: *nsess, nprog: *nprog, idle: *idle, nworkers: *workers}
 		err = r.run(d, stdout, binPath, dtachAbs, *nprog, *runs, *calls, *strace)
 		mu.Lock()
 		r.leftovers = d.shutdown()
@@ -172,7 +183,7 @@ func runSessions(args []string, stdout io.Writer) error {
 // run measures one variant on daemon d.
 func (r *sessResults) run(d *sessDaemon, w io.Writer, binPath, dtach string, nprog, runs, calls int, strace bool) error {
 	v := r.variant
-	if err := d.writeSessConfig(binPath, dtach, nprog, r.nsessions/nprog, v.nreal); err != nil {
+	if err := d.writeSessConfig(binPath, dtach, nprog, r.nsessions/nprog, v.nreal, r.nworkers); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -299,6 +310,12 @@ func (r *sessResults) run(d *sessDaemon, w io.Writer, binPath, dtach string, npr
 		}
 	}
 
+	// Stop every program: each takes its whole tree, the workers that left
+	// its group included, and leaves its sessions.
+	if err := r.stopAll(d, w); err != nil {
+		return err
+	}
+
 	// Reap every session: the command's wall time, and the time until no
 	// tracked process is running, and none is left in /proc.
 	t0 = time.Now()
@@ -318,6 +335,39 @@ func (r *sessResults) run(d *sessDaemon, w io.Writer, binPath, dtach string, npr
 	}
 	fmt.Fprintf(w, "[%s] kill-sessions: %d reported killed, command %.0f ms; all %d processes exited after %.0f ms, gone from /proc after %.0f ms (%d left); %d sessions listed after\n",
 		v.name, r.killed, millis(r.killWall), r.nprocs, millis(r.exited), millis(r.reaped), r.reapLeft, r.listAfter)
+	return nil
+}
+
+// stopAll measures keeper stop all: the command's wall time, the time
+// until every worker exited, and that every session process is still
+// running and every session still listed.
+func (r *sessResults) stopAll(d *sessDaemon, w io.Writer) error {
+	workers, err := d.workers()
+	if err != nil {
+		return err
+	}
+	if len(workers) != r.nworkers {
+		return fmt.Errorf("%d workers started, want %d", len(workers), r.nworkers)
+	}
+	t0 := time.Now()
+	watch := watchReap(workers, t0, 30*time.Second)
+	_, wall, err := runCLI(d.cli("stop", "all"), 60*time.Second)
+	if err != nil {
+		return err
+	}
+	r.stopWall = wall
+	<-watch.done
+	r.workersExited, r.workersLeft = watch.exited, watch.left
+	for _, id := range d.ids {
+		if ok, zombie := present(id); ok && !zombie {
+			r.sessionsAfter++
+		}
+	}
+	if r.listedAfter, _, err = d.getSessions(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "[%s] stop all: command %.0f ms; all %d workers exited after %.0f ms (%d left); %d of %d session processes running, %d sessions listed after\n",
+		r.variant.name, millis(r.stopWall), len(workers), millis(r.workersExited), r.workersLeft, r.sessionsAfter, r.nprocs, r.listedAfter)
 	return nil
 }
 
@@ -387,7 +437,7 @@ func makersString(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func printSessHeader(w io.Writer, keeper, dtach string, nprog, nsess, runs, calls int, idle time.Duration) {
+func printSessHeader(w io.Writer, keeper, dtach string, nprog, nsess, runs, calls, workers int, idle time.Duration) {
 	fmt.Fprintf(w, "keeper-bench sessions: %s daemon -n, %d sessions across %d programs\n", keeper, nsess, nprog)
 	fmt.Fprintf(w, "commit:  %s (keeper --version: %s)\n", commandOutput("git", "describe", "--always", "--dirty"),
 		commandOutput(keeper, "--version"))
@@ -408,7 +458,8 @@ func printSessHeader(w io.Writer, keeper, dtach string, nprog, nsess, runs, call
 	fmt.Fprintf(w, "load:    %s\n", loadAverage())
 	fmt.Fprintf(w, "work:    each program starts %d sessions one after another with dtach -n SOCK sh -c 'sleep 100000; :' "+
 		"(master, sh, sleep), then sleeps; %d runs each of keeper status, sessions, sessions --json, interleaved; "+
-		"%d keeper.getSessions calls; %v idle; MB = 10^6 bytes\n\n", nsess/nprog, runs, calls, idle)
+		"%d keeper.getSessions calls; %v idle; the first program also starts %d workers with setsid sleep before its sessions, "+
+		"and keeper stop all stops them; MB = 10^6 bytes\n\n", nsess/nprog, runs, calls, idle, workers)
 }
 
 func (r *sessResults) printTable(w io.Writer) {
@@ -443,6 +494,15 @@ func (r *sessResults) printTable(w io.Writer) {
 	row("  keeper status wall, median (CLI start + one call)", ms(p(r.status, 50)), "", nil)
 	row(fmt.Sprintf("  keeper.getSessions server time p50 (%d calls, kept-alive)", len(r.rpc)), fmt.Sprintf("%.2f ms", millis(p(r.rpc, 50))), "", nil)
 	row("  keeper.getSessions server time p99", fmt.Sprintf("%.2f ms", millis(p(r.rpc, 99))), "", nil)
+	workersExited := ms(r.workersExited)
+	if r.workersLeft > 0 {
+		workersExited = fmt.Sprintf("%d left", r.workersLeft)
+	}
+	row(fmt.Sprintf("stop all (%d workers outside the group, %d sessions): until every worker exited", r.nworkers, r.nsessions),
+		workersExited, fmt.Sprintf("<= %.0f s", targetStopWorkers.Seconds()),
+		pass(r.workersLeft == 0 && r.workersExited <= targetStopWorkers && r.sessionsAfter == r.nprocs && r.listedAfter == r.nsessions))
+	row("  stop all, command wall", ms(r.stopWall), "", nil)
+	row("  session processes running / sessions listed after", fmt.Sprintf("%d of %d / %d", r.sessionsAfter, r.nprocs, r.listedAfter), "all / all", nil)
 	row(fmt.Sprintf("kill-sessions of all %d, command wall", r.nsessions), ms(r.killWall), fmt.Sprintf("<= %.0f s", targetReapAll.Seconds()),
 		pass(r.killWall <= targetReapAll && r.killed == r.nsessions))
 	reaped := ms(r.reaped)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,11 +19,20 @@ import (
 )
 
 // sessProgram is the program each generated config runs: it starts its
-// sessions one after another with the dtach named in $1, each running a
-// shell that waits on a sleep (the ": " keeps sh from exec'ing it, so a
-// session is a master, sh and sleep), then stays in the foreground.
+// workers, each a sleep that left the program's group and session with
+// setsid (its pid written to a file), then its sessions one after another
+// with the dtach named in $1, each running a shell that waits on a sleep
+// (the ": " keeps sh from exec'ing it, so a session is a master, sh and
+// sleep), then stays in the foreground.
 const sessProgram = `#!/bin/sh
-# $1 dtach to run, $2 sessions to start, $3 socket path prefix
+# $1 dtach to run, $2 sessions to start, $3 socket path prefix,
+# $4 workers to start, $5 file for the workers' pids
+w=0
+while [ "$w" -lt "$4" ]; do
+	setsid sleep 100000 &
+	echo $! >> "$5"
+	w=$((w + 1))
+done
 i=1
 while [ "$i" -le "$2" ]; do
 	"$1" -n "$3$i.sock" sh -c 'sleep 100000; :' || echo "$1 -n $3$i.sock failed" >&2
@@ -41,8 +51,9 @@ type sessDaemon struct {
 
 // writeSessConfig writes the config: nprog programs, each starting per
 // sessions with keeper dtach (bin/path/dtach first in PATH) or, for the
-// last nreal programs, with the real dtach.
-func (d *sessDaemon) writeSessConfig(binPath, realDtach string, nprog, per, nreal int) error {
+// last nreal programs, with the real dtach; the first also starts workers
+// workers, their pids in workersFile.
+func (d *sessDaemon) writeSessConfig(binPath, realDtach string, nprog, per, nreal, workers int) error {
 	s := d.supervisor
 	s.conf = filepath.Join(s.dir, "d.conf")
 	s.sock = filepath.Join(s.dir, "d.sock")
@@ -71,7 +82,12 @@ func (d *sessDaemon) writeSessConfig(binPath, realDtach string, nprog, per, nrea
 		if i > nprog-nreal {
 			dtach = realDtach
 		}
-		fmt.Fprintf(&b, "[program:%s]\ncommand=/bin/sh %s %s %d %s\n", n, script, dtach, per, filepath.Join(sockDir, n+"-"))
+		nworkers := 0
+		if i == 1 {
+			nworkers = workers
+		}
+		fmt.Fprintf(&b, "[program:%s]\ncommand=/bin/sh %s %s %d %s %d %s\n", n, script, dtach, per, filepath.Join(sockDir, n+"-"),
+			nworkers, d.workersFile())
 		fmt.Fprintf(&b, "environment=PATH=\"%s:/usr/local/bin:/usr/bin:/bin\"\n", binPath)
 		fmt.Fprintf(&b, "startsecs=1\nstopwaitsecs=5\nautorestart=false\nstdout_logfile=%s\nstderr_logfile=%s\n\n",
 			filepath.Join(s.dir, n+".out"), filepath.Join(s.dir, n+".err"))
@@ -80,6 +96,33 @@ func (d *sessDaemon) writeSessConfig(binPath, realDtach string, nprog, per, nrea
 		return fmt.Errorf("write keeper config: %w", err)
 	}
 	return nil
+}
+
+// workersFile is where the programs write their workers' pids.
+func (d *sessDaemon) workersFile() string { return filepath.Join(d.dir, "workers.pids") }
+
+// workers returns the identities of the workers the programs started.
+func (d *sessDaemon) workers() ([]proctree.Identity, error) {
+	b, err := os.ReadFile(d.workersFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // no program started any
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read workers' pids: %w", err)
+	}
+	var ids []proctree.Identity
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("read workers' pids: %q: %w", f, err)
+		}
+		id, err := proctree.IdentityOf(pid)
+		if err != nil {
+			return nil, fmt.Errorf("worker %d: %w", pid, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // cli returns the argv of a keeper command against this daemon.

@@ -17,6 +17,9 @@ an old instance's workers fails the start), forks two workers that inherit
 the socket (the second ignores SIGTERM) and one helper that daemonizes
 itself (double fork, setsid, no terminal). On SIGTERM only the server
 exits: the workers and the helper stay unless their supervisor stops them.
+With GATEONE_CLEAN_HELPER=1 in the environment the helper also re-executes
+itself with an empty environment, dropping every mark a supervisor put
+there (only a cgroup still tells it belongs to the server).
 
 Usage: gateone.py SESSION_DIR USERS MARKER [PORT]
 """
@@ -27,6 +30,10 @@ import signal
 import socket
 import sys
 import time
+
+if sys.argv[1:] == ["--helper"]:
+    while True:
+        time.sleep(3600)
 
 session_dir, users, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 port = int(sys.argv[4]) if len(sys.argv) > 4 else 0
@@ -74,6 +81,8 @@ def daemonize():
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if os.environ.get("GATEONE_CLEAN_HELPER") == "1":
+                os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), "--helper"], {})
             while True:
                 time.sleep(3600)
         os._exit(0)

@@ -284,8 +284,6 @@ func (p *process) maybeRestart(expected bool) {
 	}
 }
 
-// stop is an administrative stop: stopsignal now, SIGKILL after stopwait.
-// It returns an error message when there is nothing to stop.
 // restart stops the process and starts it again once it stopped, saying
 // why in the log and at the end of its status line.
 func (p *process) restart(why string) {
@@ -295,6 +293,8 @@ func (p *process) restart(why string) {
 	p.stop()
 }
 
+// stop is an administrative stop: stopsignal now, SIGKILL after stopwait.
+// It returns an error message when there is nothing to stop.
 func (p *process) stop() string {
 	return p.kill(p.cfg.Stopsignal)
 }

@@ -10,8 +10,11 @@
 # Environment: SUPERVISORD (default /usr/bin/supervisord), SUPERVISORCTL
 # (default /usr/bin/supervisorctl), PROGRAMS (default 50), STATUS (status
 # commands per daemon, default 30), CALLS (calls per method, default 200),
-# RESPAWNS (default 12), STARTS (default 5), GO (default go), BENCH_ARGS
-# (more keeper-bench supervise flags, e.g. -strace).
+# RESPAWNS (default 12), STARTS (default 5), EVENTS (events timed one by one,
+# default 300), BURST (events sent back to back, default 2000), GO (default
+# go), BENCH_ARGS (more keeper-bench supervise flags, e.g. -strace). Then the
+# remote faces: getAllProcessInfo over [inet_http_server] with basic auth,
+# and an event listener's latency and rate.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -31,6 +34,11 @@ done
 "$GO" build -o bin/keeper-bench ./internal/cmd/keeper-bench
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-exec bin/keeper-bench supervise -keeper bin/keeper -supervisord "$SUPERVISORD" -supervisorctl "$SUPERVISORCTL" \
+bin/keeper-bench supervise -keeper bin/keeper -supervisord "$SUPERVISORD" -supervisorctl "$SUPERVISORCTL" \
 	-programs "${PROGRAMS:-50}" -status "${STATUS:-30}" -calls "${CALLS:-200}" \
 	-respawns "${RESPAWNS:-12}" -starts "${STARTS:-5}" ${BENCH_ARGS:-}
+echo
+# The remote faces: [inet_http_server] with auth, and an event listener
+# (supervisor.childutils under python3).
+exec bin/keeper-bench remote -keeper bin/keeper -supervisord "$SUPERVISORD" \
+	-programs "${PROGRAMS:-50}" -calls "${CALLS:-200}" -events "${EVENTS:-300}" -burst "${BURST:-2000}"

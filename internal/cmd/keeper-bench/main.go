@@ -27,6 +27,7 @@ import (
 
 const usage = `usage: keeper-bench detach [flags]   compare keeper dtach with dtach
        keeper-bench supervise [flags] compare keeper daemon with supervisord
+       keeper-bench remote [flags]    [inet_http_server] and event listeners, keeper vs supervisord
        keeper-bench sessions [flags]  time keeper sessions, kill-sessions, idle CPU and RSS with 200 sessions
        keeper-bench screen [flags]    memory of keeper's screen emulator (make bench-screen)
        keeper-bench flood [-bytes N]  raw tty; wait for one byte, write N bytes, then idle
@@ -47,6 +48,8 @@ func main() {
 		err = runSupervise(os.Args[2:], os.Stdout)
 	case "screen":
 		err = runScreen(os.Args[2:], os.Stdout)
+	case "remote":
+		err = runRemote(os.Args[2:], os.Stdout)
 	case "lines":
 		err = runLines(os.Args[2:])
 	case "sessions":

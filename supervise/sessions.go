@@ -81,17 +81,20 @@ func (d *Daemon) sessionEnv(p *process, env []string) []string {
 
 // Session is one detached terminal session as listed.
 type Session struct {
-	Program   string    // namespec of the program it belongs to
-	Name      string    // the socket's file name
-	Socket    string    // the socket's path
-	PID       int       // the master's pid
-	StartTime uint64    // the master's start time, with PID its identity
-	Maker     string    // "keeper" or "dtach"
-	Child     int       // the program on the pty, 0 when gone
-	Command   string    // its command line
-	Clients   int       // clients connected to the socket
-	Attached  bool      // a client is attached (the socket's owner-exec bit)
-	Created   time.Time // when the session was first recorded
+	Program   string // namespec of the program it belongs to
+	Name      string // the socket's file name
+	Socket    string // the socket's path
+	PID       int    // the master's pid
+	StartTime uint64 // the master's start time, with PID its identity
+	Maker     string // "keeper" or "dtach"
+	Child     int    // the program on the pty, 0 when gone
+	// ChildStart is Child's start time when the daemon checked it: with
+	// Child its identity, which reaping needs once the master is gone.
+	ChildStart uint64
+	Command    string    // its command line
+	Clients    int       // clients connected to the socket
+	Attached   bool      // a client is attached (the socket's owner-exec bit)
+	Created    time.Time // when the session was first recorded
 }
 
 // State is "attached" or "detached".
@@ -128,10 +131,15 @@ func (d *Daemon) Sessions(names []string) ([]Session, error) {
 		if want != nil && !want[r.Program] {
 			continue
 		}
+		if r.Child == 0 {
+			r = d.notePtyProgram(r)
+		}
 		s := Session{Program: r.Program, Name: r.Name, Socket: r.Socket, PID: r.PID,
-			StartTime: r.StartTime, Maker: r.Maker, Created: r.Created, Child: r.Child, Command: r.Command}
+			StartTime: r.StartTime, Maker: r.Maker, Created: r.Created, Child: r.Child, ChildStart: r.ChildStart,
+			Command: r.Command}
 		if p, err := proctree.Stat(r.Child); r.Child == 0 || err != nil || p.StartTime != r.ChildStart {
 			s.Child, s.Command = ptyProgram(r.PID)
+			s.ChildStart = 0
 		}
 		if fi, err := os.Stat(s.Socket); err == nil {
 			s.Attached = fi.Mode().Perm()&0o100 != 0
@@ -200,22 +208,23 @@ type cachedRecord struct {
 	mod   time.Time
 	rec   detach.Record
 	owner uint32 // the file's owner
-	// verified says rec's master passed verifyRecord; rec's pty program is
-	// then the one found under that master, not what the file claims.
-	verified bool
 }
 
 // liveRecords reads every record and keeps those whose master is still the
-// same process and passes verifyRecord; the others are deleted, with their
-// stale sockets and, for a verified session whose master ended, what is
+// same process and passes verifyRecord; the others are deleted, with, for a
+// session verified while its master lived, its stale socket and what is
 // left of its pty program.
 func (d *Daemon) liveRecords() ([]detach.Record, error) {
 	dirs, err := os.ReadDir(d.sessionsRoot())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read sessions: %w", err)
 	}
+	if d.verified == nil {
+		d.verified = map[proctree.Identity]detach.Record{}
+	}
 	var live []detach.Record
 	seen := map[string]bool{}
+	recorded := map[proctree.Identity]bool{}
 	for _, e := range dirs {
 		if !e.IsDir() {
 			continue
@@ -227,44 +236,42 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 				continue
 			}
 			path := filepath.Join(dir, f.Name())
-			c, err := d.readRecordCached(path, f)
+			r, owner, err := d.readRecordCached(path, f)
 			if errors.Is(err, detach.ErrBadRecord) {
 				os.Remove(path)
-				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", e.Name(), err, c.owner)
+				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", e.Name(), err, owner)
 				continue
 			}
 			if err != nil {
 				continue
 			}
 			seen[path] = true
-			r := c.rec
+			id := proctree.Identity{PID: r.PID, StartTime: r.StartTime}
+			v, trusted := d.verified[id]
 			if p, err := proctree.Stat(r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
-				if !c.verified {
-					if why := d.verifyRecord(&c.rec, p, e.Name(), dir, c.owner); why != "" {
+				if !trusted {
+					if why := d.verifyRecord(&r, p, e.Name(), dir, owner); why != "" {
 						os.Remove(path)
-						delete(d.recordCache, path)
-						d.log.Warnf("session record %s (uid %d) dropped: %s", path, c.owner, why)
+						d.log.Warnf("session record %s (uid %d) dropped: %s", path, owner, why)
 						continue
 					}
-					c.verified = true
+					v = r
+					d.verified[id] = v
 				}
-				if c.rec.Child == 0 {
-					// Verified before its pty program started.
-					setPtyProgram(&c.rec)
-				}
-				live = append(live, c.rec)
+				recorded[id] = true
+				live = append(live, v)
 				continue
 			}
 			os.Remove(path)
-			if !c.verified {
+			if !trusted {
 				// Nothing it names was ever checked: nothing is signalled
 				// or removed on its word.
-				d.log.Infof("session record %s (uid %d) dropped: its master (pid %d) is gone", path, c.owner, r.PID)
+				d.log.Infof("session record %s (uid %d) dropped: its master (pid %d) is gone", path, owner, r.PID)
 				continue
 			}
-			removeStaleSocket(r.Socket)
-			d.log.Infof("session %s of %s ended (master pid %d): record dropped", r.Name, r.Program, r.PID)
-			d.reapOrphanedPty(r)
+			removeStaleSocket(v.Socket)
+			d.log.Infof("session %s of %s ended (master pid %d): record dropped", v.Name, v.Program, v.PID)
+			d.reapOrphanedPty(v)
 		}
 	}
 	for path := range d.recordCache {
@@ -272,29 +279,31 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			delete(d.recordCache, path)
 		}
 	}
+	for id := range d.verified {
+		if !recorded[id] {
+			delete(d.verified, id)
+		}
+	}
 	return live, nil
 }
 
-// readRecordCached returns the cache entry of the record file at path,
-// read again if the file changed (a rewritten record is verified again).
-func (d *Daemon) readRecordCached(path string, f os.DirEntry) (*cachedRecord, error) {
+func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, uint32, error) {
 	info, err := f.Info()
 	if err != nil {
-		return &cachedRecord{}, err
+		return detach.Record{}, 0, err
 	}
 	if c, ok := d.recordCache[path]; ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
-		return c, nil
+		return c.rec, c.owner, nil
 	}
 	r, owner, err := detach.ReadRecordFile(path)
 	if err != nil {
-		return &cachedRecord{owner: owner}, err
+		return r, owner, err
 	}
 	if d.recordCache == nil {
-		d.recordCache = map[string]*cachedRecord{}
+		d.recordCache = map[string]cachedRecord{}
 	}
-	c := &cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r, owner: owner}
-	d.recordCache[path] = c
-	return c, nil
+	d.recordCache[path] = cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r, owner: owner}
+	return r, owner, nil
 }
 
 // verifyRecord checks a record's claim before the daemon lists the session
@@ -331,6 +340,18 @@ func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir
 	r.Child, r.ChildStart, r.Command = 0, 0, ""
 	setPtyProgram(r)
 	return ""
+}
+
+// notePtyProgram finds the pty program of a session verified before that
+// program started, and keeps it with the verified record: if the master is
+// killed later, that is the program liveRecords reaps.
+func (d *Daemon) notePtyProgram(r detach.Record) detach.Record {
+	setPtyProgram(&r)
+	id := proctree.Identity{PID: r.PID, StartTime: r.StartTime}
+	if _, ok := d.verified[id]; ok {
+		d.verified[id] = r
+	}
+	return r
 }
 
 // setPtyProgram notes in r the program on its master's pty, if it has
@@ -373,8 +394,8 @@ func removeStaleSocket(path string) {
 const maxWalk = 100000
 
 // discover finds masters of the real dtach started under this daemon's
-// programs that have no record yet, and records them. Such a master is
-// in the daemon's tree: under the program, or re-parented to the daemon
+// programs that have no record yet, and records them once verifyRecord
+// accepts them. Such a master is in the daemon's tree: under the program, or re-parented to the daemon
 // (a child subreaper); after a daemon restart only records find it.
 func (d *Daemon) discover(known []detach.Record) []detach.Record {
 	recorded := map[int]bool{}
@@ -406,14 +427,25 @@ func (d *Daemon) discover(known []detach.Record) []detach.Record {
 			queue = append(queue, kids...)
 			continue
 		}
+		if why := d.verifyRecord(&r, p, r.Program, d.sessionDir(r.Program), uint32(os.Geteuid())); why != "" {
+			d.log.Warnf("session master %d of %s not recorded: %s", p.PID, r.Program, why)
+			continue
+		}
 		d.adoptMaster(r)
+		d.verified[p.Identity()] = r
 		found = append(found, r)
 	}
 	return found
 }
 
-// adoptMaster records a dtach master found in the process table.
+// adoptMaster records a dtach master found in the process table, unless
+// the master already has a record.
 func (d *Daemon) adoptMaster(r detach.Record) {
+	if r.Program == "" || r.Program != filepath.Base(r.Program) || r.Program == ".." {
+		// The name comes from the master's environment: never a path.
+		d.log.Warnf("record session %s of %q (master pid %d): not a program's name", r.Name, r.Program, r.PID)
+		return
+	}
 	added, err := detach.AddRecord(d.sessionDir(r.Program), r)
 	if err != nil {
 		d.log.Warnf("record session %s of %s: %v", r.Name, r.Program, err)
@@ -518,7 +550,8 @@ func (d *Daemon) KillSessions(names []string) ([]Session, error) {
 
 // sessionProcesses lists everything a session consists of in snap: the
 // master, its descendants, and every process in the session of the
-// program on its pty (which may have left the master's tree).
+// program on its pty (which may have left the master's tree); once the
+// master is gone, the pty program s names, its session and descendants.
 func sessionProcesses(snap *proctree.Snapshot, s Session) []proctree.Identity {
 	seen := map[int]bool{}
 	var ids []proctree.Identity
@@ -530,7 +563,22 @@ func sessionProcesses(snap *proctree.Snapshot, s Session) []proctree.Identity {
 	}
 	master, ok := snap.Get(s.PID)
 	if !ok || master.StartTime != s.StartTime {
-		return nil
+		// The master is gone: what is left is its pty program (which
+		// ignored the hangup), its session and its descendants.
+		child, ok := snap.Get(s.Child)
+		if !ok || s.Child <= 1 || child.StartTime != s.ChildStart {
+			return nil
+		}
+		add(child)
+		if child.SessionLeader() {
+			for _, p := range snap.InSession(child.SID) {
+				add(p)
+			}
+		}
+		for _, p := range snap.Descendants(child.PID) {
+			add(p)
+		}
+		return ids
 	}
 	add(master)
 	for _, p := range snap.Descendants(s.PID) {
@@ -595,29 +643,26 @@ func (d *Daemon) reapSessions(list []Session) {
 // reapOrphanedPty kills what is left of a session whose master is gone: a
 // pty program that ignored the hangup (and everything in its session, or
 // descending from it) would otherwise run on untracked, with no terminal
-// anyone can reach. It works in the background: reaping waits.
+// anyone can reach. It works in the background (a listing does not wait
+// for it); the daemon waits for it before it exits.
 func (d *Daemon) reapOrphanedPty(r detach.Record) {
 	if r.Child <= 1 {
-		return
-	}
-	child, err := proctree.Stat(r.Child)
-	if err != nil || child.StartTime != r.ChildStart || child.Zombie() {
 		return
 	}
 	snap, err := proctree.Take()
 	if err != nil {
 		return
 	}
-	seen := map[int]bool{}
-	var ids []proctree.Identity
-	for _, p := range append(append(snap.InSession(child.SID), child), snap.Descendants(child.PID)...) {
-		if !seen[p.PID] && !p.Zombie() && p.PID > 1 {
-			seen[p.PID] = true
-			ids = append(ids, p.Identity())
-		}
+	ids := sessionProcesses(snap, Session{PID: r.PID, StartTime: r.StartTime, Child: r.Child, ChildStart: r.ChildStart})
+	if len(ids) == 0 {
+		return
 	}
 	d.log.Warnf("session %s of %s: pty program %d outlived its master; killing %d processes", r.Name, r.Program, r.Child, len(ids))
-	go killAll(ids, sessionGrace)
+	d.orphanReaps.Add(1)
+	go func() {
+		defer d.orphanReaps.Done()
+		killAll(ids, sessionGrace)
+	}()
 }
 
 // killAll sends SIGTERM to ids, then SIGKILL to those left after grace.

@@ -63,29 +63,46 @@ func TestReapStoppedMaster(t *testing.T) {
 }
 
 // TestReapOrphanedPtyProgram: a pty program that ignores SIGHUP outlives a
-// kill -9 of its master; the daemon does not lose it: the next listing
-// reaps what is left of the session.
+// kill -9 of its master; the daemon does not lose it: the next listing, or
+// shutdown --kill-sessions before the daemon exits, reaps what is left of
+// the session.
 func TestReapOrphanedPtyProgram(t *testing.T) {
 	t.Parallel()
 	for _, maker := range []string{"keeper", "dtach"} {
-		t.Run(maker, func(t *testing.T) {
-			t.Parallel()
-			bin := keeperBin + " dtach"
-			if maker == "dtach" {
-				bin = peer.Need(t, "dtach")
-			}
-			k := newKeeperd(t, reapConfFor(bin))
-			k.start()
-			s := oneSession(t, k)
-			if err := syscall.Kill(s.PID, syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "the orphaned pty program reaped", 10*time.Second, func() bool {
-				runKeeper(t, k.dir, keeperBin, "-c", k.conf, "sessions")
-				return !processAlive(s.ChildPID)
+		for _, by := range []string{"sessions", "shutdown"} {
+			t.Run(maker+"/"+by, func(t *testing.T) {
+				t.Parallel()
+				bin := keeperBin + " dtach"
+				if maker == "dtach" {
+					bin = peer.Need(t, "dtach")
+				}
+				k := newKeeperd(t, reapConfFor(bin))
+				k.start()
+				s := oneSession(t, k)
+				if err := syscall.Kill(s.PID, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				if by == "shutdown" {
+					if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "shutdown", "--kill-sessions"); code != 0 {
+						t.Fatalf("shutdown --kill-sessions: exit %d: %s", code, out)
+					}
+					select {
+					case <-k.exited:
+					case <-time.After(20 * time.Second):
+						t.Fatal("the daemon did not exit after shutdown --kill-sessions")
+					}
+					if processAlive(s.ChildPID) {
+						t.Fatalf("pty program %d of a session whose master was killed survived shutdown --kill-sessions; log:\n%s", s.ChildPID, k.log())
+					}
+				} else {
+					waitFor(t, "the orphaned pty program reaped", 10*time.Second, func() bool {
+						runKeeper(t, k.dir, keeperBin, "-c", k.conf, "sessions")
+						return !processAlive(s.ChildPID)
+					})
+					k.waitLog("outlived its master", 5*time.Second)
+				}
 			})
-			k.waitLog("outlived its master", 5*time.Second)
-		})
+		}
 	}
 }
 

@@ -65,10 +65,10 @@ type Daemon struct {
 	// files by path).
 	sessionsMu  sync.Mutex
 	recordCache map[string]cachedRecord
-	// verified holds the records whose masters passed verifyRecord (or
-	// were found by discovery), as verified, by master: what the daemon
-	// lists and signals, whatever the file says later.
-	verified map[proctree.Identity]detach.Record
+	// verified holds the records whose masters passed verifyRecord, by
+	// file, as verified: what the daemon lists and signals while the file
+	// names the same master, whatever else it says later.
+	verified map[string]detach.Record
 	// orphanReaps counts the pty programs of ended sessions being killed
 	// (see reapOrphanedPty): the daemon does not exit before they are.
 	orphanReaps sync.WaitGroup

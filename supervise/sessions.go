@@ -220,11 +220,10 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 		return nil, fmt.Errorf("read sessions: %w", err)
 	}
 	if d.verified == nil {
-		d.verified = map[proctree.Identity]detach.Record{}
+		d.verified = map[string]detach.Record{}
 	}
 	var live []detach.Record
 	seen := map[string]bool{}
-	recorded := map[proctree.Identity]bool{}
 	for _, e := range dirs {
 		if !e.IsDir() {
 			continue
@@ -246,8 +245,8 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 				continue
 			}
 			seen[path] = true
-			id := proctree.Identity{PID: r.PID, StartTime: r.StartTime}
-			v, trusted := d.verified[id]
+			v, trusted := d.verified[path]
+			trusted = trusted && v.PID == r.PID && v.StartTime == r.StartTime
 			if p, err := proctree.Stat(r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
 				if !trusted {
 					if why := d.verifyRecord(&r, p, e.Name(), dir, owner); why != "" {
@@ -256,9 +255,8 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 						continue
 					}
 					v = r
-					d.verified[id] = v
+					d.verified[path] = v
 				}
-				recorded[id] = true
 				live = append(live, v)
 				continue
 			}
@@ -279,9 +277,9 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			delete(d.recordCache, path)
 		}
 	}
-	for id := range d.verified {
-		if !recorded[id] {
-			delete(d.verified, id)
+	for path := range d.verified {
+		if !seen[path] {
+			delete(d.verified, path)
 		}
 	}
 	return live, nil
@@ -311,8 +309,8 @@ func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, ui
 // directory, naming any process. The master p must be what discovery looks
 // for (a session leader with no terminal, holding a pty master, listening
 // on the recorded socket), belong to the program whose directory holds the
-// record, and run as the user that directory belongs to, a record the daemon
-// or that user wrote. It returns why not, or "". The pty program it sets in
+// record (started under it: it carries the program's mark), and run as the
+// user that directory belongs to, a record the daemon or that user wrote. It returns why not, or "". The pty program it sets in
 // r is the one running under p, whatever r said.
 func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir string, owner uint32) string {
 	var dirOwner uint32
@@ -330,6 +328,8 @@ func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir
 		return fmt.Sprintf("written by uid %d, neither the program's user (%d) nor the daemon's", owner, dirOwner)
 	case procOwner != dirOwner:
 		return fmt.Sprintf("pid %d runs as uid %d, not as the program's user (%d)", p.PID, procOwner, dirOwner)
+	case !hasProgramMark(p.PID, d.mark(), program):
+		return fmt.Sprintf("pid %d was not started under %s (its environment lacks the program's mark)", p.PID, program)
 	case !p.SessionLeader() || p.HasTTY():
 		return fmt.Sprintf("pid %d is not a session master (a session leader without a terminal)", p.PID)
 	case !holdsPtyMaster(p.PID):
@@ -347,9 +347,9 @@ func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir
 // killed later, that is the program liveRecords reaps.
 func (d *Daemon) notePtyProgram(r detach.Record) detach.Record {
 	setPtyProgram(&r)
-	id := proctree.Identity{PID: r.PID, StartTime: r.StartTime}
-	if _, ok := d.verified[id]; ok {
-		d.verified[id] = r
+	path := detach.RecordPath(d.sessionDir(r.Program), r.PID)
+	if v, ok := d.verified[path]; ok && v.PID == r.PID && v.StartTime == r.StartTime {
+		d.verified[path] = r
 	}
 	return r
 }
@@ -362,6 +362,13 @@ func setPtyProgram(r *detach.Record) {
 			r.Child, r.ChildStart, r.Command = child, c.StartTime, command
 		}
 	}
+}
+
+// mark is what the daemon puts in the environment of its programs, and so
+// of everything they start: descendants carry it, with ProgramEnv naming
+// their program.
+func (d *Daemon) mark() []byte {
+	return []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
 }
 
 // sameSocket reports whether two paths name the same socket file.
@@ -403,7 +410,7 @@ func (d *Daemon) discover(known []detach.Record) []detach.Record {
 		recorded[r.PID] = true
 	}
 	self := os.Getpid()
-	mark := []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
+	mark := d.mark()
 	var found []detach.Record
 	queue, _ := proctree.ChildrenOf(self)
 	for visited := 0; len(queue) > 0 && visited < maxWalk; visited++ {
@@ -432,7 +439,7 @@ func (d *Daemon) discover(known []detach.Record) []detach.Record {
 			continue
 		}
 		d.adoptMaster(r)
-		d.verified[p.Identity()] = r
+		d.verified[detach.RecordPath(d.sessionDir(r.Program), r.PID)] = r
 		found = append(found, r)
 	}
 	return found

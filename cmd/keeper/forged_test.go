@@ -129,14 +129,19 @@ func TestPrecreatedStateDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const remove = "remove it"
+	const move = "put the pidfile (the state directory lives beside it) under directories only root or the daemon's user can change"
 	for _, tt := range []struct {
-		name  string
-		owner int
-		mode  os.FileMode
-		want  string
+		name        string
+		owner       int
+		mode        os.FileMode
+		parentOwner int // of the directory holding it (and the pidfile)
+		want, fix   string
 	}{
-		{"another user's", int(u.uid), 0o700, fmt.Sprintf("is owned by uid %d, not by the daemon's user", u.uid)},
-		{"world-writable", 0, 0o777, "is writable by group or others (mode 0777)"},
+		{"another user's", int(u.uid), 0o700, 0, fmt.Sprintf("is owned by uid %d, not by the daemon's user", u.uid), remove},
+		{"world-writable", 0, 0o777, 0, "is writable by group or others (mode 0777)", remove},
+		// Its owner may swap the state directory for one of its own.
+		{"in another user's directory", 0, 0o700, int(u.uid), fmt.Sprintf("is owned by uid %d, neither root nor the daemon's user", u.uid), move},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			k := newKeeperd(t, "[program:web]\ncommand=@DIR@/sleepy 1000\n")
@@ -157,8 +162,11 @@ func TestPrecreatedStateDir(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if err := os.Chown(k.dir, tt.parentOwner, -1); err != nil {
+				t.Fatal(err)
+			}
 			out, code := runKeeper(t, k.dir, keeperBin, "daemon", "-n", "-c", k.conf)
-			if code == 0 || !strings.Contains(out, tt.want) || !strings.Contains(out, "remove it") {
+			if code == 0 || !strings.Contains(out, tt.want) || !strings.Contains(out, tt.fix) {
 				t.Errorf("daemon on a %s state directory: exit %d, %q; want a refusal with %q and what to do", tt.name, code, out, tt.want)
 			}
 			if !processAlive(vp.PID) {

@@ -262,8 +262,12 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			}
 			os.Remove(path)
 			if !trusted {
-				// Nothing it names was ever checked: nothing is signalled
-				// or removed on its word.
+				// Nothing it names was ever checked (a previous daemon's
+				// record, or a forged one): no process is signalled on its
+				// word, and its socket goes only if the program's user owns it.
+				if socketOwner(r.Socket) == dirOwner(dir) {
+					removeStaleSocket(r.Socket)
+				}
 				d.log.Infof("session record %s (uid %d) dropped: its master (pid %d) is gone", path, owner, r.PID)
 				continue
 			}
@@ -313,10 +317,7 @@ func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, ui
 // user that directory belongs to, a record the daemon or that user wrote. It returns why not, or "". The pty program it sets in
 // r is the one running under p, whatever r said.
 func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir string, owner uint32) string {
-	var dirOwner uint32
-	if fi, err := os.Stat(dir); err == nil {
-		dirOwner = fi.Sys().(*syscall.Stat_t).Uid
-	}
+	dirOwner := dirOwner(dir)
 	var procOwner uint32 = math.MaxUint32
 	if fi, err := os.Stat(fmt.Sprintf("/proc/%d", p.PID)); err == nil {
 		procOwner = fi.Sys().(*syscall.Stat_t).Uid
@@ -369,6 +370,23 @@ func setPtyProgram(r *detach.Record) {
 // their program.
 func (d *Daemon) mark() []byte {
 	return []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
+}
+
+// dirOwner is the uid that owns a program's session directory: the
+// program's user (the daemon's when it cannot tell).
+func dirOwner(dir string) uint32 {
+	if fi, err := os.Stat(dir); err == nil {
+		return fi.Sys().(*syscall.Stat_t).Uid
+	}
+	return uint32(os.Geteuid())
+}
+
+// socketOwner is the uid that owns the socket file at path, or MaxUint32.
+func socketOwner(path string) uint32 {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		return fi.Sys().(*syscall.Stat_t).Uid
+	}
+	return math.MaxUint32
 }
 
 // sameSocket reports whether two paths name the same socket file.

@@ -107,3 +107,35 @@ func TestReapOrphanedPtyProgram(t *testing.T) {
 }
 
 func reapConfFor(maker string) string { return strings.ReplaceAll(reapConf, "MAKER", maker) }
+
+// TestStaleSocketAfterRestart: a session master killed while no daemon
+// ran leaves its socket behind; the next daemon drops the record (it signals
+// nothing on it) and removes the socket, which the program's user owns.
+func TestStaleSocketAfterRestart(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, reapConfFor(keeperBin+" dtach"))
+	k.start()
+	s := oneSession(t, k)
+	if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "shutdown"); code != 0 {
+		t.Fatalf("shutdown: exit %d: %s", code, out)
+	}
+	select {
+	case <-k.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the daemon did not exit after shutdown")
+	}
+	if err := syscall.Kill(s.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the master gone", 10*time.Second, func() bool { return !processAlive(s.PID) })
+	if _, err := os.Lstat(s.Socket); err != nil {
+		t.Fatalf("the killed master's socket is not there to be found stale: %v", err)
+	}
+	k2 := k.again()
+	k2.start()
+	waitFor(t, "the stale socket removed", 10*time.Second, func() bool {
+		runKeeper(t, k2.dir, keeperBin, "-c", k2.conf, "sessions")
+		_, err := os.Lstat(s.Socket)
+		return os.IsNotExist(err)
+	})
+}

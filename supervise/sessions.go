@@ -269,6 +269,9 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 					removeStaleSocket(r.Socket)
 				}
 				d.log.Infof("session record %s (uid %d) dropped: its master (pid %d) is gone", path, owner, r.PID)
+				if d.orphanOfProgram(r, e.Name(), dir) {
+					d.reapOrphanedPty(r)
+				}
 				continue
 			}
 			removeStaleSocket(v.Socket)
@@ -318,10 +321,7 @@ func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, ui
 // r is the one running under p, whatever r said.
 func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir string, owner uint32) string {
 	dirOwner := dirOwner(dir)
-	var procOwner uint32 = math.MaxUint32
-	if fi, err := os.Stat(fmt.Sprintf("/proc/%d", p.PID)); err == nil {
-		procOwner = fi.Sys().(*syscall.Stat_t).Uid
-	}
+	procOwner := procOwner(p.PID)
 	switch {
 	case r.Program != program:
 		return fmt.Sprintf("it names program %q but lies in %s's directory", r.Program, program)
@@ -370,6 +370,26 @@ func setPtyProgram(r *detach.Record) {
 // their program.
 func (d *Daemon) mark() []byte {
 	return []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
+}
+
+// orphanOfProgram reports whether the pty program an unverified record
+// names (the record of a previous daemon, whose master died while none
+// ran) is one of program's: a session leader (its terminal went with the
+// master), of the program's user, started under the program (it carries
+// its mark).
+func (d *Daemon) orphanOfProgram(r detach.Record, program, dir string) bool {
+	child, err := proctree.Stat(r.Child)
+	return r.Child > 1 && err == nil && child.StartTime == r.ChildStart && !child.Zombie() &&
+		r.Program == program && child.SessionLeader() &&
+		procOwner(child.PID) == dirOwner(dir) && hasProgramMark(child.PID, d.mark(), program)
+}
+
+// procOwner is the uid a process runs as, or MaxUint32.
+func procOwner(pid int) uint32 {
+	if fi, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		return fi.Sys().(*syscall.Stat_t).Uid
+	}
+	return math.MaxUint32
 }
 
 // dirOwner is the uid that owns a program's session directory: the
@@ -587,8 +607,8 @@ func sessionProcesses(snap *proctree.Snapshot, s Session) []proctree.Identity {
 		}
 	}
 	master, ok := snap.Get(s.PID)
-	if !ok || master.StartTime != s.StartTime {
-		// The master is gone: what is left is its pty program (which
+	if !ok || master.StartTime != s.StartTime || master.Zombie() {
+		// The master is gone (or dead, not yet reaped): what is left is its pty program (which
 		// ignored the hangup), its session and its descendants.
 		child, ok := snap.Get(s.Child)
 		if !ok || s.Child <= 1 || child.StartTime != s.ChildStart {

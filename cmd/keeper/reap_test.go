@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,10 +109,11 @@ func TestReapOrphanedPtyProgram(t *testing.T) {
 
 func reapConfFor(maker string) string { return strings.ReplaceAll(reapConf, "MAKER", maker) }
 
-// TestStaleSocketAfterRestart: a session master killed while no daemon
-// ran leaves its socket behind; the next daemon drops the record (it signals
-// nothing on it) and removes the socket, which the program's user owns.
-func TestStaleSocketAfterRestart(t *testing.T) {
+// TestSessionEndedWhileNoDaemonRan: a session master killed while no daemon
+// ran leaves its socket behind, and its pty program (it ignores SIGHUP);
+// the next daemon drops the record, removes the socket, which the
+// program's user owns, and kills the pty program, the program's own.
+func TestSessionEndedWhileNoDaemonRan(t *testing.T) {
 	t.Parallel()
 	k := newKeeperd(t, reapConfFor(keeperBin+" dtach"))
 	k.start()
@@ -131,11 +133,18 @@ func TestStaleSocketAfterRestart(t *testing.T) {
 	if _, err := os.Lstat(s.Socket); err != nil {
 		t.Fatalf("the killed master's socket is not there to be found stale: %v", err)
 	}
+	// The program would make its session again on the same path.
+	// The program would make its session again on the same path.
+	if b, err := os.ReadFile(filepath.Join(k.dir, "keeper.state", "sessions", "term", fmt.Sprintf("%d.session", s.PID))); true {
+		t.Logf("record: %s %v", b, err)
+	}
 	k2 := k.again()
+	k2.writeConf(k.body + "autostart=false\n")
 	k2.start()
 	waitFor(t, "the stale socket removed", 10*time.Second, func() bool {
 		runKeeper(t, k2.dir, keeperBin, "-c", k2.conf, "sessions")
 		_, err := os.Lstat(s.Socket)
 		return os.IsNotExist(err)
 	})
+	waitForLog(t, k2, "the orphaned pty program killed", 10*time.Second, func() bool { return !processAlive(s.ChildPID) })
 }

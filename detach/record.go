@@ -40,7 +40,8 @@ type Record struct {
 	Command    string `json:"command,omitempty"`
 }
 
-func recordPath(dir string, pid int) string {
+// RecordPath is where dir holds the record of the master pid.
+func RecordPath(dir string, pid int) string {
 	return filepath.Join(dir, strconv.Itoa(pid)+".session")
 }
 
@@ -79,11 +80,11 @@ func writeRecord(dir string, r Record, replace bool) error {
 	}
 	defer os.Remove(tmp.Name())
 	if replace {
-		err = os.Rename(tmp.Name(), recordPath(dir, r.PID))
+		err = os.Rename(tmp.Name(), RecordPath(dir, r.PID))
 	} else {
 		// A link never replaces an existing file: no record is lost
 		// to a writer that came second.
-		err = os.Link(tmp.Name(), recordPath(dir, r.PID))
+		err = os.Link(tmp.Name(), RecordPath(dir, r.PID))
 	}
 	if err != nil {
 		return fmt.Errorf("write session record: %w", err)
@@ -93,7 +94,7 @@ func writeRecord(dir string, r Record, replace bool) error {
 
 // RemoveRecord deletes the record of the master pid, if any.
 func RemoveRecord(dir string, pid int) {
-	os.Remove(recordPath(dir, pid))
+	os.Remove(RecordPath(dir, pid))
 }
 
 // ReadRecords returns every record in dir; unreadable files are skipped.

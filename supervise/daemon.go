@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"keeper/detach"
 	"keeper/proctree"
 	"keeper/supervise/logfile"
 )
@@ -63,7 +64,14 @@ type Daemon struct {
 	// same dtach master twice, and guards recordCache (parsed record
 	// files by path).
 	sessionsMu  sync.Mutex
-	recordCache map[string]*cachedRecord
+	recordCache map[string]cachedRecord
+	// verified holds the records whose masters passed verifyRecord, by
+	// file, as verified: what the daemon lists and signals while the file
+	// names the same master, whatever else it says later.
+	verified map[string]detach.Record
+	// orphanReaps counts the pty programs of ended sessions being killed
+	// (see reapOrphanedPty): the daemon does not exit before they are.
+	orphanReaps sync.WaitGroup
 
 	stopped chan struct{} // closed when Run returns
 	wake    chan struct{} // asks Run to act on a mood change
@@ -431,6 +439,7 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 				d.log.Warnf("release cgroups: %v", err)
 			}
 		}
+		d.orphanReaps.Wait()
 		d.mu.Lock()
 		d.closeAll()
 		d.mu.Unlock()

@@ -94,7 +94,7 @@ func (d *Daemon) stopInstanceTree(namespec string, main proctree.Identity, sig s
 // Session masters of the program not yet recorded (orphaned by a daemon
 // that died) are recorded now instead.
 func (d *Daemon) instanceTree(namespec string, main proctree.Identity) []proctree.Identity {
-	mark := []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
+	mark := d.mark()
 	// The program's processes are those of its cgroup, or without one
 	// those carrying its mark.
 	member := func(p proctree.Process) bool { return hasProgramMark(p.PID, mark, namespec) }

@@ -81,17 +81,20 @@ func (d *Daemon) sessionEnv(p *process, env []string) []string {
 
 // Session is one detached terminal session as listed.
 type Session struct {
-	Program   string    // namespec of the program it belongs to
-	Name      string    // the socket's file name
-	Socket    string    // the socket's path
-	PID       int       // the master's pid
-	StartTime uint64    // the master's start time, with PID its identity
-	Maker     string    // "keeper" or "dtach"
-	Child     int       // the program on the pty, 0 when gone
-	Command   string    // its command line
-	Clients   int       // clients connected to the socket
-	Attached  bool      // a client is attached (the socket's owner-exec bit)
-	Created   time.Time // when the session was first recorded
+	Program   string // namespec of the program it belongs to
+	Name      string // the socket's file name
+	Socket    string // the socket's path
+	PID       int    // the master's pid
+	StartTime uint64 // the master's start time, with PID its identity
+	Maker     string // "keeper" or "dtach"
+	Child     int    // the program on the pty, 0 when gone
+	// ChildStart is Child's start time when the daemon checked it: with
+	// Child its identity, which reaping needs once the master is gone.
+	ChildStart uint64
+	Command    string    // its command line
+	Clients    int       // clients connected to the socket
+	Attached   bool      // a client is attached (the socket's owner-exec bit)
+	Created    time.Time // when the session was first recorded
 }
 
 // State is "attached" or "detached".
@@ -128,10 +131,15 @@ func (d *Daemon) Sessions(names []string) ([]Session, error) {
 		if want != nil && !want[r.Program] {
 			continue
 		}
+		if r.Child == 0 {
+			r = d.notePtyProgram(r)
+		}
 		s := Session{Program: r.Program, Name: r.Name, Socket: r.Socket, PID: r.PID,
-			StartTime: r.StartTime, Maker: r.Maker, Created: r.Created, Child: r.Child, Command: r.Command}
+			StartTime: r.StartTime, Maker: r.Maker, Created: r.Created, Child: r.Child, ChildStart: r.ChildStart,
+			Command: r.Command}
 		if p, err := proctree.Stat(r.Child); r.Child == 0 || err != nil || p.StartTime != r.ChildStart {
 			s.Child, s.Command = ptyProgram(r.PID)
+			s.ChildStart = 0
 		}
 		if fi, err := os.Stat(s.Socket); err == nil {
 			s.Attached = fi.Mode().Perm()&0o100 != 0
@@ -200,19 +208,19 @@ type cachedRecord struct {
 	mod   time.Time
 	rec   detach.Record
 	owner uint32 // the file's owner
-	// verified says rec's master passed verifyRecord; rec's pty program is
-	// then the one found under that master, not what the file claims.
-	verified bool
 }
 
 // liveRecords reads every record and keeps those whose master is still the
-// same process and passes verifyRecord; the others are deleted, with their
-// stale sockets and, for a verified session whose master ended, what is
+// same process and passes verifyRecord; the others are deleted, with, for a
+// session verified while its master lived, its stale socket and what is
 // left of its pty program.
 func (d *Daemon) liveRecords() ([]detach.Record, error) {
 	dirs, err := os.ReadDir(d.sessionsRoot())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	if d.verified == nil {
+		d.verified = map[string]detach.Record{}
 	}
 	var live []detach.Record
 	seen := map[string]bool{}
@@ -227,44 +235,48 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 				continue
 			}
 			path := filepath.Join(dir, f.Name())
-			c, err := d.readRecordCached(path, f)
+			r, owner, err := d.readRecordCached(path, f)
 			if errors.Is(err, detach.ErrBadRecord) {
 				os.Remove(path)
-				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", e.Name(), err, c.owner)
+				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", e.Name(), err, owner)
 				continue
 			}
 			if err != nil {
 				continue
 			}
 			seen[path] = true
-			r := c.rec
+			v, trusted := d.verified[path]
+			trusted = trusted && v.PID == r.PID && v.StartTime == r.StartTime
 			if p, err := proctree.Stat(r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
-				if !c.verified {
-					if why := d.verifyRecord(&c.rec, p, e.Name(), dir, c.owner); why != "" {
+				if !trusted {
+					if why := d.verifyRecord(&r, p, e.Name(), dir, owner); why != "" {
 						os.Remove(path)
-						delete(d.recordCache, path)
-						d.log.Warnf("session record %s (uid %d) dropped: %s", path, c.owner, why)
+						d.log.Warnf("session record %s (uid %d) dropped: %s", path, owner, why)
 						continue
 					}
-					c.verified = true
+					v = r
+					d.verified[path] = v
 				}
-				if c.rec.Child == 0 {
-					// Verified before its pty program started.
-					setPtyProgram(&c.rec)
-				}
-				live = append(live, c.rec)
+				live = append(live, v)
 				continue
 			}
 			os.Remove(path)
-			if !c.verified {
-				// Nothing it names was ever checked: nothing is signalled
-				// or removed on its word.
-				d.log.Infof("session record %s (uid %d) dropped: its master (pid %d) is gone", path, c.owner, r.PID)
+			if !trusted {
+				// Nothing it names was ever checked (a previous daemon's
+				// record, or a forged one): no process is signalled on its
+				// word, and its socket goes only if the program's user owns it.
+				if socketOwner(r.Socket) == dirOwner(dir) {
+					removeStaleSocket(r.Socket)
+				}
+				d.log.Infof("session record %s (uid %d) dropped: its master (pid %d) is gone", path, owner, r.PID)
+				if d.orphanOfProgram(r, e.Name(), dir) {
+					d.reapOrphanedPty(r)
+				}
 				continue
 			}
-			removeStaleSocket(r.Socket)
-			d.log.Infof("session %s of %s ended (master pid %d): record dropped", r.Name, r.Program, r.PID)
-			d.reapOrphanedPty(r)
+			removeStaleSocket(v.Socket)
+			d.log.Infof("session %s of %s ended (master pid %d): record dropped", v.Name, v.Program, v.PID)
+			d.reapOrphanedPty(v)
 		}
 	}
 	for path := range d.recordCache {
@@ -272,29 +284,31 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			delete(d.recordCache, path)
 		}
 	}
+	for path := range d.verified {
+		if !seen[path] {
+			delete(d.verified, path)
+		}
+	}
 	return live, nil
 }
 
-// readRecordCached returns the cache entry of the record file at path,
-// read again if the file changed (a rewritten record is verified again).
-func (d *Daemon) readRecordCached(path string, f os.DirEntry) (*cachedRecord, error) {
+func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, uint32, error) {
 	info, err := f.Info()
 	if err != nil {
-		return &cachedRecord{}, err
+		return detach.Record{}, 0, err
 	}
 	if c, ok := d.recordCache[path]; ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
-		return c, nil
+		return c.rec, c.owner, nil
 	}
 	r, owner, err := detach.ReadRecordFile(path)
 	if err != nil {
-		return &cachedRecord{owner: owner}, err
+		return r, owner, err
 	}
 	if d.recordCache == nil {
-		d.recordCache = map[string]*cachedRecord{}
+		d.recordCache = map[string]cachedRecord{}
 	}
-	c := &cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r, owner: owner}
-	d.recordCache[path] = c
-	return c, nil
+	d.recordCache[path] = cachedRecord{size: info.Size(), mod: info.ModTime(), rec: r, owner: owner}
+	return r, owner, nil
 }
 
 // verifyRecord checks a record's claim before the daemon lists the session
@@ -302,18 +316,12 @@ func (d *Daemon) readRecordCached(path string, f os.DirEntry) (*cachedRecord, er
 // directory, naming any process. The master p must be what discovery looks
 // for (a session leader with no terminal, holding a pty master, listening
 // on the recorded socket), belong to the program whose directory holds the
-// record, and run as the user that directory belongs to, a record the daemon
-// or that user wrote. It returns why not, or "". The pty program it sets in
+// record (started under it: it carries the program's mark), and run as the
+// user that directory belongs to, a record the daemon or that user wrote. It returns why not, or "". The pty program it sets in
 // r is the one running under p, whatever r said.
 func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir string, owner uint32) string {
-	var dirOwner uint32
-	if fi, err := os.Stat(dir); err == nil {
-		dirOwner = fi.Sys().(*syscall.Stat_t).Uid
-	}
-	var procOwner uint32 = math.MaxUint32
-	if fi, err := os.Stat(fmt.Sprintf("/proc/%d", p.PID)); err == nil {
-		procOwner = fi.Sys().(*syscall.Stat_t).Uid
-	}
+	dirOwner := dirOwner(dir)
+	procOwner := procOwner(p.PID)
 	switch {
 	case r.Program != program:
 		return fmt.Sprintf("it names program %q but lies in %s's directory", r.Program, program)
@@ -321,6 +329,8 @@ func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir
 		return fmt.Sprintf("written by uid %d, neither the program's user (%d) nor the daemon's", owner, dirOwner)
 	case procOwner != dirOwner:
 		return fmt.Sprintf("pid %d runs as uid %d, not as the program's user (%d)", p.PID, procOwner, dirOwner)
+	case !hasProgramMark(p.PID, d.mark(), program):
+		return fmt.Sprintf("pid %d was not started under %s (its environment lacks the program's mark)", p.PID, program)
 	case !p.SessionLeader() || p.HasTTY():
 		return fmt.Sprintf("pid %d is not a session master (a session leader without a terminal)", p.PID)
 	case !holdsPtyMaster(p.PID):
@@ -333,6 +343,18 @@ func (d *Daemon) verifyRecord(r *detach.Record, p proctree.Process, program, dir
 	return ""
 }
 
+// notePtyProgram finds the pty program of a session verified before that
+// program started, and keeps it with the verified record: if the master is
+// killed later, that is the program liveRecords reaps.
+func (d *Daemon) notePtyProgram(r detach.Record) detach.Record {
+	setPtyProgram(&r)
+	path := detach.RecordPath(d.sessionDir(r.Program), r.PID)
+	if v, ok := d.verified[path]; ok && v.PID == r.PID && v.StartTime == r.StartTime {
+		d.verified[path] = r
+	}
+	return r
+}
+
 // setPtyProgram notes in r the program on its master's pty, if it has
 // started; r's master must be verified.
 func setPtyProgram(r *detach.Record) {
@@ -341,6 +363,50 @@ func setPtyProgram(r *detach.Record) {
 			r.Child, r.ChildStart, r.Command = child, c.StartTime, command
 		}
 	}
+}
+
+// mark is what the daemon puts in the environment of its programs, and so
+// of everything they start: descendants carry it, with ProgramEnv naming
+// their program.
+func (d *Daemon) mark() []byte {
+	return []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
+}
+
+// orphanOfProgram reports whether the pty program an unverified record
+// names (the record of a previous daemon, whose master died while none
+// ran) is one of program's: a session leader (its terminal went with the
+// master), of the program's user, started under the program (it carries
+// its mark).
+func (d *Daemon) orphanOfProgram(r detach.Record, program, dir string) bool {
+	child, err := proctree.Stat(r.Child)
+	return r.Child > 1 && err == nil && child.StartTime == r.ChildStart && !child.Zombie() &&
+		r.Program == program && child.SessionLeader() &&
+		procOwner(child.PID) == dirOwner(dir) && hasProgramMark(child.PID, d.mark(), program)
+}
+
+// procOwner is the uid a process runs as, or MaxUint32.
+func procOwner(pid int) uint32 {
+	if fi, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		return fi.Sys().(*syscall.Stat_t).Uid
+	}
+	return math.MaxUint32
+}
+
+// dirOwner is the uid that owns a program's session directory: the
+// program's user (the daemon's when it cannot tell).
+func dirOwner(dir string) uint32 {
+	if fi, err := os.Stat(dir); err == nil {
+		return fi.Sys().(*syscall.Stat_t).Uid
+	}
+	return uint32(os.Geteuid())
+}
+
+// socketOwner is the uid that owns the socket file at path, or MaxUint32.
+func socketOwner(path string) uint32 {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		return fi.Sys().(*syscall.Stat_t).Uid
+	}
+	return math.MaxUint32
 }
 
 // sameSocket reports whether two paths name the same socket file.
@@ -373,8 +439,8 @@ func removeStaleSocket(path string) {
 const maxWalk = 100000
 
 // discover finds masters of the real dtach started under this daemon's
-// programs that have no record yet, and records them. Such a master is
-// in the daemon's tree: under the program, or re-parented to the daemon
+// programs that have no record yet, and records them once verifyRecord
+// accepts them. Such a master is in the daemon's tree: under the program, or re-parented to the daemon
 // (a child subreaper); after a daemon restart only records find it.
 func (d *Daemon) discover(known []detach.Record) []detach.Record {
 	recorded := map[int]bool{}
@@ -382,7 +448,7 @@ func (d *Daemon) discover(known []detach.Record) []detach.Record {
 		recorded[r.PID] = true
 	}
 	self := os.Getpid()
-	mark := []byte(detach.DaemonEnv + "=" + d.cfg.Server.File + "\x00")
+	mark := d.mark()
 	var found []detach.Record
 	queue, _ := proctree.ChildrenOf(self)
 	for visited := 0; len(queue) > 0 && visited < maxWalk; visited++ {
@@ -406,14 +472,25 @@ func (d *Daemon) discover(known []detach.Record) []detach.Record {
 			queue = append(queue, kids...)
 			continue
 		}
+		if why := d.verifyRecord(&r, p, r.Program, d.sessionDir(r.Program), uint32(os.Geteuid())); why != "" {
+			d.log.Warnf("session master %d of %s not recorded: %s", p.PID, r.Program, why)
+			continue
+		}
 		d.adoptMaster(r)
+		d.verified[detach.RecordPath(d.sessionDir(r.Program), r.PID)] = r
 		found = append(found, r)
 	}
 	return found
 }
 
-// adoptMaster records a dtach master found in the process table.
+// adoptMaster records a dtach master found in the process table, unless
+// the master already has a record.
 func (d *Daemon) adoptMaster(r detach.Record) {
+	if r.Program == "" || r.Program != filepath.Base(r.Program) || r.Program == ".." {
+		// The name comes from the master's environment: never a path.
+		d.log.Warnf("record session %s of %q (master pid %d): not a program's name", r.Name, r.Program, r.PID)
+		return
+	}
 	added, err := detach.AddRecord(d.sessionDir(r.Program), r)
 	if err != nil {
 		d.log.Warnf("record session %s of %s: %v", r.Name, r.Program, err)
@@ -518,7 +595,8 @@ func (d *Daemon) KillSessions(names []string) ([]Session, error) {
 
 // sessionProcesses lists everything a session consists of in snap: the
 // master, its descendants, and every process in the session of the
-// program on its pty (which may have left the master's tree).
+// program on its pty (which may have left the master's tree); once the
+// master is gone, the pty program s names, its session and descendants.
 func sessionProcesses(snap *proctree.Snapshot, s Session) []proctree.Identity {
 	seen := map[int]bool{}
 	var ids []proctree.Identity
@@ -529,8 +607,23 @@ func sessionProcesses(snap *proctree.Snapshot, s Session) []proctree.Identity {
 		}
 	}
 	master, ok := snap.Get(s.PID)
-	if !ok || master.StartTime != s.StartTime {
-		return nil
+	if !ok || master.StartTime != s.StartTime || master.Zombie() {
+		// The master is gone (or dead, not yet reaped): what is left is its pty program (which
+		// ignored the hangup), its session and its descendants.
+		child, ok := snap.Get(s.Child)
+		if !ok || s.Child <= 1 || child.StartTime != s.ChildStart {
+			return nil
+		}
+		add(child)
+		if child.SessionLeader() {
+			for _, p := range snap.InSession(child.SID) {
+				add(p)
+			}
+		}
+		for _, p := range snap.Descendants(child.PID) {
+			add(p)
+		}
+		return ids
 	}
 	add(master)
 	for _, p := range snap.Descendants(s.PID) {
@@ -595,29 +688,26 @@ func (d *Daemon) reapSessions(list []Session) {
 // reapOrphanedPty kills what is left of a session whose master is gone: a
 // pty program that ignored the hangup (and everything in its session, or
 // descending from it) would otherwise run on untracked, with no terminal
-// anyone can reach. It works in the background: reaping waits.
+// anyone can reach. It works in the background (a listing does not wait
+// for it); the daemon waits for it before it exits.
 func (d *Daemon) reapOrphanedPty(r detach.Record) {
 	if r.Child <= 1 {
-		return
-	}
-	child, err := proctree.Stat(r.Child)
-	if err != nil || child.StartTime != r.ChildStart || child.Zombie() {
 		return
 	}
 	snap, err := proctree.Take()
 	if err != nil {
 		return
 	}
-	seen := map[int]bool{}
-	var ids []proctree.Identity
-	for _, p := range append(append(snap.InSession(child.SID), child), snap.Descendants(child.PID)...) {
-		if !seen[p.PID] && !p.Zombie() && p.PID > 1 {
-			seen[p.PID] = true
-			ids = append(ids, p.Identity())
-		}
+	ids := sessionProcesses(snap, Session{PID: r.PID, StartTime: r.StartTime, Child: r.Child, ChildStart: r.ChildStart})
+	if len(ids) == 0 {
+		return
 	}
 	d.log.Warnf("session %s of %s: pty program %d outlived its master; killing %d processes", r.Name, r.Program, r.Child, len(ids))
-	go killAll(ids, sessionGrace)
+	d.orphanReaps.Add(1)
+	go func() {
+		defer d.orphanReaps.Done()
+		killAll(ids, sessionGrace)
+	}()
 }
 
 // killAll sends SIGTERM to ids, then SIGKILL to those left after grace.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -22,6 +23,9 @@ import (
 // be a real directory (not a symlink) owned by the daemon's user and
 // writable by no one else.
 func checkStateDir(dir string) error {
+	if err := checkPathTo(filepath.Dir(dir)); err != nil {
+		return err
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create state directory %s: %w", dir, err)
 	}
@@ -29,6 +33,61 @@ func checkStateDir(dir string) error {
 		if err := checkOwnDir(d); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkPathTo refuses a path on which another user could swap what the
+// daemon finds: every directory on the way to dir must be owned by root or
+// the daemon's user and writable by no one else unless sticky (as /tmp),
+// and every symlink on the way, which is followed, owned by one of them.
+// A part that does not exist yet ends the check: the daemon creates it.
+func checkPathTo(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("check state directory path %s: %w", dir, err)
+	}
+	const fix = "put the pidfile (the state directory lives beside it) under directories only root or the daemon's user can change"
+	euid := uint32(os.Geteuid())
+	todo := strings.Split(abs, "/")
+	resolved := "/"
+	for links := 0; len(todo) > 0; {
+		name := todo[0]
+		todo = todo[1:]
+		if name == "" || name == "." {
+			continue
+		}
+		next := filepath.Join(resolved, name)
+		fi, err := os.Lstat(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("check state directory path %s: %w", dir, err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case st.Uid != 0 && st.Uid != euid:
+			return fmt.Errorf("check state directory path %s: %s is owned by uid %d, neither root nor the daemon's user; %s", dir, next, st.Uid, fix)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if links++; links > 40 {
+				return fmt.Errorf("check state directory path %s: %w", dir, unix.ELOOP)
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return fmt.Errorf("check state directory path %s: %w", dir, err)
+			}
+			if filepath.IsAbs(target) {
+				resolved = "/"
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+			continue
+		case !fi.IsDir():
+			return fmt.Errorf("check state directory path %s: %s is not a directory", dir, next)
+		case fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0:
+			return fmt.Errorf("check state directory path %s: %s is writable by group or others (mode %04o) and not sticky; %s", dir, next, fi.Mode().Perm(), fix)
+		}
+		resolved = next
 	}
 	return nil
 }

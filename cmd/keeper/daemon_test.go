@@ -94,6 +94,15 @@ func newKeeperd(t *testing.T, body string) *keeperd {
 	return k
 }
 
+// again returns a daemon on k's directory and config, to start once k's
+// has exited.
+func (k *keeperd) again() *keeperd {
+	k2 := *k
+	k2.cmd, k2.detachedPid = nil, 0
+	k2.exited, k2.output = make(chan struct{}), &lockedBuffer{}
+	return &k2
+}
+
 // writeConf writes the config: the daemon's sections, then body.
 func (k *keeperd) writeConf(body string) {
 	k.t.Helper()

@@ -129,14 +129,19 @@ func TestPrecreatedStateDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const remove = "remove it"
+	const move = "put the pidfile (the state directory lives beside it) under directories only root or the daemon's user can change"
 	for _, tt := range []struct {
-		name  string
-		owner int
-		mode  os.FileMode
-		want  string
+		name        string
+		owner       int
+		mode        os.FileMode
+		parentOwner int // of the directory holding it (and the pidfile)
+		want, fix   string
 	}{
-		{"another user's", int(u.uid), 0o700, fmt.Sprintf("is owned by uid %d, not by the daemon's user", u.uid)},
-		{"world-writable", 0, 0o777, "is writable by group or others (mode 0777)"},
+		{"another user's", int(u.uid), 0o700, 0, fmt.Sprintf("is owned by uid %d, not by the daemon's user", u.uid), remove},
+		{"world-writable", 0, 0o777, 0, "is writable by group or others (mode 0777)", remove},
+		// Its owner may swap the state directory for one of its own.
+		{"in another user's directory", 0, 0o700, int(u.uid), fmt.Sprintf("is owned by uid %d, neither root nor the daemon's user", u.uid), move},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			k := newKeeperd(t, "[program:web]\ncommand=@DIR@/sleepy 1000\n")
@@ -157,8 +162,11 @@ func TestPrecreatedStateDir(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if err := os.Chown(k.dir, tt.parentOwner, -1); err != nil {
+				t.Fatal(err)
+			}
 			out, code := runKeeper(t, k.dir, keeperBin, "daemon", "-n", "-c", k.conf)
-			if code == 0 || !strings.Contains(out, tt.want) || !strings.Contains(out, "remove it") {
+			if code == 0 || !strings.Contains(out, tt.want) || !strings.Contains(out, tt.fix) {
 				t.Errorf("daemon on a %s state directory: exit %d, %q; want a refusal with %q and what to do", tt.name, code, out, tt.want)
 			}
 			if !processAlive(vp.PID) {
@@ -287,4 +295,68 @@ func TestSpawnIntent(t *testing.T) {
 	}
 	k.waitLog("it died while starting it", 5*time.Second)
 	k.waitState("web", 5*time.Second, "RUNNING")
+}
+
+// TestForgedRecordOfAnotherProgram: two programs run as the same user; one
+// copies a record of the other's real session master into its own session
+// directory. The master passes every check but one: it was not started
+// under the program whose directory holds the record. kill-sessions of the
+// forger leaves it alone.
+func TestForgedRecordOfAnotherProgram(t *testing.T) {
+	t.Parallel()
+	u := newTestUser(t)
+	dtach := peer.Need(t, "dtach")
+	k := newKeeperd(t, fmt.Sprintf(`
+[program:owner]
+command=%s -n @DIR@/home/o.sock @DIR@/sleepy 1000
+user=%s
+startsecs=0
+autorestart=false
+
+[program:forger]
+command=/bin/sh -c 'cp @DIR@/forged/* "$KEEPER_SESSION_DIR"; touch "$KEEPER_SESSION_DIR/done"; exec sleep 1000'
+user=%[2]s
+startsecs=0
+autostart=false
+`, dtach, u.name))
+	// The user reaches its session directories and writes its socket.
+	for dir, owner := range map[string]uint32{k.dir: 0, filepath.Join(k.dir, "home"): u.uid} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, int(owner), -1); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k.start()
+	s := oneSession(t, k)
+	master, err := proctree.Stat(s.PID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record, _ := json.Marshal(detach.Record{Name: s.Name, Socket: s.Socket, Program: "forger",
+		PID: s.PID, StartTime: master.StartTime, Created: time.Now(), Maker: "dtach"})
+	if err := os.MkdirAll(filepath.Join(k.dir, "forged"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(k.dir, "forged", fmt.Sprintf("%d.session", s.PID)), record, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.mustCall("supervisor.startProcess", "forger", true)
+	dir := filepath.Join(k.dir, "keeper.state", "sessions", "forger")
+	waitFor(t, "the forged record", 10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(dir, "done"))
+		return err == nil
+	})
+
+	if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "kill-sessions", "forger"); code != 0 {
+		t.Errorf("kill-sessions forger: exit %d: %s", code, out)
+	}
+	if !processAlive(s.PID) {
+		t.Fatalf("kill-sessions forger killed the session master %d of program owner", s.PID)
+	}
+	k.waitLog(fmt.Sprintf("%d.session (uid %d) dropped: pid %d was not started under forger", s.PID, u.uid, s.PID), 5*time.Second)
 }

@@ -414,6 +414,7 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	defer stopWatching()
 	go d.watchMemory(watchCtx)
 	go d.runTicks()
+	go d.watchSessions()
 	for {
 		select {
 		case <-ctx.Done():

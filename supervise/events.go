@@ -50,6 +50,13 @@ var eventParents = map[string]string{
 	"PROCESS_GROUP":         "EVENT",
 	"PROCESS_GROUP_ADDED":   "PROCESS_GROUP",
 	"PROCESS_GROUP_REMOVED": "PROCESS_GROUP",
+
+	// keeper's own (session_events.go).
+	"KEEPER_SESSION":     "EVENT",
+	eventSessionCreated:  "KEEPER_SESSION",
+	eventSessionEnded:    "KEEPER_SESSION",
+	eventSessionAttached: "KEEPER_SESSION",
+	eventSessionDetached: "KEEPER_SESSION",
 }
 
 // The events keeper publishes whose names are not built from a state.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -350,5 +351,71 @@ func TestEventListenerMemmon(t *testing.T) {
 	want := "TICK_5 RUNNING pid changed -> RUNNING when\n"
 	if records[0] != want || records[1] != want {
 		t.Errorf("supervisord's memmon recorded %q, keeper's %q; want %q", records[0], records[1], want)
+	}
+}
+
+// TestSessionEvents: a listener subscribed to KEEPER_SESSION hears a
+// program's session created, attached, detached and ended, with the
+// program, session name, socket and master pid; one subscribed only to
+// PROCESS_STATE hears none of them.
+func TestSessionEvents(t *testing.T) {
+	t.Parallel()
+	python := peer.Need(t, "python3-supervisor")
+	recorder, err := filepath.Abs("testdata/events/recorder.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKeeperd(t, fmt.Sprintf(`
+[eventlistener:sessions]
+command=%[1]s %[2]s @DIR@/sessions.txt
+events=KEEPER_SESSION
+
+[eventlistener:states]
+command=%[1]s %[2]s @DIR@/states.txt
+events=PROCESS_STATE
+
+[program:term]
+command=/bin/sh -c '[ -e @DIR@/go ] || sleep 1000; %[3]s dtach -n @DIR@/t.sock /bin/sh; exec @DIR@/sleepy 1000'
+startsecs=0
+`, python, recorder, keeperBin))
+	k.start()
+	k.waitState("sessions:sessions", 10*time.Second, "RUNNING")
+	if err := os.WriteFile(filepath.Join(k.dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.mustCall("supervisor.stopProcess", "term")
+	k.mustCall("supervisor.startProcess", "term")
+	events := func() string { return readFileOrEmpty(filepath.Join(k.dir, "sessions.txt")) }
+	waitFor(t, "KEEPER_SESSION_CREATED", 10*time.Second, func() bool {
+		return strings.Contains(events(), "KEEPER_SESSION_CREATED")
+	})
+	c := startTerm(t, k.dir, nil, keeperBin, "attach", filepath.Join(k.dir, "t.sock"))
+	waitFor(t, "KEEPER_SESSION_ATTACHED", 10*time.Second, func() bool {
+		return strings.Contains(events(), "KEEPER_SESSION_ATTACHED")
+	})
+	c.send(detachKey)
+	c.wait(5 * time.Second)
+	waitFor(t, "KEEPER_SESSION_DETACHED", 10*time.Second, func() bool {
+		return strings.Contains(events(), "KEEPER_SESSION_DETACHED")
+	})
+	runKeeper(t, k.dir, keeperBin, "-c", k.conf, "kill-sessions")
+	waitFor(t, "KEEPER_SESSION_ENDED", 10*time.Second, func() bool {
+		return strings.Contains(events(), "KEEPER_SESSION_ENDED")
+	})
+	var names []string
+	for _, line := range strings.Split(events(), "\n") {
+		if name, rest, ok := strings.Cut(line, " "); ok && strings.HasPrefix(name, "KEEPER_SESSION_") {
+			names = append(names, name)
+			if !strings.Contains(rest, "program=term") || !strings.Contains(rest, "session=t.sock") || !strings.Contains(rest, "socket="+filepath.Join(k.dir, "t.sock")) {
+				t.Errorf("event %q lacks the program, session or socket", line)
+			}
+		}
+	}
+	want := []string{"KEEPER_SESSION_CREATED", "KEEPER_SESSION_ATTACHED", "KEEPER_SESSION_DETACHED", "KEEPER_SESSION_ENDED"}
+	if !slices.Equal(names, want) {
+		t.Errorf("session events %v, want %v", names, want)
+	}
+	if strings.Contains(readFileOrEmpty(filepath.Join(k.dir, "states.txt")), "KEEPER_SESSION") {
+		t.Error("a PROCESS_STATE listener got session events")
 	}
 }

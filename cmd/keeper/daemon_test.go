@@ -1171,7 +1171,13 @@ startsecs=0
 	lineNo := strings.Count(readFileT(t, k.conf), "\n")
 	syscall.Kill(pid, syscall.SIGHUP)
 	k.waitLog(fmt.Sprintf("%s:%d: [program:broken] autorestart", k.conf, lineNo), 10*time.Second)
-	k.waitState("added", 10*time.Second, "RUNNING")
+	// The restart goes on with the old config: until it is up, calls are
+	// answered SHUTDOWN_STATE.
+	waitForLog(t, k, "added RUNNING after the broken config", 10*time.Second, func() bool {
+		v, err := k.call("supervisor.getProcessInfo", "added")
+		s, _ := v.(xmlrpc.Struct)
+		return err == nil && statename(s) == "RUNNING"
+	})
 	k.waitState("a", 5*time.Second, "RUNNING")
 	k.writeConf(good)
 

@@ -52,11 +52,13 @@ var eventParents = map[string]string{
 	"PROCESS_GROUP_REMOVED": "PROCESS_GROUP",
 
 	// keeper's own (session_events.go).
-	"KEEPER_SESSION":     "EVENT",
-	eventSessionCreated:  "KEEPER_SESSION",
-	eventSessionEnded:    "KEEPER_SESSION",
-	eventSessionAttached: "KEEPER_SESSION",
-	eventSessionDetached: "KEEPER_SESSION",
+	"KEEPER_SESSION":       "EVENT",
+	eventSessionCreated:    "KEEPER_SESSION",
+	eventSessionEnded:      "KEEPER_SESSION",
+	eventSessionAttached:   "KEEPER_SESSION",
+	eventSessionDetached:   "KEEPER_SESSION",
+	eventHealthcheckFailed: "EVENT",
+	eventMemoryLimit:       "EVENT",
 }
 
 // The events keeper publishes whose names are not built from a state.

@@ -51,7 +51,7 @@ func (p *process) watchHealth(pid int) {
 			if p.pid == pid && p.state == Running {
 				p.d.log.Warnf("health check of %s failed (%d of %d in a row; healthcheck = %s)", p.cfg.Name, failures, h.Retries, h.Check)
 				if failures >= h.Retries {
-					p.restart(fmt.Sprintf("%d failed health checks (%s)", failures, h.Check))
+					p.restart(fmt.Sprintf("%d failed health checks (%s)", failures, h.Check), eventHealthcheckFailed)
 				}
 			}
 			p.d.mu.Unlock()

@@ -75,7 +75,7 @@ func (d *Daemon) checkMemory(names []string) {
 		}
 		if now.Sub(p.overMemorySince) >= p.cfg.MemoryLimitGrace {
 			p.overMemorySince = time.Time{}
-			p.restart(fmt.Sprintf("memory %s over memory_limit %s for %s", formatSize(used), formatSize(uint64(p.cfg.MemoryLimit)), p.cfg.MemoryLimitGrace))
+			p.restart(fmt.Sprintf("memory %s over memory_limit %s for %s", formatSize(used), formatSize(uint64(p.cfg.MemoryLimit)), p.cfg.MemoryLimitGrace), eventMemoryLimit)
 		}
 	}
 }

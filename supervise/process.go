@@ -285,10 +285,12 @@ func (p *process) maybeRestart(expected bool) {
 }
 
 // restart stops the process and starts it again once it stopped, saying
-// why in the log and at the end of its status line.
-func (p *process) restart(why string) {
+// why in the log and at the end of its status line; the event, keeper's
+// own, tells listeners first.
+func (p *process) restart(why, event string) {
 	p.restartNote = "restarted: " + why
 	p.d.log.Warnf("restarting %s: %s", p.cfg.Name, why)
+	p.d.publishLocked(restartEvent(event, p, why))
 	p.restartAfterStop = true
 	p.stop()
 }

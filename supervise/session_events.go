@@ -19,6 +19,19 @@ const (
 	eventSessionDetached = "KEEPER_SESSION_DETACHED"
 )
 
+// keeper's restart events: a program restarted for failed health checks,
+// or for using more memory than its memory_limit.
+const (
+	eventHealthcheckFailed = "KEEPER_HEALTHCHECK_FAILED"
+	eventMemoryLimit       = "KEEPER_MEMORY_LIMIT_EXCEEDED"
+)
+
+// restartEvent is one of those: "processname:X groupname:Y pid:N", then
+// the reason after a newline.
+func restartEvent(name string, p *process, why string) Event {
+	return Event{Name: name, Payload: fmt.Sprintf("processname:%s groupname:%s pid:%d\n%s", p.cfg.Name, p.group, p.pid, why)}
+}
+
 // sessionWatchEvery is how often the sessions are looked at while a
 // listener wants their events (and never otherwise).
 const sessionWatchEvery = time.Second

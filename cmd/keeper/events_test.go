@@ -419,3 +419,34 @@ startsecs=0
 		t.Error("a PROCESS_STATE listener got session events")
 	}
 }
+
+// TestHealthcheckEvent: a listener subscribed to KEEPER_HEALTHCHECK_FAILED
+// hears a program restarted for its failed health checks, with the reason.
+func TestHealthcheckEvent(t *testing.T) {
+	t.Parallel()
+	python := peer.Need(t, "python3-supervisor")
+	recorder, err := filepath.Abs("testdata/events/recorder.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKeeperd(t, fmt.Sprintf(`
+[eventlistener:health]
+command=%s %s @DIR@/health.txt
+events=KEEPER_HEALTHCHECK_FAILED
+
+[program:sick]
+command=@DIR@/sleepy 1000
+startsecs=0
+healthcheck=exec:false
+healthcheck_interval=1
+healthcheck_retries=1
+`, python, recorder))
+	k.start()
+	waitFor(t, "KEEPER_HEALTHCHECK_FAILED", 15*time.Second, func() bool {
+		return strings.Contains(readFileOrEmpty(filepath.Join(k.dir, "health.txt")), "KEEPER_HEALTHCHECK_FAILED")
+	})
+	got := readFileOrEmpty(filepath.Join(k.dir, "health.txt"))
+	if !strings.Contains(got, "processname=sick") || !strings.Contains(got, "1 failed health checks (exec:false)") {
+		t.Errorf("the event lacks the program or the reason:\n%s", got)
+	}
+}

@@ -38,6 +38,9 @@ bin/keeper-bench supervise -keeper bin/keeper -supervisord "$SUPERVISORD" -super
 	-programs "${PROGRAMS:-50}" -status "${STATUS:-30}" -calls "${CALLS:-200}" \
 	-respawns "${RESPAWNS:-12}" -starts "${STARTS:-5}" ${BENCH_ARGS:-}
 echo
+# A dependency tree started cold, and the CPU of health checks.
+bin/keeper-bench deps -keeper bin/keeper -supervisord "$SUPERVISORD"
+echo
 # The remote faces: [inet_http_server] with auth, and an event listener
 # (supervisor.childutils under python3).
 exec bin/keeper-bench remote -keeper bin/keeper -supervisord "$SUPERVISORD" \

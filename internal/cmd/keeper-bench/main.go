@@ -28,6 +28,8 @@ import (
 const usage = `usage: keeper-bench detach [flags]   compare keeper dtach with dtach
        keeper-bench supervise [flags] compare keeper daemon with supervisord
        keeper-bench remote [flags]    [inet_http_server] and event listeners, keeper vs supervisord
+       keeper-bench deps [flags]      a dependency tree started cold (ready=tcp) vs supervisord's priorities; health check CPU
+       keeper-bench listen -port N    wait, then listen on a port (the programs of bench deps)
        keeper-bench sessions [flags]  time keeper sessions, kill-sessions, idle CPU and RSS with 200 sessions
        keeper-bench screen [flags]    memory of keeper's screen emulator (make bench-screen)
        keeper-bench flood [-bytes N]  raw tty; wait for one byte, write N bytes, then idle
@@ -50,6 +52,10 @@ func main() {
 		err = runScreen(os.Args[2:], os.Stdout)
 	case "remote":
 		err = runRemote(os.Args[2:], os.Stdout)
+	case "deps":
+		err = runDeps(os.Args[2:], os.Stdout)
+	case "listen":
+		err = runListen(os.Args[2:])
 	case "lines":
 		err = runLines(os.Args[2:])
 	case "sessions":

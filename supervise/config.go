@@ -316,6 +316,9 @@ type ProcessConfig struct {
 	// within ReadyTimeout (ready_timeout, default 60 s) or the start failed.
 	Ready        ReadyCheck
 	ReadyTimeout time.Duration
+	// WatchdogSec is keeper's watchdog_sec for a ready=notify program: RUNNING, it must send
+	// WATCHDOG=1 at least that often (it gets WATCHDOG_USEC), or it is restarted. 0 for none.
+	WatchdogSec time.Duration
 	// MemoryLimit is keeper's own memory_limit (bytes, 0 for none): a tree using more for
 	// MemoryLimitGrace (memory_limit_grace, default 10 s) is restarted.
 	MemoryLimit      int64
@@ -509,7 +512,7 @@ var (
 		"startsecs startretries autorestart exitcodes stopsignal stopwaitsecs stopasgroup killasgroup user "+
 		"redirect_stderr stdout_logfile stdout_logfile_maxbytes stdout_logfile_backups stderr_logfile "+
 		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers environment_file "+
-		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries "+
+		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries watchdog_sec "+
 		"memory_limit memory_limit_grace stdout_events_enabled stderr_events_enabled stdout_capture_maxbytes stderr_capture_maxbytes "+
 		"stdout_syslog stderr_syslog",
 		"")
@@ -1426,6 +1429,10 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.Health.Interval = time.Duration(r.integer("healthcheck_interval", int(tmpl.Health.Interval/time.Second), 1, math.MaxInt32)) * time.Second
 	tmpl.Health.Timeout = time.Duration(r.integer("healthcheck_timeout", int(tmpl.Health.Timeout/time.Second), 1, math.MaxInt32)) * time.Second
 	tmpl.Health.Retries = r.integer("healthcheck_retries", tmpl.Health.Retries, 1, math.MaxInt32)
+	if o, _ := r.lookup("watchdog_sec"); o != nil && tmpl.Ready.Kind != ReadyNotify {
+		r.fail(o, fmt.Errorf("needs ready = notify: the watchdog is WATCHDOG=1 on the program's NOTIFY_SOCKET"))
+	}
+	tmpl.WatchdogSec = time.Duration(r.integer("watchdog_sec", 0, 1, math.MaxInt32)) * time.Second
 	tmpl.ReadyTimeout = time.Duration(r.integer("ready_timeout", int(tmpl.ReadyTimeout/time.Second), 1, math.MaxInt32)) * time.Second
 	if o, v := r.lookup("serverurl"); o != nil && !strings.EqualFold(strings.TrimSpace(v), "auto") {
 		tmpl.ServerURL = v

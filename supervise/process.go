@@ -42,7 +42,9 @@ type process struct {
 	// notifyStatus the last STATUS= it sent.
 	notify       *notifySocket
 	notifyStatus string
-	killing      bool
+	// watchdogAt is when a watchdog_sec process last sent WATCHDOG=1.
+	watchdogAt time.Time
+	killing    bool
 	// main is the identity of the running instance's main process, and
 	// reaped says it has exited while the rest of its tree is stopped:
 	// its pid may be reused and is never signalled again.

@@ -119,6 +119,7 @@ func (p *process) becomeReady(why string) {
 	p.d.log.Infof("success: %s entered RUNNING state, ready (%s)", p.cfg.Name, why)
 	p.changeState(Running)
 	p.watchHealth(p.pid)
+	p.watchWatchdog(p.pid)
 }
 
 // notReady gives up on a process not ready within ready_timeout: it is
@@ -233,6 +234,8 @@ func (d *Daemon) readNotify(p *process, ns *notifySocket, uid uint32) {
 				switch {
 				case line == "READY=1" && p.state == Starting:
 					p.becomeReady("READY=1")
+				case line == "WATCHDOG=1":
+					p.watchdogAt = time.Now()
 				case strings.HasPrefix(line, "STATUS="):
 					p.notifyStatus = strings.TrimPrefix(line, "STATUS=")
 					d.notifyLocked()
@@ -258,3 +261,30 @@ func senderUID(oob []byte) (uint32, bool) {
 }
 
 func (ns *notifySocket) close() { ns.conn.Close() }
+
+// watchWatchdog restarts the process running as pid, a ready=notify
+// process with watchdog_sec, when it goes watchdog_sec without sending
+// WATCHDOG=1 (systemd's WatchdogSec). Called under the lock.
+func (p *process) watchWatchdog(pid int) {
+	every := p.cfg.WatchdogSec
+	if every <= 0 {
+		return
+	}
+	p.watchdogAt = time.Now()
+	go func() {
+		for {
+			time.Sleep(every / 4)
+			p.d.mu.Lock()
+			if p.pid != pid || p.state != Running {
+				p.d.mu.Unlock()
+				return
+			}
+			if silent := time.Since(p.watchdogAt); silent > every {
+				p.restart(fmt.Sprintf("no WATCHDOG=1 for %s (watchdog_sec = %s)", silent.Round(time.Second), formatSeconds(every)), eventHealthcheckFailed)
+				p.d.mu.Unlock()
+				return
+			}
+			p.d.mu.Unlock()
+		}
+	}()
+}

@@ -181,6 +181,9 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 			}
 		}()
 		env = setEnv(env, NotifySocketEnv, ns.addr)
+		if cfg.WatchdogSec > 0 {
+			env = setEnv(env, "WATCHDOG_USEC", strconv.FormatInt(cfg.WatchdogSec.Microseconds(), 10))
+		}
 	}
 	fileEnv, err := readEnvFiles(cfg.EnvFiles)
 	if err != nil {

@@ -121,3 +121,39 @@ ready=notify
 	}
 	k.waitState("waiting", 10*time.Second, "RUNNING")
 }
+
+// TestReadyWatchdog: a ready=notify program with watchdog_sec gets
+// WATCHDOG_USEC, stays up while it sends WATCHDOG=1, and is restarted once
+// it stops sending.
+func TestReadyWatchdog(t *testing.T) {
+	t.Parallel()
+	notify := peer.Need(t, "systemd-notify")
+	k := newKeeperd(t, `
+[program:dog]
+command=/bin/sh -c 'echo $WATCHDOG_USEC > @DIR@/usec; `+notify+` --ready; for i in 1 2 3 4; do @DIR@/sleepy 0.4; `+notify+` WATCHDOG=1; done; touch @DIR@/quiet; exec @DIR@/sleepy 1000'
+ready=notify
+watchdog_sec=1
+`)
+	k.start()
+	pid := rpcField[int](k.waitState("dog", 10*time.Second, "RUNNING"), "pid")
+	waitFor(t, "the program to stop sending WATCHDOG=1", 10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(k.dir, "quiet"))
+		return err == nil
+	})
+	if p := rpcField[int](k.info("dog"), "pid"); p != pid {
+		t.Fatalf("dog was restarted while it sent WATCHDOG=1 every 0.4 s")
+	}
+	var desc string
+	waitFor(t, "dog restarted for its silent watchdog", 10*time.Second, func() bool {
+		s := k.info("dog")
+		desc = rpcField[string](s, "description")
+		return rpcField[int](s, "pid") != pid
+	})
+	if b, _ := os.ReadFile(filepath.Join(k.dir, "usec")); strings.TrimSpace(string(b)) != "1000000" {
+		t.Errorf("WATCHDOG_USEC %q, want 1000000", b)
+	}
+	waitFor(t, "the reason in status", 10*time.Second, func() bool {
+		desc = rpcField[string](k.info("dog"), "description")
+		return strings.Contains(desc, "no WATCHDOG=1 for")
+	})
+}

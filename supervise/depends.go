@@ -200,3 +200,26 @@ func (d *Daemon) hasDependenciesLocked() bool {
 	}
 	return false
 }
+
+// missingDependenciesLocked lists, in start order, the processes a start
+// of p would start first: those it depends on, directly or not, that are
+// not running.
+func (d *Daemon) missingDependenciesLocked(p *process) []string {
+	var out []string
+	seen := map[*process]bool{}
+	var visit func(q *process)
+	visit = func(q *process) {
+		for _, dep := range d.programsLocked(q.cfg.DependsOn) {
+			if seen[dep] {
+				continue
+			}
+			seen[dep] = true
+			visit(dep)
+			if !dep.state.running() && dep.state != Running {
+				out = append(out, dep.namespec())
+			}
+		}
+	}
+	visit(p)
+	return out
+}

@@ -60,6 +60,23 @@ func keeperMethods() map[string]*rpcMethod {
 				return d.stopWithSessions(ctx, name, args.flag(1, true), mode)
 			},
 		},
+		"keeper.missingDependencies": {
+			signature: []string{"array", "string"},
+			help:      "The processes that depends_on makes a start of the named one start first: those not running, in start order.",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				name, err := args.str(0)
+				if err != nil {
+					return nil, err
+				}
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				_, p, err := d.targetLocked(name)
+				if err != nil || p == nil {
+					return []any{}, nil
+				}
+				return strs(d.missingDependenciesLocked(p)), nil
+			},
+		},
 		"keeper.getProcessUsage": {
 			signature: []string{"array", "array"},
 			help:      "Resource usage of the named programs' running processes (all when the array is empty), each summed over its process tree less its sessions: rss_kb, pss_kb, cpu_percent (since the previous call), cpu_seconds, processes, threads, fds.",

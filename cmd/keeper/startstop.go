@@ -244,7 +244,23 @@ func (c *ctl) do(ctx context.Context, names []string, a action) {
 			}
 			continue
 		}
+		var deps []string
+		if a.one == startAction.one {
+			// keeper starts what x depends on first; it says so.
+			if v, err := c.call(ctx, "keeper.missingDependencies", name); err == nil {
+				for _, d := range arrayOf(v) {
+					if s, ok := d.(string); ok {
+						deps = append(deps, s)
+					}
+				}
+			}
+		}
 		_, err := c.call(ctx, a.one, name)
+		if err == nil {
+			for _, d := range deps {
+				c.printf("%s: started (%s depends on it)", d, supervise.Namespec(group, process))
+			}
+		}
 		if code, desc, ok := faultCode(err); ok {
 			line, known := result(xmlrpcResult{name: process, group: group, code: code, description: desc})
 			if !known {

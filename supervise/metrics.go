@@ -24,6 +24,7 @@ import (
 type processCounts struct {
 	starts, backoffs, fatals int
 	exits                    map[string]int // by "exit N" or "signal SIGX"
+	restarts                 map[string]int // keeper's own restarts, by the event that told of them
 }
 
 func (c *processCounts) exit(ws syscall.WaitStatus) {
@@ -173,6 +174,7 @@ func (d *Daemon) metricsText() string {
 	for _, p := range d.processesLocked(true) {
 		c := p.counts
 		c.exits = maps.Clone(p.counts.exits)
+		c.restarts = maps.Clone(p.counts.restarts)
 		procs = append(procs, proc{p.group, p.cfg.Name, p.state.String(), p.laststart, p.pid, c})
 	}
 	d.mu.Unlock()
@@ -207,6 +209,13 @@ func (d *Daemon) metricsText() string {
 	counter("keeper_process_starts_total", "Processes started.", func(c processCounts) int { return c.starts })
 	counter("keeper_process_backoffs_total", "Starts that failed (BACKOFF).", func(c processCounts) int { return c.backoffs })
 	counter("keeper_process_fatals_total", "Times the process gave up starting (FATAL).", func(c processCounts) int { return c.fatals })
+	for _, p := range procs {
+		for _, why := range slices.Sorted(maps.Keys(p.counts.restarts)) {
+			reason := map[string]string{eventHealthcheckFailed: "healthcheck", eventMemoryLimit: "memory_limit"}[why]
+			m.family("keeper_process_restarts_total", "counter", "Restarts keeper made: for failed health checks (or a silent watchdog), or memory over memory_limit.")
+			m.sample("keeper_process_restarts_total", float64(p.counts.restarts[why]), "group", p.group, "program", p.name, "reason", reason)
+		}
+	}
 	for _, p := range procs {
 		for _, how := range slices.Sorted(maps.Keys(p.counts.exits)) {
 			kind, value, _ := strings.Cut(how, " ")

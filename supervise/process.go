@@ -293,6 +293,10 @@ func (p *process) restart(why, event string) {
 	p.restartNote = "restarted: " + why
 	p.d.log.Warnf("restarting %s: %s", p.cfg.Name, why)
 	p.d.publishLocked(restartEvent(event, p, why))
+	if p.counts.restarts == nil {
+		p.counts.restarts = map[string]int{}
+	}
+	p.counts.restarts[event]++
 	p.restartAfterStop = true
 	p.stop()
 }

@@ -49,6 +49,9 @@ memory_limit_grace=1
 	if log := k.log(); !strings.Contains(log, "grower uses ") || !strings.Contains(log, "over its memory_limit of 60.0MB") {
 		t.Errorf("the log does not give the figure:\n%s", log)
 	}
+	if v, ok := value(scrape(t, k), "keeper_process_restarts_total", map[string]string{"program": "grower", "reason": "memory_limit"}); !ok || v < 1 {
+		t.Errorf("keeper_process_restarts_total{grower,memory_limit} = %v, %v; want the restart counted", v, ok)
+	}
 	if pid := rpcField[int](k.info("modest"), "pid"); pid != modest {
 		t.Errorf("modest (10 MB of its 60 MB) was restarted: pid %d, was %d", pid, modest)
 	}

@@ -18,7 +18,7 @@ import (
 func TestDaemonDropsPrivileges(t *testing.T) {
 	peer.NeedRoot(t)
 	dir := testDir(t)
-	os.Chmod(dir, 0o777)
+	os.Chmod(dir, 0o777|os.ModeSticky) // sticky, as /tmp: the dropped-privilege daemon writes here
 	name := newTestUser(t).name
 	u, err := user.Lookup(name)
 	if err != nil {

@@ -211,7 +211,9 @@ func TestPlantedSymlinks(t *testing.T) {
 	if err := os.Mkdir(shared, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(shared, 0o777) // not sticky: there the kernel's protected_symlinks would refuse first; err != nil {
+	// Not sticky: in a sticky directory the kernel's protected_symlinks
+	// refuses such a symlink before keeper sees it.
+	if err := os.Chmod(shared, 0o777); err != nil {
 		t.Fatal(err)
 	}
 	target := filepath.Join(k.dir, "precious")

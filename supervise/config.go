@@ -316,9 +316,9 @@ type ProcessConfig struct {
 	// within ReadyTimeout (ready_timeout, default 60 s) or the start failed.
 	Ready        ReadyCheck
 	ReadyTimeout time.Duration
-	// WatchdogSec is keeper's watchdog_sec for a ready=notify program: RUNNING, it must send
+	// Watchdog is keeper's watchdog_sec for a ready=notify program: RUNNING, it must send
 	// WATCHDOG=1 at least that often (it gets WATCHDOG_USEC), or it is restarted. 0 for none.
-	WatchdogSec time.Duration
+	Watchdog time.Duration
 	// MemoryLimit is keeper's own memory_limit (bytes, 0 for none): a tree using more for
 	// MemoryLimitGrace (memory_limit_grace, default 10 s) is restarted.
 	MemoryLimit      int64
@@ -1432,7 +1432,7 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	if o, _ := r.lookup("watchdog_sec"); o != nil && tmpl.Ready.Kind != ReadyNotify {
 		r.fail(o, fmt.Errorf("needs ready = notify: the watchdog is WATCHDOG=1 on the program's NOTIFY_SOCKET"))
 	}
-	tmpl.WatchdogSec = time.Duration(r.integer("watchdog_sec", 0, 1, math.MaxInt32)) * time.Second
+	tmpl.Watchdog = time.Duration(r.integer("watchdog_sec", 0, 1, math.MaxInt32)) * time.Second
 	tmpl.ReadyTimeout = time.Duration(r.integer("ready_timeout", int(tmpl.ReadyTimeout/time.Second), 1, math.MaxInt32)) * time.Second
 	if o, v := r.lookup("serverurl"); o != nil && !strings.EqualFold(strings.TrimSpace(v), "auto") {
 		tmpl.ServerURL = v

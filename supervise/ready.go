@@ -264,9 +264,9 @@ func (ns *notifySocket) close() { ns.conn.Close() }
 
 // watchWatchdog restarts the process running as pid, a ready=notify
 // process with watchdog_sec, when it goes watchdog_sec without sending
-// WATCHDOG=1 (systemd's WatchdogSec). Called under the lock.
+// WATCHDOG=1 (systemd's Watchdog). Called under the lock.
 func (p *process) watchWatchdog(pid int) {
-	every := p.cfg.WatchdogSec
+	every := p.cfg.Watchdog
 	if every <= 0 {
 		return
 	}

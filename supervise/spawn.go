@@ -181,8 +181,8 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 			}
 		}()
 		env = setEnv(env, NotifySocketEnv, ns.addr)
-		if cfg.WatchdogSec > 0 {
-			env = setEnv(env, "WATCHDOG_USEC", strconv.FormatInt(cfg.WatchdogSec.Microseconds(), 10))
+		if cfg.Watchdog > 0 {
+			env = setEnv(env, "WATCHDOG_USEC", strconv.FormatInt(cfg.Watchdog.Microseconds(), 10))
 		}
 	}
 	fileEnv, err := readEnvFiles(cfg.EnvFiles)

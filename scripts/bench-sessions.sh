@@ -33,6 +33,10 @@ fi
 "$GO" build -o bin/keeper-bench ./internal/cmd/keeper-bench
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-exec bin/keeper-bench sessions -keeper bin/keeper -dtach "$DTACH" -variants "$VARIANTS" \
+bin/keeper-bench sessions -keeper bin/keeper -dtach "$DTACH" -variants "$VARIANTS" \
 	-programs "${PROGRAMS:-4}" -sessions "${SESSIONS:-200}" -runs "${RUNS:-30}" \
 	-calls "${CALLS:-100}" -idle "${IDLE:-10s}" -workers "${WORKERS:-50}" ${BENCH_ARGS:-}
+echo
+# What the resource figures cost: /metrics and keeper.getProcessUsage with
+# 50 programs and 200 sessions, and the idle CPU with nobody scraping.
+exec bin/keeper-bench usage -keeper bin/keeper -idle "${IDLE:-10s}"

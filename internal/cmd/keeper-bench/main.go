@@ -28,6 +28,7 @@ import (
 const usage = `usage: keeper-bench detach [flags]   compare keeper dtach with dtach
        keeper-bench supervise [flags] compare keeper daemon with supervisord
        keeper-bench remote [flags]    [inet_http_server] and event listeners, keeper vs supervisord
+       keeper-bench usage [flags]     the cost of /metrics and keeper.getProcessUsage with 50 programs and 200 sessions
        keeper-bench deps [flags]      a dependency tree started cold (ready=tcp) vs supervisord's priorities; health check CPU
        keeper-bench listen -port N    wait, then listen on a port (the programs of bench deps)
        keeper-bench sessions [flags]  time keeper sessions, kill-sessions, idle CPU and RSS with 200 sessions
@@ -54,6 +55,8 @@ func main() {
 		err = runRemote(os.Args[2:], os.Stdout)
 	case "deps":
 		err = runDeps(os.Args[2:], os.Stdout)
+	case "usage":
+		err = runUsage(os.Args[2:], os.Stdout)
 	case "listen":
 		err = runListen(os.Args[2:])
 	case "lines":

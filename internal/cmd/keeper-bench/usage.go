@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"keeper/supervise/http1"
+)
+
+// keeper-bench usage: what keeper's resource figures cost the daemon, with
+// 50 programs and 200 sessions: a GET /metrics (every figure, one process
+// walk), a keeper.getProcessUsage (what keeper top and status -v read each
+// refresh), and the daemon's idle CPU with nobody scraping.
+
+func runUsage(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("usage", flag.ContinueOnError)
+	keeperBin := fs.String("keeper", "bin/keeper", "keeper binary")
+	nprog := fs.Int("programs", 50, "programs")
+	perProgram := fs.Int("sessions", 4, "sessions each program makes")
+	ncalls := fs.Int("calls", 50, "timed scrapes and usage calls")
+	idle := fs.Duration("idle", 10*time.Second, "idle time for the CPU figure")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	bin, err := filepath.Abs(*keeperBin)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "kbu")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var body strings.Builder
+	for i := range *nprog {
+		fmt.Fprintf(&body, "\n[program:p%02d]\ncommand=/bin/sh -c 'for s in $(seq %d); do %s dtach -n %s/s%02d-$s sleep 100000; done; exec sleep infinity'\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n",
+			i, *perProgram, bin, dir, i)
+	}
+	cmd, c, err := depsDaemon(dir, []string{bin, "daemon", "-n", "-c"}, body.String())
+	if err != nil {
+		return err
+	}
+	defer stopDepsDaemon(cmd)
+	defer c.Close()
+	defer exec.Command(bin, "-c", filepath.Join(dir, "d.conf"), "kill-sessions").Run()
+	if err := allRunning(c, *nprog, time.Minute); err != nil {
+		return err
+	}
+	want := *nprog * *perProgram
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v, err := c.Call(context.Background(), "keeper.getSessions", []any{})
+		if list, _ := v.([]any); err == nil && len(list) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not %d sessions after a minute", want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	sock := filepath.Join(dir, "s.sock")
+	client := &http1.Client{Dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}
+	defer client.Close()
+	var scrapes, usage []time.Duration
+	var size int
+	for range *ncalls {
+		t0 := time.Now()
+		resp, err := client.Do(context.Background(), "GET", "/metrics", http1.Header{}, nil)
+		if err != nil || resp.Status != 200 {
+			return fmt.Errorf("GET /metrics: %v", err)
+		}
+		scrapes = append(scrapes, time.Since(t0))
+		size = len(resp.Body)
+		t0 = time.Now()
+		if _, err := c.Call(context.Background(), "keeper.getProcessUsage", []any{}); err != nil {
+			return err
+		}
+		usage = append(usage, time.Since(t0))
+	}
+	slices.Sort(scrapes)
+	slices.Sort(usage)
+	c0, err := cpuTime(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	time.Sleep(*idle)
+	c1, err := cpuTime(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d programs, %d sessions\n\n", *nprog, want)
+	fmt.Fprintf(stdout, "  %-54s %8.1f ms  p99 %6.1f ms  (%d KB)   target < 10 ms\n", "GET /metrics, p50", millis(percentile(scrapes, 50)), millis(percentile(scrapes, 99)), size/1000)
+	fmt.Fprintf(stdout, "  %-54s %8.1f ms  p99 %6.1f ms\n", "keeper.getProcessUsage (a keeper top refresh), p50", millis(percentile(usage, 50)), millis(percentile(usage, 99)))
+	fmt.Fprintf(stdout, "  %-54s %8.2f %%   target 0.0 %%\n", fmt.Sprintf("daemon CPU over %v idle, nobody scraping", *idle), 100*(c1-c0).Seconds()/idle.Seconds())
+	return nil
+}

@@ -8,19 +8,19 @@ import (
 
 func TestParseStat(t *testing.T) {
 	// The stat line of a real process, with fields 23-52 cut short.
-	tail := " 4194304 98 0 0 0 0 0 0 0 20 0 1 0 40616 3133440 394 18446744073709551615 0\n"
+	tail := " 4194304 98 0 0 0 7 3 0 0 20 0 1 0 40616 3133440 394 18446744073709551615 0\n"
 	tests := []struct {
 		name, in string
 		want     Process
 	}{
 		{"plain", "4787 (cat) R 4781 4781 2305 34816 4787" + tail,
-			Process{PID: 4787, Comm: "cat", State: 'R', PPID: 4781, PGID: 4781, SID: 2305, TTYNr: 34816, TPGID: 4787, Threads: 1, StartTime: 40616}},
+			Process{PID: 4787, Comm: "cat", State: 'R', PPID: 4781, PGID: 4781, SID: 2305, TTYNr: 34816, TPGID: 4787, Threads: 1, StartTime: 40616, UTime: 7, STime: 3, RSSPages: 394}},
 		{"comm with parens and spaces", "12 (a) (b c) 9 Z) S 1 12 12 0 -1" + tail,
-			Process{PID: 12, Comm: "a) (b c) 9 Z", State: 'S', PPID: 1, PGID: 12, SID: 12, TTYNr: 0, TPGID: -1, Threads: 1, StartTime: 40616}},
+			Process{PID: 12, Comm: "a) (b c) 9 Z", State: 'S', PPID: 1, PGID: 12, SID: 12, TTYNr: 0, TPGID: -1, Threads: 1, StartTime: 40616, UTime: 7, STime: 3, RSSPages: 394}},
 		{"empty comm", "5 () Z 1 5 5 0 -1" + tail,
-			Process{PID: 5, Comm: "", State: 'Z', PPID: 1, PGID: 5, SID: 5, TPGID: -1, Threads: 1, StartTime: 40616}},
+			Process{PID: 5, Comm: "", State: 'Z', PPID: 1, PGID: 5, SID: 5, TPGID: -1, Threads: 1, StartTime: 40616, UTime: 7, STime: 3, RSSPages: 394}},
 		{"kernel thread", "2 (kthreadd) S 0 0 0 0 -1" + tail,
-			Process{PID: 2, Comm: "kthreadd", State: 'S', TPGID: -1, Threads: 1, StartTime: 40616}},
+			Process{PID: 2, Comm: "kthreadd", State: 'S', TPGID: -1, Threads: 1, StartTime: 40616, UTime: 7, STime: 3, RSSPages: 394}},
 		{"no newline, exactly 22 fields", "7 (x) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 3 0 18446744073709551615",
 			Process{PID: 7, Comm: "x", State: 'S', PPID: 1, PGID: 7, SID: 7, TPGID: -1, Threads: 3, StartTime: 18446744073709551615}},
 	}

@@ -50,7 +50,12 @@ type Process struct {
 	State     byte
 	Threads   int    // number of threads
 	StartTime uint64 // clock ticks ([ClockTicks] per second) after boot
-	Comm      string // command name (at most 15 bytes for tasks; may hold spaces and parentheses)
+	// UTime and STime are the CPU time spent in user and kernel mode, in
+	// clock ticks; RSSPages the resident set in pages. 0 when the stat line
+	// ended before them.
+	UTime, STime uint64
+	RSSPages     uint64
+	Comm         string // command name (at most 15 bytes for tasks; may hold spaces and parentheses)
 }
 
 // Identity returns the process's identity (pid and start time).

@@ -45,11 +45,14 @@ func parseStat(b []byte) (Process, error) {
 	// 6 session, 7 tty_nr, 8 tpgid, ..., 20 num_threads, ..., 22 starttime.
 	rest := b[end+1:]
 	field := 2
-	for field < 22 {
+	for field < 24 {
 		for len(rest) > 0 && rest[0] == ' ' {
 			rest = rest[1:]
 		}
 		if len(rest) == 0 || rest[0] == '\n' {
+			if field >= 22 {
+				break // utime and the rest are read when there
+			}
 			return p, fmt.Errorf("%w: %d fields, want at least 22", errMalformed, field)
 		}
 		n := bytes.IndexAny(rest, " \n")
@@ -80,12 +83,21 @@ func parseStat(b []byte) (Process, error) {
 			dst = &p.TPGID
 		case 20:
 			dst = &p.Threads
-		case 22:
+		case 14, 15, 22, 24:
 			v, ok := atou(tok)
 			if !ok {
-				return p, fmt.Errorf("%w: starttime %q", errMalformed, tok)
+				return p, fmt.Errorf("%w: field %d %q", errMalformed, field, tok)
 			}
-			p.StartTime = v
+			switch field {
+			case 14:
+				p.UTime = v
+			case 15:
+				p.STime = v
+			case 22:
+				p.StartTime = v
+			default:
+				p.RSSPages = v
+			}
 			continue
 		default:
 			continue

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"keeper/proctree"
 	"keeper/supervise/http1"
 )
 
@@ -158,9 +159,13 @@ func (d *Daemon) serveMetrics(w http1.ResponseWriter, r *http1.Request) {
 // metricsText renders every metric once.
 func (d *Daemon) metricsText() string {
 	var m metricsWriter
-	usage, _ := d.ProgramUsage(nil)
+	// One process table and one session listing for every figure.
+	var usage, sessUsage map[string]Usage
 	sessions, _ := d.Sessions(nil)
-	sessUsage, _ := d.SessionUsage(sessions)
+	if snap, err := proctree.Take(); err == nil {
+		usage = d.programUsage(nil, snap, sessions)
+		sessUsage = d.sessionUsage(sessions, snap)
+	}
 	now := time.Now()
 
 	type proc struct {
@@ -259,7 +264,10 @@ func (d *Daemon) metricsText() string {
 		}
 	}
 
-	self := usageOf([]int{os.Getpid()})
+	var self Usage
+	if p, err := proctree.Stat(os.Getpid()); err == nil {
+		self = usageOf([]proctree.Process{p})
+	}
 	m.family("keeper_daemon_resident_memory_bytes", "gauge", "The daemon's resident memory.")
 	m.sample("keeper_daemon_resident_memory_bytes", float64(self.RSS))
 	m.family("keeper_daemon_cpu_seconds_total", "counter", "The daemon's user and system CPU time.")

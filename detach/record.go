@@ -126,35 +126,49 @@ const MaxRecordBytes = 64 << 10
 // a record: not a regular file, too large, or not a record's JSON.
 var ErrBadRecord = errors.New("not a session record")
 
-// ReadRecordFile reads one record and the uid that owns its file. Records
-// live in directories programs' users may write, so the file is opened
-// without following a symlink and without blocking (a FIFO), and must be
-// a regular file of at most MaxRecordBytes.
-func ReadRecordFile(path string) (r Record, owner uint32, err error) {
+// ErrNotPlainFile is wrapped by ReadPlainFile's errors for a symlink, a
+// FIFO, a device or a directory, or a file over the limit.
+var ErrNotPlainFile = errors.New("not a plain file")
+
+// ReadPlainFile reads a small file that others may have planted: without
+// following a symlink or blocking on a FIFO (O_NOFOLLOW|O_NONBLOCK), and
+// only when it is a regular file of at most limit bytes. It returns the
+// file's owner too, when it got that far.
+func ReadPlainFile(path string, limit int64) (data []byte, owner uint32, err error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) {
-		return Record{}, 0, fmt.Errorf("read session record %s: %w: a symlink is not followed", path, ErrBadRecord)
+		return nil, 0, fmt.Errorf("%w: a symlink is not followed", ErrNotPlainFile)
 	}
 	if err != nil {
-		return Record{}, 0, fmt.Errorf("read session record %s: %w", path, err)
+		return nil, 0, err
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return Record{}, 0, fmt.Errorf("read session record %s: %w", path, err)
+		return nil, 0, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > MaxRecordBytes {
-		return Record{}, st.Uid, fmt.Errorf("read session record %s: %w: a regular file of at most %d bytes is", path, ErrBadRecord, MaxRecordBytes)
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > limit {
+		return nil, st.Uid, fmt.Errorf("%w: a regular file of at most %d bytes is", ErrNotPlainFile, limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxRecordBytes+1))
+	data, err = io.ReadAll(io.LimitReader(f, limit+1))
+	return data, st.Uid, err
+}
+
+// ReadRecordFile reads one record and the uid that owns its file. Records
+// live in directories programs' users may write: see ReadPlainFile.
+func ReadRecordFile(path string) (r Record, owner uint32, err error) {
+	b, owner, err := ReadPlainFile(path, MaxRecordBytes)
+	if errors.Is(err, ErrNotPlainFile) {
+		return Record{}, owner, fmt.Errorf("read session record %s: %w: %w", path, ErrBadRecord, err)
+	}
 	if err != nil {
-		return Record{}, st.Uid, fmt.Errorf("read session record %s: %w", path, err)
+		return Record{}, owner, fmt.Errorf("read session record %s: %w", path, err)
 	}
 	if json.Unmarshal(b, &r) != nil || r.PID <= 0 {
-		return Record{}, st.Uid, fmt.Errorf("read session record %s: %w", path, ErrBadRecord)
+		return Record{}, owner, fmt.Errorf("read session record %s: %w", path, ErrBadRecord)
 	}
-	return r, st.Uid, nil
+	return r, owner, nil
 }
 
 // startTime reads a process's start time from /proc/PID/stat ("self"

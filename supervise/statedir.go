@@ -3,7 +3,6 @@ package supervise
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"keeper/detach"
 )
 
 // The state directory holds what makes the daemon signal processes
@@ -117,21 +118,14 @@ func checkOwnDir(dir string) error {
 }
 
 // readOwnFile reads a small file of the state directory that only the
-// daemon writes: no symlink followed, no FIFO waited on, a regular file
-// owned by the daemon's user, at most limit bytes.
+// daemon writes: a plain file (detach.ReadPlainFile) of the daemon's user.
 func readOwnFile(path string, limit int64) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	data, owner, err := detach.ReadPlainFile(path, limit)
+	if err == nil && owner != uint32(os.Geteuid()) {
+		err = fmt.Errorf("owned by uid %d, not the daemon's user", owner)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != uint32(os.Geteuid()) || st.Size > limit {
-		return nil, fmt.Errorf("read %s: not a regular file of the daemon's user of at most %d bytes", path, limit)
-	}
-	return io.ReadAll(io.LimitReader(f, limit))
+	return data, nil
 }

@@ -101,7 +101,7 @@ startsecs=0
 		fmt.Sprintf("%d.session (uid %d) dropped: pid %d runs as uid 0", vp.PID, u.uid, vp.PID),
 		fmt.Sprintf("%d.session (uid %d) dropped: its master (pid %d) is gone", noPid, u.uid, noPid),
 		"1.session: not a session record",
-		"2.session: not a session record: a symlink is not followed",
+		"2.session: not a session record: not a plain file: a symlink is not followed",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log does not say %q:\n%s", want, log)

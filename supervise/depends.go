@@ -215,7 +215,7 @@ func (d *Daemon) missingDependenciesLocked(p *process) []string {
 			}
 			seen[dep] = true
 			visit(dep)
-			if !dep.state.running() && dep.state != Running {
+			if !dep.state.running() {
 				out = append(out, dep.namespec())
 			}
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"keeper/supervise/http1"
@@ -131,70 +129,40 @@ func (d *remoteDaemon) start(python string, nprog int) error {
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
 		return err
 	}
-	d.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	d.port = ports[0]
 	d.events = filepath.Join(d.dir, "events.txt")
 	if err := os.WriteFile(filepath.Join(d.dir, "listener.py"), []byte(remoteListener), 0o644); err != nil {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[unix_http_server]\nfile=%[1]s/s.sock\n\n[inet_http_server]\nport=127.0.0.1:%[2]d\nusername=u\npassword=p\n\n"+
-		"[supervisord]\nlogfile=%[1]s/d.log\npidfile=%[1]s/d.pid\nchildlogdir=%[1]s\n\n"+
-		"[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"+
+	fmt.Fprintf(&b, "\n[inet_http_server]\nport=127.0.0.1:%[2]d\nusername=u\npassword=p\n\n"+
 		"[eventlistener:bench]\ncommand=%[3]s %[1]s/listener.py %[4]s\nevents=REMOTE_COMMUNICATION\nbuffer_size=100000\n", d.dir, d.port, python, d.events)
 	for i := range nprog {
 		fmt.Fprintf(&b, "\n[program:p%02d]\ncommand=sleep infinity\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n", i)
 	}
-	conf := filepath.Join(d.dir, "d.conf")
-	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+	cmd, c, err := depsDaemon(d.dir, d.argv, b.String())
+	if err != nil {
 		return err
 	}
-	d.cmd = exec.Command(d.argv[0], append(d.argv[1:], conf)...)
-	d.cmd.Dir = d.dir
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.cmd.Start(); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	c := xmlrpc.Dial(filepath.Join(d.dir, "s.sock"))
+	d.cmd = cmd
 	defer c.Close()
-	for {
-		v, err := c.Call(context.Background(), "supervisor.getProcessInfo", "bench:bench")
-		if err == nil {
-			if s, _ := v.(xmlrpc.Struct); s != nil {
-				if st, _ := s.Get("statename"); st == "RUNNING" {
-					return nil
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			d.stop()
-			return errors.New("not up with its listener RUNNING after 30 s")
-		}
-		time.Sleep(50 * time.Millisecond)
+	// The programs and the listener.
+	if err := allRunning(c, nprog+1, 30*time.Second); err != nil {
+		d.stop()
+		return fmt.Errorf("with its listener: %w", err)
 	}
+	return nil
 }
 
 func (d *remoteDaemon) stop() {
-	if d.cmd == nil || d.cmd.Process == nil {
-		return
+	if d.cmd != nil {
+		stopDepsDaemon(d.cmd)
+		d.cmd = nil
 	}
-	_ = syscall.Kill(d.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-	// What the daemon left of its process group.
-	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-	d.cmd = nil
 }
 
 // tcpCalls times getAllProcessInfo over [inet_http_server] with basic auth

@@ -43,10 +43,8 @@ type Daemon struct {
 	// guards releaseWaitersLocked against itself (it changes states).
 	waiters   int
 	releasing bool
-	// usageMu guards cpuSamples, the last CPU reading of each program and
-	// session, for the next percentage.
-	usageMu    sync.Mutex
-	cpuSamples map[string]cpuSample
+	// usage is what one reading of resource usage keeps for the next.
+	usage usageCache
 	// syslogOnce logs syslog being unreachable once.
 	syslogOnce sync.Once
 	// metrics counts control requests for /metrics.

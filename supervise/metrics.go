@@ -161,10 +161,13 @@ func (d *Daemon) metricsText() string {
 	var m metricsWriter
 	// One process table and one session listing for every figure.
 	var usage, sessUsage map[string]Usage
-	sessions, _ := d.Sessions(nil)
+	var sessions []Session
 	if snap, err := proctree.Take(); err == nil {
+		sessions, _ = d.sessionsIn(snap, nil)
 		usage = d.programUsage(nil, snap, sessions)
 		sessUsage = d.sessionUsage(sessions, snap)
+	} else {
+		sessions, _ = d.Sessions(nil)
 	}
 	now := time.Now()
 
@@ -266,7 +269,7 @@ func (d *Daemon) metricsText() string {
 
 	var self Usage
 	if p, err := proctree.Stat(os.Getpid()); err == nil {
-		self = usageOf([]proctree.Process{p})
+		self = d.usage.usageOf([]proctree.Process{p}, time.Now())
 	}
 	m.family("keeper_daemon_resident_memory_bytes", "gauge", "The daemon's resident memory.")
 	m.sample("keeper_daemon_resident_memory_bytes", float64(self.RSS))

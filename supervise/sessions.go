@@ -112,13 +112,21 @@ func (s *Session) State() string {
 // stat per recorded master, and a walk down the daemon's own tree that
 // skips known masters.
 func (d *Daemon) Sessions(names []string) ([]Session, error) {
+	return d.sessionsIn(nil, names)
+}
+
+// sessionsIn is Sessions reading processes from snap, a process table the
+// caller took already (nil: read each from /proc). A process the snapshot
+// lacks is read from /proc: it may have started since, and a record is
+// dropped only on what /proc says.
+func (d *Daemon) sessionsIn(snap *proctree.Snapshot, names []string) ([]Session, error) {
 	d.sessionsMu.Lock()
 	defer d.sessionsMu.Unlock()
-	records, err := d.liveRecords()
+	records, err := d.liveRecords(snap)
 	if err != nil {
 		return nil, err
 	}
-	records = append(records, d.discover(records)...)
+	records = append(records, d.discover(records, snap)...)
 	d.moveSessions(records)
 
 	want, err := d.programFilter(names)
@@ -137,7 +145,7 @@ func (d *Daemon) Sessions(names []string) ([]Session, error) {
 		s := Session{Program: r.Program, Name: r.Name, Socket: r.Socket, PID: r.PID,
 			StartTime: r.StartTime, Maker: r.Maker, Created: r.Created, Child: r.Child, ChildStart: r.ChildStart,
 			Command: r.Command}
-		if p, err := proctree.Stat(r.Child); r.Child == 0 || err != nil || p.StartTime != r.ChildStart {
+		if p, err := statIn(snap, r.Child); r.Child == 0 || err != nil || p.StartTime != r.ChildStart {
 			s.Child, s.Command = ptyProgram(r.PID)
 			s.ChildStart = 0
 		}
@@ -159,6 +167,17 @@ func (d *Daemon) Sessions(names []string) ([]Session, error) {
 		return out[i].Created.Before(out[j].Created)
 	})
 	return out, nil
+}
+
+// statIn reads pid's process from snap, or from /proc when snap is nil or
+// lacks it.
+func statIn(snap *proctree.Snapshot, pid int) (proctree.Process, error) {
+	if snap != nil {
+		if p, ok := snap.Get(pid); ok {
+			return p, nil
+		}
+	}
+	return proctree.Stat(pid)
 }
 
 // ptyProgram finds the program on a master's pty: its child with a
@@ -214,7 +233,7 @@ type cachedRecord struct {
 // same process and passes verifyRecord; the others are deleted, with, for a
 // session verified while its master lived, its stale socket and what is
 // left of its pty program.
-func (d *Daemon) liveRecords() ([]detach.Record, error) {
+func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
 	dirs, err := os.ReadDir(d.sessionsRoot())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read sessions: %w", err)
@@ -247,7 +266,7 @@ func (d *Daemon) liveRecords() ([]detach.Record, error) {
 			seen[path] = true
 			v, trusted := d.verified[path]
 			trusted = trusted && v.PID == r.PID && v.StartTime == r.StartTime
-			if p, err := proctree.Stat(r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
+			if p, err := statIn(snap, r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
 				if !trusted {
 					if why := d.verifyRecord(&r, p, e.Name(), dir, owner); why != "" {
 						os.Remove(path)
@@ -442,43 +461,57 @@ const maxWalk = 100000
 // programs that have no record yet, and records them once verifyRecord
 // accepts them. Such a master is in the daemon's tree: under the program, or re-parented to the daemon
 // (a child subreaper); after a daemon restart only records find it.
-func (d *Daemon) discover(known []detach.Record) []detach.Record {
+func (d *Daemon) discover(known []detach.Record, snap *proctree.Snapshot) []detach.Record {
 	recorded := map[int]bool{}
 	for _, r := range known {
 		recorded[r.PID] = true
 	}
-	self := os.Getpid()
 	mark := d.mark()
 	var found []detach.Record
+	// below looks at one process of the daemon's tree and says whether the
+	// walk goes on below it: not below a known master, nor a master found
+	// now (its pty program is the session's), nor a zombie.
+	below := func(p proctree.Process) bool {
+		if recorded[p.PID] || p.Zombie() {
+			return false
+		}
+		if !p.SessionLeader() || p.HasTTY() {
+			return true
+		}
+		r, ok := d.dtachMaster(p, mark)
+		if !ok {
+			return true
+		}
+		if why := d.verifyRecord(&r, p, r.Program, d.sessionDir(r.Program), uint32(os.Geteuid())); why != "" {
+			d.log.Warnf("session master %d of %s not recorded: %s", p.PID, r.Program, why)
+			return false
+		}
+		d.adoptMaster(r)
+		d.verified[detach.RecordPath(d.sessionDir(r.Program), r.PID)] = r
+		found = append(found, r)
+		return false
+	}
+	self := os.Getpid()
+	if snap != nil {
+		var kids []int
+		for _, k := range snap.Children(self) {
+			kids = append(kids, k.PID)
+		}
+		snap.Subtrees(kids, func(p proctree.Process) bool { return !below(p) })
+		return found
+	}
 	queue, _ := proctree.ChildrenOf(self)
 	for visited := 0; len(queue) > 0 && visited < maxWalk; visited++ {
 		pid := queue[0]
 		queue = queue[1:]
 		if recorded[pid] {
-			continue // a known master: nothing to find below it
+			continue
 		}
 		p, err := proctree.Stat(pid)
-		if err != nil || p.Zombie() {
-			continue
-		}
-		if !p.SessionLeader() || p.HasTTY() {
+		if err == nil && below(p) {
 			kids, _ := proctree.ChildrenOf(pid)
 			queue = append(queue, kids...)
-			continue
 		}
-		r, ok := d.dtachMaster(p, mark)
-		if !ok {
-			kids, _ := proctree.ChildrenOf(pid)
-			queue = append(queue, kids...)
-			continue
-		}
-		if why := d.verifyRecord(&r, p, r.Program, d.sessionDir(r.Program), uint32(os.Geteuid())); why != "" {
-			d.log.Warnf("session master %d of %s not recorded: %s", p.PID, r.Program, why)
-			continue
-		}
-		d.adoptMaster(r)
-		d.verified[detach.RecordPath(d.sessionDir(r.Program), r.PID)] = r
-		found = append(found, r)
 	}
 	return found
 }

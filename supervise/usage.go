@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	gopsprocess "github.com/shirou/gopsutil/v3/process"
+	"golang.org/x/sys/unix"
 
 	"keeper/proctree"
 	"keeper/supervise/xmlrpc"
@@ -37,12 +39,36 @@ type cpuSample struct {
 	seconds float64
 }
 
+// pssSample is a process's PSS as last read, with its resident pages then.
+type pssSample struct {
+	at       time.Time
+	rssPages uint64
+	pss      uint64
+}
+
+// pssMaxAge bounds how long a process's PSS is reused while its resident
+// memory stays within an eighth of what it was: smaps_rollup walks the
+// page tables (tens of µs a process, most of a scrape of hundreds), and
+// PSS moves with RSS, or slowly as the processes sharing pages come and go.
+const pssMaxAge = 30 * time.Second
+
+// usageCache is what one reading of usage keeps for the next: each set's
+// CPU time, for a percentage, and each process's PSS. Entries not used
+// for pssMaxAge are dropped, so sessions and processes that came and went
+// leave nothing behind.
+type usageCache struct {
+	mu    sync.Mutex
+	cpu   map[string]cpuSample
+	pss   map[proctree.Identity]pssSample
+	swept time.Time
+}
+
 // usageOf sums the figures of procs, as the snapshot read them (CPU time,
 // threads, resident pages: one /proc/PID/stat read each, already done),
-// with their descriptors (gopsutil) and PSS. gopsutil's own memory, time
-// and thread readers parse stat, statm and status apart, about 150 µs a
-// process: too slow for a scrape of hundreds of processes.
-func usageOf(procs []proctree.Process) Usage {
+// with their descriptors and PSS. gopsutil's own memory, time and thread
+// readers parse stat, statm and status apart, about 150 µs a process: too
+// slow for a scrape of hundreds of processes.
+func (c *usageCache) usageOf(procs []proctree.Process, now time.Time) Usage {
 	var u Usage
 	page := uint64(os.Getpagesize())
 	for _, p := range procs {
@@ -53,17 +79,95 @@ func usageOf(procs []proctree.Process) Usage {
 		u.RSS += p.RSSPages * page
 		u.CPUSeconds += float64(p.UTime+p.STime) / float64(proctree.ClockTicks)
 		u.Threads += p.Threads
-		if n, err := (&gopsprocess.Process{Pid: int32(p.PID)}).NumFDs(); err == nil {
-			u.FDs += int(n)
-		}
-		u.PSS += pssOf(p.PID)
+		u.FDs += fdCount(p.PID)
+		u.PSS += c.pssOf(p, now)
 	}
 	return u
 }
 
-// pssOf reads a process's proportional set size in bytes, 0 when the
+// pssOf returns p's PSS, read again when the last reading is older than
+// pssMaxAge or p's resident memory moved by more than an eighth since.
+func (c *usageCache) pssOf(p proctree.Process, now time.Time) uint64 {
+	id := p.Identity()
+	c.mu.Lock()
+	last, ok := c.pss[id]
+	c.mu.Unlock()
+	if ok && now.Sub(last.at) < pssMaxAge && !movedMuch(last.rssPages, p.RSSPages) {
+		return last.pss
+	}
+	pss := readPSS(p.PID)
+	c.mu.Lock()
+	if c.pss == nil {
+		c.pss = map[proctree.Identity]pssSample{}
+	}
+	c.pss[id] = pssSample{at: now, rssPages: p.RSSPages, pss: pss}
+	c.mu.Unlock()
+	return pss
+}
+
+// movedMuch reports whether now differs from then by more than an eighth.
+func movedMuch(then, now uint64) bool {
+	diff := max(then, now) - min(then, now)
+	return diff > then/8
+}
+
+// percent turns a set's CPU time into the percentage of one core it used
+// since the previous sample under key, and keeps this one.
+func (c *usageCache) percent(key string, u *Usage, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cpu == nil {
+		c.cpu = map[string]cpuSample{}
+	}
+	if prev, ok := c.cpu[key]; ok && now.After(prev.at) && u.CPUSeconds >= prev.seconds {
+		u.CPUPercent = 100 * (u.CPUSeconds - prev.seconds) / now.Sub(prev.at).Seconds()
+	}
+	c.cpu[key] = cpuSample{at: now, seconds: u.CPUSeconds}
+}
+
+// sweep drops what was not used for pssMaxAge, at most once per that time.
+func (c *usageCache) sweep(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.swept) < pssMaxAge {
+		return
+	}
+	c.swept = now
+	for k, s := range c.cpu {
+		if now.Sub(s.at) >= pssMaxAge {
+			delete(c.cpu, k)
+		}
+	}
+	for k, s := range c.pss {
+		if now.Sub(s.at) >= pssMaxAge {
+			delete(c.pss, k)
+		}
+	}
+}
+
+// fdCount counts a process's open descriptors, 0 when it cannot be read
+// (another user's process, or gone). Since Linux 6.2 the size of
+// /proc/PID/fd is the count: one stat, where reading the directory
+// (gopsutil's NumFDs, the way on older kernels) lists every entry.
+func fdCount(pid int) int {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0
+	}
+	if st.Size > 0 {
+		return int(st.Size)
+	}
+	n, err := (&gopsprocess.Process{Pid: int32(pid)}).NumFDs()
+	if err != nil {
+		return 0
+	}
+	return int(n)
+}
+
+// readPSS reads a process's proportional set size in bytes, 0 when the
 // kernel does not say (no smaps_rollup, or another user's process).
-func pssOf(pid int) uint64 {
+func readPSS(pid int) uint64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
 	if err != nil {
 		return 0
@@ -80,20 +184,6 @@ func pssOf(pid int) uint64 {
 	return 0
 }
 
-// percent turns a set's CPU time into the percentage of one core it used
-// since the previous sample under key, and keeps this one.
-func (d *Daemon) percent(key string, u *Usage, now time.Time) {
-	d.usageMu.Lock()
-	defer d.usageMu.Unlock()
-	if d.cpuSamples == nil {
-		d.cpuSamples = map[string]cpuSample{}
-	}
-	if prev, ok := d.cpuSamples[key]; ok && now.After(prev.at) && u.CPUSeconds >= prev.seconds {
-		u.CPUPercent = 100 * (u.CPUSeconds - prev.seconds) / now.Sub(prev.at).Seconds()
-	}
-	d.cpuSamples[key] = cpuSample{at: now, seconds: u.CPUSeconds}
-}
-
 // ProgramUsage returns the usage of every running process of the named
 // programs (all when names is empty), by namespec.
 func (d *Daemon) ProgramUsage(names []string) (map[string]Usage, error) {
@@ -105,7 +195,7 @@ func (d *Daemon) ProgramUsage(names []string) (map[string]Usage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read process usage: %w", err)
 	}
-	sessions, err := d.Sessions(nil)
+	sessions, err := d.sessionsIn(snap, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read process usage: %w", err)
 	}
@@ -141,10 +231,11 @@ func (d *Daemon) programUsage(want map[string]bool, snap *proctree.Snapshot, ses
 				procs = append(procs, q)
 			}
 		}
-		u := usageOf(procs)
-		d.percent("program "+name, &u, now)
+		u := d.usage.usageOf(procs, now)
+		d.usage.percent("program "+name, &u, now)
 		out[name] = u
 	}
+	d.usage.sweep(now)
 	return out
 }
 
@@ -168,10 +259,11 @@ func (d *Daemon) sessionUsage(list []Session, snap *proctree.Snapshot) map[strin
 				procs = append(procs, p)
 			}
 		}
-		u := usageOf(procs)
-		d.percent("session "+s.Socket, &u, now)
+		u := d.usage.usageOf(procs, now)
+		d.usage.percent("session "+s.Socket, &u, now)
 		out[s.Socket] = u
 	}
+	d.usage.sweep(now)
 	return out
 }
 

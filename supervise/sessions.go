@@ -442,16 +442,31 @@ func sameSocket(a, b string) bool {
 }
 
 // removeStaleSocket removes a socket file nobody listens on.
-func removeStaleSocket(path string) {
-	fi, err := os.Lstat(path)
-	if err != nil || fi.Mode()&os.ModeSocket == 0 {
-		return
-	}
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+func removeStaleSocket(path string) { removeDeadSocket(path, 0) }
+
+// removeDeadSocket removes the socket file of a master that was just
+// killed, waiting up to wait for its listener to close: a killed
+// multithreaded process shows as a zombie once its first thread is gone,
+// while the others may still hold its descriptors, so a connection can
+// still be accepted into the dying listener's backlog for a moment.
+func removeDeadSocket(path string, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSocket == 0 {
+			return
+		}
+		c, err := net.DialTimeout("unix", path, 200*time.Millisecond)
+		if err != nil {
+			os.Remove(path)
+			return
+		}
 		c.Close()
-		return
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	os.Remove(path)
 }
 
 // maxWalk bounds the walk down the daemon's tree.
@@ -713,7 +728,7 @@ func (d *Daemon) reapSessions(list []Session) {
 	}
 	for _, s := range list {
 		detach.RemoveRecord(d.sessionDir(s.Program), s.PID)
-		removeStaleSocket(s.Socket)
+		removeDeadSocket(s.Socket, sessionGrace)
 		d.log.Infof("killed session %s of %s (master pid %d)", s.Name, s.Program, s.PID)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,12 +12,25 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"keeper/internal/peer"
 	"keeper/supervise/http1"
 )
 
 // scrape GETs /metrics from the daemon's socket and parses it with the
 // Prometheus project's own parser.
 func scrape(t *testing.T, k *keeperd) map[string]*dto.MetricFamily {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	body := scrapeText(t, k)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v\n%s", err, body)
+	}
+	return families
+}
+
+// scrapeText GETs /metrics from the daemon's socket.
+func scrapeText(t *testing.T, k *keeperd) string {
 	t.Helper()
 	client := &http1.Client{Dial: func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
@@ -32,12 +46,7 @@ func scrape(t *testing.T, k *keeperd) map[string]*dto.MetricFamily {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Errorf("Content-Type %q", ct)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(string(resp.Body)))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v\n%s", err, resp.Body)
-	}
-	return families
+	return string(resp.Body)
 }
 
 // value finds the sample of family with the given labels.
@@ -114,5 +123,39 @@ autorestart=true
 		if _, ok := value(families, name, nil); !ok {
 			t.Errorf("no %s", name)
 		}
+	}
+}
+
+// TestMetricsPromtool: the Prometheus project's own linter, promtool check
+// metrics, finds nothing to say about a scrape with every family present:
+// programs running and exited, a session with a client count, requests.
+func TestMetricsPromtool(t *testing.T) {
+	t.Parallel()
+	promtool := peer.Need(t, "promtool")
+	k := newKeeperd(t, `
+[program:term]
+command=/bin/sh -c '`+keeperBin+` dtach -n @DIR@/t.sock @DIR@/sleepy 1000; exec @DIR@/sleepy 1001'
+startsecs=0
+
+[program:crashy]
+command=/bin/sh -c 'exit 3'
+startsecs=0
+autorestart=false
+`)
+	k.start()
+	k.waitState("term", 5*time.Second, "RUNNING")
+	k.waitState("crashy", 5*time.Second, "EXITED")
+	oneSession(t, k)
+	k.mustCall("supervisor.getState")
+	body := scrapeText(t, k)
+	for _, family := range []string{"keeper_session_clients", "keeper_process_exits_total", "keeper_rpc_request_duration_seconds"} {
+		if !strings.Contains(body, "# TYPE "+family+" ") {
+			t.Fatalf("the scrape lacks %s:\n%s", family, body)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }

@@ -34,6 +34,7 @@ var peers = map[string]peer{
 	"unshare":            {paths: []string{"/usr/bin/unshare", "unshare"}, pkg: "util-linux"},
 	"prlimit":            {paths: []string{"/usr/bin/prlimit", "prlimit"}, pkg: "util-linux"},
 	"asciinema":          {paths: []string{"/usr/bin/asciinema", "asciinema"}, pkg: "asciinema"},
+	"promtool":           {paths: []string{"/usr/bin/promtool", "promtool"}, pkg: "prometheus"},
 	"make":               {paths: []string{"/usr/bin/make", "make"}, pkg: "make"},
 	"systemd-analyze":    {paths: []string{"/usr/bin/systemd-analyze", "systemd-analyze"}, pkg: "systemd"},
 	"systemd-notify":     {paths: []string{"/usr/bin/systemd-notify", "systemd-notify"}, pkg: "systemd"},

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -87,6 +88,49 @@ func masterExecutable() (string, error) {
 	return exe, nil
 }
 
+// A master runs on one processor (see MasterMain), and is told so by
+// GOMAXPROCS=1 in its environment, not only by a call once it runs: a Go
+// runtime started with one processor never sets up a second one, and an
+// idle master then keeps about 0.19 MB less of private memory (measured
+// with bench-detach: 0.90 MB, 0.71 MB with it). The program's own
+// GOMAXPROCS, if any, travels in savedGOMAXPROCS for the master to give
+// back to the program.
+const savedGOMAXPROCS = "KEEPER_SAVED_GOMAXPROCS"
+
+// masterEnv is environ as a master is started with: GOMAXPROCS=1, and the
+// caller's GOMAXPROCS saved ("" when it had none: "=" then the value
+// when it had one).
+func masterEnv(environ []string) []string {
+	saved := ""
+	out := make([]string, 0, len(environ)+2)
+	for _, kv := range environ {
+		switch {
+		case strings.HasPrefix(kv, "GOMAXPROCS="):
+			saved = strings.TrimPrefix(kv, "GOMAXPROCS")
+		case strings.HasPrefix(kv, savedGOMAXPROCS+"="):
+		default:
+			out = append(out, kv)
+		}
+	}
+	return append(out, "GOMAXPROCS=1", savedGOMAXPROCS+"="+saved)
+}
+
+// restoreProgramEnv undoes masterEnv in the master's own environment,
+// which its program inherits. A master started some other way (its
+// environment has no saved value) changes nothing.
+func restoreProgramEnv() {
+	saved, ok := os.LookupEnv(savedGOMAXPROCS)
+	if !ok {
+		return
+	}
+	os.Unsetenv(savedGOMAXPROCS)
+	if value, had := strings.CutPrefix(saved, "="); had {
+		os.Setenv("GOMAXPROCS", value)
+	} else {
+		os.Unsetenv("GOMAXPROCS")
+	}
+}
+
 // closeInheritedOnExec marks every descriptor above stderr close-on-exec,
 // so descriptors this process inherited (a supervisor's log pipes, say)
 // never reach a session master or its program.
@@ -131,6 +175,7 @@ func SpawnMaster(progname string, opts MasterOptions) error {
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        masterArgs(progname, opts, false),
+		Env:         masterEnv(os.Environ()),
 		ExtraFiles:  []*os.File{child},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
@@ -174,7 +219,7 @@ func ExecMaster(progname string, opts MasterOptions) error {
 		return fmt.Errorf("exec session master: %w", err)
 	}
 	closeInheritedOnExec()
-	err = syscall.Exec(exe, masterArgs(progname, opts, true), os.Environ())
+	err = syscall.Exec(exe, masterArgs(progname, opts, true), masterEnv(os.Environ()))
 	return fmt.Errorf("exec session master %s: %w", exe, err)
 }
 
@@ -186,6 +231,7 @@ func MasterMain(argv []string) int {
 	// system call holding the processor, so a second one would only add
 	// wake-ups between threads (measured: more CPU per byte, no gain).
 	runtime.GOMAXPROCS(1)
+	restoreProgramEnv()
 	opts, foreground, err := parseMasterArgs(argv[2:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", progname, err)

@@ -22,7 +22,9 @@ fi
 # Under "make bench-detach" the build target has just run.
 [ -n "${MAKELEVEL:-}" ] || make --no-print-directory build GO="$GO"
 "$GO" build -o bin/keeper-bench ./internal/cmd/keeper-bench
+# The runtime's floor, built as make build builds the master.
+CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o bin/gosleep ./internal/cmd/gosleep
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-exec bin/keeper-bench detach -keeper bin/keeper -dtach "$DTACH" \
+exec bin/keeper-bench detach -keeper bin/keeper -dtach "$DTACH" -floor bin/gosleep \
 	-rounds "${ROUNDS:-7}" -mb "${MB:-64}" -sessions "${SESSIONS:-100}" ${BENCH_ARGS:-}

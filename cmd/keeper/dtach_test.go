@@ -1,14 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"keeper/detach"
 	"keeper/internal/peer"
 )
 
@@ -117,6 +120,37 @@ func TestCreateDetachReattach(t *testing.T) {
 		return os.IsNotExist(err)
 	})
 	waitFor(t, "master gone", 5*time.Second, func() bool { return len(pidsMentioning(sock)) == 0 })
+}
+
+// TestMasterGOMAXPROCS: the master runs with GOMAXPROCS=1 from its first
+// instruction (less memory), and its program still sees the caller's.
+func TestMasterGOMAXPROCS(t *testing.T) {
+	dir := testDir(t)
+	sock := filepath.Join(dir, "s")
+	c := startTerm(t, dir, []string{"GOMAXPROCS=3"}, keeperBin, "dtach", "-c", sock,
+		"sh", "-c", `echo "gmp=[$GOMAXPROCS] saved=[$KEEPER_SAVED_GOMAXPROCS]"; read x`)
+	c.expect(`gmp=\[3\] saved=\[\]`, 5*time.Second)
+	var masters []int
+	for _, pid := range pidsMentioning(sock) {
+		argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if slices.Contains(strings.Split(string(argv), "\x00"), detach.MasterCommand) {
+			masters = append(masters, pid)
+		}
+	}
+	if len(masters) != 1 {
+		t.Fatalf("masters of %s: %v", sock, masters)
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", masters[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Split(string(env), "\x00"), "GOMAXPROCS=1") {
+		t.Errorf("the master was started without GOMAXPROCS=1: %q", env)
+	}
+	c.send("\r")
+	if code := c.wait(5 * time.Second); code != 0 {
+		t.Errorf("exit status at session end = %d, want 0", code)
+	}
 }
 
 func regexpQuote(s string) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -64,6 +65,7 @@ func runDetach(args []string, stdout io.Writer) error {
 	trips := fs.Int("trips", 2000, "measured echo round trips per latency run")
 	warmup := fs.Int("warmup", 200, "echo round trips before measuring")
 	nsessions := fs.Int("sessions", 100, "idle sessions started at once for the memory figure")
+	floorBin := fs.String("floor", "", "a Go program that only sleeps (internal/cmd/gosleep, built as the master is), started as many times as idle sessions for the runtime's own memory; empty: skipped")
 	keeperEnv := fs.String("keeper-env", "", "comma-separated `VAR=VALUE`s for keeper's sessions only, for experiments such as GOMAXPROCS=1")
 	strace := fs.Bool("strace", false, "after the rounds, run each workload once more under strace -c -f on the master and print the syscall counts")
 	if err := fs.Parse(args); err != nil {
@@ -160,10 +162,22 @@ func runDetach(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%d idle %s sessions: masters' RSS %.1f MB in all, %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
 			*nsessions, im.name, mbytes(total.rss), mbytes(total.rss)/float64(*nsessions), mbytes(total.pss), mbytes(total.uss)/float64(*nsessions))
 	}
+	var floor idleMemory
+	if *floorBin != "" {
+		if floor, err = idleGoPrograms(*floorBin, *nsessions); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d Go programs that only sleep (%s): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
+			*nsessions, filepath.Base(*floorBin), mbytes(floor.rss)/float64(*nsessions), mbytes(floor.pss), mbytes(floor.uss)/float64(*nsessions))
+	}
 	fmt.Fprintf(stdout, "(%.0f s)\n\n", time.Since(start).Seconds())
 	printTable(stdout, res[keeper], res[dtach], *rounds, *trips, *nsessions)
 	fmt.Fprintf(stdout, "\nreference: the same flood read straight from its pty, no master: %.0f MB/s (median of %d)\n",
 		medianFloat(direct), *rounds)
+	if *floorBin != "" {
+		fmt.Fprintf(stdout, "reference: a Go program that only sleeps, the runtime's floor: private %.2f MB each, PSS of %d %.1f MB\n",
+			mbytes(floor.uss)/float64(*nsessions), *nsessions, mbytes(floor.pss))
+	}
 	if *strace {
 		return b.traceAll(stdout, keeper, dtach)
 	}
@@ -402,6 +416,47 @@ func (b *bench) idleSessions(im *impl, n int) (idleMemory, error) {
 			return idleMemory{}, fmt.Errorf("idle sessions: %w", err)
 		}
 		pss, uss := smapsRollup(s.master)
+		total.rss += rss
+		total.pss += pss
+		total.uss += uss
+	}
+	return total, nil
+}
+
+// idleGoPrograms starts n copies of bin, a Go program that says "ready"
+// and sleeps, as masters are started (GOMAXPROCS=1), and returns their
+// memory summed as idleSessions does.
+func idleGoPrograms(bin string, n int) (idleMemory, error) {
+	var cmds []*exec.Cmd
+	defer func() {
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	for range n {
+		c := exec.Command(bin)
+		c.Env = append(os.Environ(), "GOMAXPROCS=1") // as a master is started
+		out, err := c.StdoutPipe()
+		if err != nil {
+			return idleMemory{}, err
+		}
+		if err := c.Start(); err != nil {
+			return idleMemory{}, fmt.Errorf("idle Go programs: %w", err)
+		}
+		cmds = append(cmds, c)
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			return idleMemory{}, fmt.Errorf("idle Go programs: %s said nothing: %w", bin, err)
+		}
+	}
+	time.Sleep(settle)
+	var total idleMemory
+	for _, c := range cmds {
+		rss, err := rssBytes(c.Process.Pid)
+		if err != nil {
+			return idleMemory{}, fmt.Errorf("idle Go programs: %w", err)
+		}
+		pss, uss := smapsRollup(c.Process.Pid)
 		total.rss += rss
 		total.pss += pss
 		total.uss += uss

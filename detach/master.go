@@ -188,10 +188,32 @@ func (m *Master) startProgram() error {
 		_ = unix.SetNonblock(m.ptyFd, true)
 	})
 	go func() {
-		_ = cmd.Wait()
+		waitExit(cmd)
 		close(m.exit)
 	}()
 	return nil
+}
+
+// waitExit waits for cmd's program to exit and reaps it, without holding a
+// thread in a blocking wait all the while: the program's pidfd becomes
+// readable when it exits, and the runtime's poller waits for that as it
+// waits for the pty. An idle master then runs on fewer threads, each of
+// which costs it private memory. Where pidfds are missing, cmd.Wait
+// blocks as before.
+func waitExit(cmd *exec.Cmd) {
+	if fd, err := unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK); err == nil {
+		pidfd := os.NewFile(uintptr(fd), "pidfd")
+		if raw, err := pidfd.SyscallConn(); err == nil {
+			woken := false
+			_ = raw.Read(func(uintptr) bool {
+				done := woken
+				woken = true
+				return done
+			})
+		}
+		pidfd.Close()
+	}
+	_ = cmd.Wait()
 }
 
 // Pid returns the pid of the program on the pty.

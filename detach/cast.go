@@ -173,15 +173,11 @@ func (c *castWriter) write(ev castEvent) error {
 			return nil
 		}
 	}
-	text, err := json.Marshal(string(data)) // invalid UTF-8 becomes U+FFFD
-	if err != nil {
-		return err
-	}
 	line := strconv.AppendFloat([]byte{'['}, ev.at.Sub(c.start).Seconds(), 'f', 6, 64)
 	line = append(line, `, "`...)
 	line = append(line, ev.kind)
 	line = append(line, `", `...)
-	line = append(line, text...)
+	line = appendJSONString(line, string(data)) // invalid UTF-8 becomes U+FFFD
 	line = append(line, "]\n"...)
 	n, err := c.w.Write(line)
 	c.size += int64(n)
@@ -221,14 +217,15 @@ func (c *castWriter) openFile(now time.Time) error {
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()
-	header := struct {
-		Version   int               `json:"version"`
-		Width     int               `json:"width"`
-		Height    int               `json:"height"`
-		Timestamp int64             `json:"timestamp"`
-		Env       map[string]string `json:"env,omitempty"`
-	}{2, int(ws.Cols), int(ws.Rows), now.Unix(), map[string]string{"TERM": os.Getenv("TERM")}}
-	b, _ := json.Marshal(header)
+	var env jsonObject
+	env.str("TERM", os.Getenv("TERM"))
+	var header jsonObject
+	header.int("version", 2)
+	header.int("width", int64(ws.Cols))
+	header.int("height", int64(ws.Rows))
+	header.int("timestamp", now.Unix())
+	header.raw("env", env.bytes())
+	b := header.bytes()
 	c.f, c.w, c.start = f, bufio.NewWriterSize(f, 32<<10), now
 	n, err := c.w.Write(append(b, '\n'))
 	c.size = int64(n)

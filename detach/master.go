@@ -1,7 +1,6 @@
 package detach
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -555,8 +554,7 @@ func (m *Master) handle(c *client, p Packet) {
 		c.replay = p.Len
 	case MsgStatus:
 		if !c.attached {
-			b, _ := json.Marshal(m.status())
-			c.send(append(b, '\n'))
+			c.send(append(m.status().json(), '\n'))
 			c.finish(time.Now().Add(drainTimeout))
 		}
 	}

@@ -60,11 +60,30 @@ func AddRecord(dir string, r Record) (bool, error) {
 	return err == nil, err
 }
 
-func writeRecord(dir string, r Record, replace bool) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("write session record: %w", err)
+// json encodes r as encoding/json would from its field tags.
+func (r Record) json() []byte {
+	var o jsonObject
+	o.str("name", r.Name)
+	o.str("socket", r.Socket)
+	o.str("program", r.Program)
+	o.int("pid", int64(r.PID))
+	o.uint("start_time", r.StartTime)
+	o.time("created", r.Created)
+	o.str("maker", r.Maker)
+	if r.Child != 0 {
+		o.int("child_pid", int64(r.Child))
 	}
+	if r.ChildStart != 0 {
+		o.uint("child_start_time", r.ChildStart)
+	}
+	if r.Command != "" {
+		o.str("command", r.Command)
+	}
+	return o.bytes()
+}
+
+func writeRecord(dir string, r Record, replace bool) error {
+	b := r.json()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write session record: %w", err)
 	}

@@ -473,6 +473,39 @@ type SessionStatus struct {
 	LogError   string `json:"log_error,omitempty"`
 }
 
+// json encodes st as encoding/json would from its field tags.
+func (st SessionStatus) json() []byte {
+	var o jsonObject
+	o.int("pid", int64(st.PID))
+	o.int("clients", int64(st.Clients))
+	o.int("attached", int64(st.Attach))
+	o.str("screen", st.Screen)
+	for _, f := range []struct {
+		key   string
+		value int64
+	}{{"overruns", int64(st.Overruns)}, {"output_bytes", st.Output}, {"cols", int64(st.Cols)}, {"rows", int64(st.Rows)}, {"scrollback_lines", int64(st.Scrollback)}} {
+		if f.value != 0 {
+			o.int(f.key, f.value)
+		}
+	}
+	if st.AltScreen {
+		o.bool("alt_screen", true)
+	}
+	if st.Title != "" {
+		o.str("title", st.Title)
+	}
+	if st.Log != "" {
+		o.str("log", st.Log)
+	}
+	if st.LogDropped != 0 {
+		o.int("log_dropped", int64(st.LogDropped))
+	}
+	if st.LogError != "" {
+		o.str("log_error", st.LogError)
+	}
+	return o.bytes()
+}
+
 func (m *Master) status() SessionStatus {
 	st := SessionStatus{PID: os.Getpid(), Screen: "off"}
 	if s := m.scr; s != nil {

@@ -3,7 +3,6 @@ package detach
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -47,7 +46,7 @@ func Attach(opts AttachOptions) (int, error) {
 // attachment is one attached terminal's state.
 type attachment struct {
 	opts    AttachOptions
-	conn    *net.UnixConn
+	conn    *os.File
 	inFd    int
 	orig    unix.Termios
 	raw     unix.Termios
@@ -55,7 +54,7 @@ type attachment struct {
 	packets []byte
 }
 
-func attachConn(conn *net.UnixConn, opts AttachOptions) (int, error) {
+func attachConn(conn *os.File, opts AttachOptions) (int, error) {
 	a := &attachment{opts: opts, conn: conn, inFd: int(opts.In.Fd())}
 	if t, err := unix.IoctlGetTermios(a.inFd, unix.TCGETS); err == nil {
 		a.orig, a.hasOrig = *t, true

@@ -1,7 +1,7 @@
 package detach
 
 import (
-	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -16,7 +16,7 @@ const keepCap = 64 << 10
 // client is the master's side of one connection: an output queue bounded
 // by maxQueue and a goroutine writing it to the socket.
 type client struct {
-	conn    *net.UnixConn
+	conn    *os.File
 	raw     syscall.RawConn
 	onDrain func() // called after each batch written
 
@@ -38,7 +38,7 @@ type client struct {
 	done    chan struct{} // the writer goroutine has returned
 }
 
-func newClient(conn *net.UnixConn, onDrain func()) *client {
+func newClient(conn *os.File, onDrain func()) *client {
 	raw, _ := conn.SyscallConn()
 	return &client{
 		conn:    conn,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -67,7 +66,7 @@ func (e *StartError) Unwrap() error { return e.Err }
 // clients on a unix socket.
 type Master struct {
 	opts   MasterOptions
-	ln     *net.UnixListener
+	ln     *Listener
 	pty    *os.File
 	ptyFd  int             // for ioctls; reads and writes go through ptyRaw
 	ptyRaw syscall.RawConn // the pty in the runtime's poller, non-blocking
@@ -456,9 +455,9 @@ func setOwnerExec(path string, on bool) {
 
 func (m *Master) acceptLoop() {
 	for {
-		conn, err := m.ln.AcceptUnix()
+		conn, err := m.ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, os.ErrClosed) {
 				return
 			}
 			// EMFILE and the like: back off rather than spin.
@@ -490,8 +489,7 @@ func (m *Master) readClient(c *client) {
 		n, err := c.conn.Read(buf)
 		framer.Feed(buf[:n], func(p Packet) { m.handle(c, p) })
 		if err != nil {
-			var ne net.Error
-			if c.pendingAttach && errors.As(err, &ne) && ne.Timeout() {
+			if c.pendingAttach && errors.Is(err, os.ErrDeadlineExceeded) {
 				_ = c.conn.SetReadDeadline(time.Time{})
 				graced = false
 				c.pendingAttach = false

@@ -3,7 +3,6 @@ package detach
 import (
 	"bytes"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,14 +23,10 @@ func socketPair(t *testing.T, onDrain func()) (*client, *os.File) {
 	}
 	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
 	unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
-	f := os.NewFile(uintptr(fds[0]), "master end")
-	conn, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("socketpair: %v", err)
-	}
+	unix.SetNonblock(fds[0], true)
+	conn := os.NewFile(uintptr(fds[0]), "master end")
 	peer := os.NewFile(uintptr(fds[1]), "peer end")
-	c := newClient(conn.(*net.UnixConn), onDrain)
+	c := newClient(conn, onDrain)
 	t.Cleanup(func() {
 		c.close()
 		peer.Close()

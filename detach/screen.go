@@ -57,7 +57,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -554,8 +553,7 @@ func QueryStatus(socket string, timeout time.Duration) (SessionStatus, error) {
 		return st, fmt.Errorf("query session %s: %w", socket, err)
 	}
 	if err := json.NewDecoder(conn).Decode(&st); err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return st, fmt.Errorf("query session %s: no answer (not a keeper master?)", socket)
 		}
 		return st, fmt.Errorf("query session %s: %w", socket, err)

@@ -98,6 +98,13 @@ type ServerConfig struct {
 	ChownGroup string
 	Username   string // "" with Password "": no authentication
 	Password   string // plain text, or "{SHA}" and the hex SHA-1 of the password
+	Web        WebConfig
+}
+
+// WebConfig is keeper's web page on a control server (web, web_attach): off unless configured.
+type WebConfig struct {
+	On     bool // web = true: the status page at /
+	Attach bool // web_attach = true: sessions open in the page (needs web)
 }
 
 // CheckPassword reports whether username and password match the configured ones. It is true when no
@@ -115,6 +122,7 @@ type InetConfig struct {
 	Host     string
 	Username string // required unless Host is loopback
 	Password string // plain text, or "{SHA}" and the hex SHA-1 of the password
+	Web      WebConfig
 }
 
 // Addr is the address to listen on, host:port.
@@ -504,8 +512,8 @@ func (l *loader) warn(file string, line int, format string, args ...any) {
 var (
 	supervisordKeys = keySet("memory_limit logfile logfile_maxbytes logfile_backups loglevel pidfile nodaemon silent minfds "+
 		"minprocs umask user directory childlogdir nocleanup identifier environment strip_ansi", "")
-	serverKeys  = keySet("file chmod chown username password", "")
-	inetKeys    = keySet("port username password", "")
+	serverKeys  = keySet("file chmod chown username password web web_attach", "")
+	inetKeys    = keySet("port username password web web_attach", "")
 	ctlKeys     = keySet("serverurl username password prompt history_file", "")
 	groupKeys   = keySet("programs priority", "")
 	programKeys = keySet("command process_name numprocs numprocs_start directory umask priority autostart "+
@@ -1061,7 +1069,17 @@ func (l *loader) server() error {
 		s.ChownUser, s.ChownGroup = u, g
 	}
 	s.Username, s.Password = r.credentials()
+	s.Web = r.web()
 	return r.err
+}
+
+// web reads a server section's web and web_attach.
+func (r *reader) web() WebConfig {
+	w := WebConfig{On: r.boolean("web", false), Attach: r.boolean("web_attach", false)}
+	if o, _ := r.lookup("web_attach"); o != nil && w.Attach && !w.On {
+		r.fail(o, fmt.Errorf("web_attach = true needs the page: add web = true to [%s]", r.name))
+	}
+	return w
 }
 
 // credentials reads the username and password of a server section: both or neither, the password
@@ -1104,6 +1122,7 @@ func (l *loader) inet() error {
 		c.Host, c.Port = host, port
 	}
 	c.Username, c.Password = r.credentials()
+	c.Web = r.web()
 	if r.err == nil && c.Username == "" && !isLoopback(c.Host) {
 		where := "every interface"
 		if c.Host != "" {

@@ -49,6 +49,8 @@ type Daemon struct {
 	syslogOnce sync.Once
 	// metrics counts control requests for /metrics.
 	metrics rpcMetrics
+	// webToken is the web page's form token (web.go).
+	webToken string
 	// methods is the XML-RPC interface Handle dispatches on.
 	methods map[string]*rpcMethod
 	// events hands state changes to the event listener pools.
@@ -105,6 +107,7 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		methods: newMethodTable(),
+		webToken: newWebToken(),
 	}
 	d.clock = realClock{}
 	d.starter = realStarter{d}

@@ -34,7 +34,7 @@ const (
 // and log streams, behind [inet_http_server]'s own Basic authentication
 // (there are no peer credentials on TCP).
 func (d *Daemon) InetHandler() http1.Handler {
-	return d.authenticate(d.cfg.Inet.Username, d.cfg.Inet.Password, d.routes())
+	return d.authenticate(d.cfg.Inet.Username, d.cfg.Inet.Password, d.routes(d.cfg.Inet.Web))
 }
 
 // inetServer serves [inet_http_server]: at most one TCP listener, served

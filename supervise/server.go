@@ -168,11 +168,12 @@ func (l *peerListener) allowed(cred *unix.Ucred) bool {
 // streams on /logtail/NAME[/stdout|stderr] and /mainlogtail, all behind
 // the optional Basic authentication of [unix_http_server].
 func (d *Daemon) HTTPHandler() http1.Handler {
-	return d.authenticate(d.cfg.Server.Username, d.cfg.Server.Password, d.routes())
+	return d.authenticate(d.cfg.Server.Username, d.cfg.Server.Password, d.routes(d.cfg.Server.Web))
 }
 
-// routes is what every control listener serves, before authentication.
-func (d *Daemon) routes() http1.Handler {
+// routes is what every control listener serves, before authentication;
+// web says whether the listener serves the web page.
+func (d *Daemon) routes(web WebConfig) http1.Handler {
 	rpc := xmlrpc.Serve(d.Handle)
 	return http1.HandlerFunc(func(w http1.ResponseWriter, r *http1.Request) {
 		switch {
@@ -184,6 +185,7 @@ func (d *Daemon) routes() http1.Handler {
 			d.follow(w, r, d.mainLogPath())
 		case r.Path == "/metrics":
 			d.serveMetrics(w, r)
+		case web.On && d.serveWeb(w, r, web):
 		default:
 			notFound(w)
 		}

@@ -96,17 +96,17 @@ type groupState struct {
 // dropped its privileges, once.
 func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfile.File) (*Daemon, error) {
 	d := &Daemon{
-		cfg:     cfg,
-		read:    cfg,
-		groups:  make(map[string]*groupState),
-		mood:    MoodRunning,
-		changed: make(chan struct{}),
-		reaper:  reaper,
-		log:     log,
-		logFile: logFile,
-		stopped: make(chan struct{}),
-		wake:    make(chan struct{}, 1),
-		methods: newMethodTable(),
+		cfg:      cfg,
+		read:     cfg,
+		groups:   make(map[string]*groupState),
+		mood:     MoodRunning,
+		changed:  make(chan struct{}),
+		reaper:   reaper,
+		log:      log,
+		logFile:  logFile,
+		stopped:  make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		methods:  newMethodTable(),
 		webToken: newWebToken(),
 	}
 	d.clock = realClock{}

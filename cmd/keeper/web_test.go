@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // hostileName is a program name that is HTML (names cannot have spaces or
@@ -28,7 +30,7 @@ password=p
 web=true
 
 [program:printer]
-command=/bin/sh -c 'echo "<b>bold</b> & more"; exec @DIR@/sleepy 1000'
+command=/bin/sh -c 'echo "<b>bold</b> & more"; while read l; do echo "got $l"; done'
 startsecs=0
 
 [program:sleeper]
@@ -261,4 +263,42 @@ func (c webClient) firstEvent(path string) (*http.Response, string) {
 // html escapes s as html/template does in text.
 func html(s string) string {
 	return strings.NewReplacer("<", "&lt;", ">", "&gt;", "&", "&amp;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
+
+// TestWebBrowser drives the page in Debian's chromium: it lists the
+// programs, a stop click makes the row say STOPPED (pushed by the daemon)
+// and the daemon agrees, the tail shows a line printed after the page
+// loaded, and HTML in names and log lines stays text.
+func TestWebBrowser(t *testing.T) {
+	t.Parallel()
+	k, base := webDaemon(t)
+	ctx := browser(t, "u", "p", 1000, 700)
+	row := func(name string) string { return `tr.program[data-namespec="` + name + `"]` }
+	inTab(t, ctx, 20*time.Second, "load the page",
+		chromedp.Navigate(base+"/"),
+		waitText(row("sleeper")+" td.state", "RUNNING"),
+		waitText("#programs tbody", hostileName))
+	if scripts := evaluate[int](t, ctx, `document.querySelectorAll("#programs script, #programs img").length`); scripts != 0 {
+		t.Errorf("the hostile name made %d elements", scripts)
+	}
+	screenshot(t, ctx, "status")
+
+	inTab(t, ctx, 20*time.Second, "stop sleeper and see it STOPPED",
+		chromedp.Click(chromedp.CSS(row("sleeper")+` button[value="stop"]`)),
+		waitText(row("sleeper")+" td.state", "STOPPED"),
+		waitText("#message", "sleeper: stopped"))
+	if s := statename(k.info("sleeper")); s != "STOPPED" {
+		t.Errorf("the page says STOPPED, the daemon %s", s)
+	}
+
+	inTab(t, ctx, 20*time.Second, "open the tail",
+		chromedp.Click(chromedp.CSS(row("printer")+" a.tail")),
+		waitText("#tail-text", "<b>bold</b> & more"))
+	k.mustCall("supervisor.sendProcessStdin", "printer", "after-load\n")
+	inTab(t, ctx, 20*time.Second, "see a line printed after the page loaded",
+		waitText("#tail-text", "got after-load"))
+	if bold := evaluate[int](t, ctx, `document.querySelectorAll("#tail-text *").length`); bold != 0 {
+		t.Errorf("the log line's HTML made %d elements", bold)
+	}
+	screenshot(t, ctx, "status-tail")
 }

@@ -35,6 +35,7 @@ var peers = map[string]peer{
 	"prlimit":            {paths: []string{"/usr/bin/prlimit", "prlimit"}, pkg: "util-linux"},
 	"asciinema":          {paths: []string{"/usr/bin/asciinema", "asciinema"}, pkg: "asciinema"},
 	"promtool":           {paths: []string{"/usr/bin/promtool", "promtool"}, pkg: "prometheus"},
+	"chromium":           {paths: []string{"/usr/bin/chromium", "chromium"}, pkg: "chromium"},
 	"make":               {paths: []string{"/usr/bin/make", "make"}, pkg: "make"},
 	"systemd-analyze":    {paths: []string{"/usr/bin/systemd-analyze", "systemd-analyze"}, pkg: "systemd"},
 	"systemd-notify":     {paths: []string{"/usr/bin/systemd-notify", "systemd-notify"}, pkg: "systemd"},

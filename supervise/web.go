@@ -40,7 +40,10 @@ import (
 // cannot make a logged-in browser act. Pages carry a strict
 // Content-Security-Policy, and every name and log line is text, never HTML.
 
-//go:embed web
+// webFiles is the page's source; web/status.png, the README's picture of
+// it, stays out of the binary.
+//
+//go:embed web/index.html web/app.js web/style.css
 var webFiles embed.FS
 
 var webTemplate = template.Must(template.ParseFS(webFiles, "web/index.html"))

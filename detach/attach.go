@@ -121,7 +121,7 @@ func attachConn(conn *os.File, opts AttachOptions) (int, error) {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGWINCH:
-				a.send(winsizePacket(MsgWinch, 0, a.winsize()))
+				a.send(WinsizePacket(MsgWinch, 0, a.winsize()))
 			case syscall.SIGHUP, syscall.SIGINT:
 				io.WriteString(opts.Out, eos+"\r\n[detached]\r\n")
 				return 1, nil
@@ -159,7 +159,7 @@ func (a *attachment) keys(b []byte) (msg string, code int, stop bool) {
 	}
 	a.push(b)
 	if redraw {
-		a.send(winsizePacket(MsgWinch, 0, a.winsize()))
+		a.send(WinsizePacket(MsgWinch, 0, a.winsize()))
 	}
 	return "", 0, false
 }
@@ -188,7 +188,7 @@ func (a *attachment) sendAttach() {
 	}
 	p := Packet{Type: MsgAttach}.Encode()
 	b = append(b, p[:]...)
-	p = winsizePacket(MsgRedraw, a.opts.Redraw, a.winsize()).Encode()
+	p = WinsizePacket(MsgRedraw, a.opts.Redraw, a.winsize()).Encode()
 	b = append(b, p[:]...)
 	a.conn.Write(b)
 }

@@ -79,7 +79,8 @@ func (p Packet) Keys() []byte {
 	return p.Data[:p.Len]
 }
 
-func winsizePacket(typ, method byte, ws Winsize) Packet {
+// WinsizePacket is a MsgWinch or MsgRedraw packet (method: Redraw*) for ws.
+func WinsizePacket(typ, method byte, ws Winsize) Packet {
 	p := Packet{Type: typ, Len: method}
 	e := binary.NativeEndian
 	e.PutUint16(p.Data[0:], ws.Rows)

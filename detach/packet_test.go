@@ -15,8 +15,8 @@ func TestPacketRoundTrip(t *testing.T) {
 		{"attach", Packet{Type: MsgAttach}, []byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 		{"push", Packet{Type: MsgPush, Len: 2, Data: [8]byte{'h', 'i'}}, []byte{0, 2, 'h', 'i', 0, 0, 0, 0, 0, 0}},
 		// struct winsize in host order (little-endian here): rows, cols, x, y.
-		{"winch", winsizePacket(MsgWinch, 0, ws), []byte{3, 0, 50, 0, 132, 0, 1, 0, 2, 0}},
-		{"redraw", winsizePacket(MsgRedraw, RedrawWinch, ws), []byte{4, 3, 50, 0, 132, 0, 1, 0, 2, 0}},
+		{"winch", WinsizePacket(MsgWinch, 0, ws), []byte{3, 0, 50, 0, 132, 0, 1, 0, 2, 0}},
+		{"redraw", WinsizePacket(MsgRedraw, RedrawWinch, ws), []byte{4, 3, 50, 0, 132, 0, 1, 0, 2, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestFramerSplitReads(t *testing.T) {
 	var stream []byte
 	for i := 0; i < 20; i++ {
 		stream = AppendPush(stream, []byte{byte('a' + i)})
-		b := winsizePacket(MsgWinch, 0, Winsize{Rows: uint16(i), Cols: 80}).Encode()
+		b := WinsizePacket(MsgWinch, 0, Winsize{Rows: uint16(i), Cols: 80}).Encode()
 		stream = append(stream, b[:]...)
 	}
 	var want []Packet

@@ -49,8 +49,10 @@ type Daemon struct {
 	syslogOnce sync.Once
 	// metrics counts control requests for /metrics.
 	metrics rpcMetrics
-	// webToken is the web page's form token (web.go).
-	webToken string
+	// webToken is the web page's form token (web.go); webAttached the
+	// sessions open in pages now (web_session.go).
+	webToken    string
+	webAttached webTerms
 	// methods is the XML-RPC interface Handle dispatches on.
 	methods map[string]*rpcMethod
 	// events hands state changes to the event listener pools.

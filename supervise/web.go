@@ -43,10 +43,10 @@ import (
 // webFiles is the page's source; web/status.png, the README's picture of
 // it, stays out of the binary.
 //
-//go:embed web/index.html web/app.js web/style.css
+//go:embed web/index.html web/app.js web/style.css web/term.html web/term.js
 var webFiles embed.FS
 
-var webTemplate = template.Must(template.ParseFS(webFiles, "web/index.html"))
+var webTemplate = template.Must(template.ParseFS(webFiles, "web/index.html", "web/term.html"))
 
 // webCSP allows the page its own script, style and requests, nothing else.
 const webCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
@@ -80,14 +80,16 @@ func (d *Daemon) serveWeb(w http1.ResponseWriter, r *http1.Request, web WebConfi
 		webStatic(w, r, "web/app.js", "text/javascript; charset=utf-8")
 	case r.Path == "/static/style.css":
 		webStatic(w, r, "web/style.css", "text/css; charset=utf-8")
+	case r.Path == "/static/term.js":
+		webStatic(w, r, "web/term.js", "text/javascript; charset=utf-8")
 	case r.Path == "/events":
 		d.webEvents(w, r, web)
 	case r.Path == "/action":
 		d.webAction(w, r)
 	case strings.HasPrefix(r.Path, "/session/") && web.Attach:
-		program, session, _ := strings.Cut(strings.TrimPrefix(r.Path, "/session/"), "/")
-		session, _, _ = strings.Cut(session, "/")
-		d.serveSessionPage(w, r, program, session)
+		program, rest, _ := strings.Cut(strings.TrimPrefix(r.Path, "/session/"), "/")
+		session, sub, _ := strings.Cut(rest, "/")
+		d.serveSessionPage(w, r, program, session, sub)
 	default:
 		return false
 	}

@@ -34,8 +34,24 @@ func browser(t *testing.T, user, pass string, width, height int) context.Context
 		cancelTab()
 		cancelAlloc() // waits for chromium to exit
 	})
+	sendAuth(t, ctx, user, pass)
+	return ctx
+}
+
+// newTab opens another tab of ctx's browser, with the same credentials;
+// closing it is calling the returned function.
+func newTab(t *testing.T, ctx context.Context, user, pass string) (context.Context, context.CancelFunc) {
+	t.Helper()
+	tab, closeTab := chromedp.NewContext(ctx)
+	sendAuth(t, tab, user, pass)
+	return tab, closeTab
+}
+
+// sendAuth makes the tab send Basic credentials with every request.
+func sendAuth(t *testing.T, ctx context.Context, user, pass string) {
+	t.Helper()
 	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
-	steps := chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 			_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
 			return err
@@ -45,10 +61,9 @@ func browser(t *testing.T, user, pass string, width, height int) context.Context
 				network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
 			return err
 		}))
-	if steps != nil {
-		t.Fatalf("start chromium: %v", steps)
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
 	}
-	return ctx
 }
 
 // inTab runs actions in the tab, failing the test after timeout.

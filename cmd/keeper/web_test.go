@@ -204,6 +204,10 @@ func TestWebPage(t *testing.T) {
 	if processAlive(s.PID) {
 		t.Errorf("the session's master %d is alive after kill", s.PID)
 	}
+	// With web_attach off, no session opens in the page.
+	if resp, _ := c.do("GET", "/session/term/t.sock", nil, ""); resp.StatusCode != 404 {
+		t.Errorf("GET /session/... with web_attach off: %d, want 404", resp.StatusCode)
+	}
 	// Static files carry the same policy.
 	if resp, _ := c.do("GET", "/static/app.js", nil, ""); resp.StatusCode != 200 || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("GET /static/app.js: %d %v", resp.StatusCode, resp.Header)
@@ -301,4 +305,118 @@ func TestWebBrowser(t *testing.T) {
 		t.Errorf("the log line's HTML made %d elements", bold)
 	}
 	screenshot(t, ctx, "status-tail")
+}
+
+// webAttachConf has the page with web_attach on, and a program whose
+// session drew a box and a red word before any page opened.
+const webAttachConf = `
+[inet_http_server]
+port=127.0.0.1:@PORT@
+username=u
+password=p
+web=true
+web_attach=true
+
+[program:term]
+command=/bin/sh -c '@KEEPER@ dtach -n @DIR@/t.sock /bin/sh -c "printf \"\\033(0lqqk\\033(B\\n\\033[31mred\\033[0m word\\n\"; PS1=\"$ \" exec /bin/sh -i"; exec @DIR@/sleepy 1004'
+startsecs=0
+`
+
+// TestWebAttach opens a session in chromium: the page shows the screen
+// drawn before it opened (line drawing, colour), typed keys reach the
+// shell, the terminal follows the page's size, and closing the tab leaves
+// the session and its other client as they were.
+func TestWebAttach(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	k := newKeeperd(t, strings.NewReplacer("@PORT@", strconv.Itoa(port), "@KEEPER@", keeperBin).Replace(webAttachConf))
+	k.start()
+	k.waitState("term", 10*time.Second, "RUNNING")
+	s := oneSession(t, k)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	// Keys need the page's token and its site; unknown sessions are 404.
+	c := webClient{t, base}
+	_, page := c.do("GET", "/session/term/t.sock", nil, "")
+	m := tokenRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no token in the session page:\n%s", page)
+	}
+	for _, tc := range []struct {
+		name, path string
+		header     map[string]string
+		want       int
+	}{
+		{"keys without token", "/session/term/t.sock/keys", nil, 403},
+		{"keys from another site", "/session/term/t.sock/keys", map[string]string{"X-Keeper-Token": m[1], "Origin": "http://evil.example"}, 403},
+		{"keys to an unknown session", "/session/term/nosuch/keys", map[string]string{"X-Keeper-Token": m[1]}, 404},
+		{"keys to another program's path", "/session/other/t.sock/keys", map[string]string{"X-Keeper-Token": m[1]}, 404},
+	} {
+		if resp, body := c.do("POST", tc.path, tc.header, "touch @DIR@/pwned\r"); resp.StatusCode != tc.want {
+			t.Errorf("%s: %d %q, want %d", tc.name, resp.StatusCode, body, tc.want)
+		}
+	}
+	if resp, _ := c.do("GET", "/session/term/t.sock/keys", nil, ""); resp.StatusCode != 405 {
+		t.Errorf("GET of keys: %d, want 405", resp.StatusCode)
+	}
+
+	// Another client, attached all along.
+	other := startTerm(t, k.dir, nil, keeperBin, "attach", s.Socket)
+	other.expect(`word`, 10*time.Second)
+
+	ctx := browser(t, "u", "p", 900, 600)
+	tab, closeTab := newTab(t, ctx, "u", "p")
+	defer closeTab()
+	// The status page links to it (the table is redrawn on every event, so
+	// the link is followed by its address, not clicked).
+	inTab(t, tab, 20*time.Second, "load the status page", chromedp.Navigate(base+"/"),
+		chromedp.Poll[chromedp.Void](`document.querySelector("tr.session a.open") !== null`))
+	href := evaluate[string](t, tab, `document.querySelector("tr.session a.open").href`)
+	if want := base + "/session/term/t.sock"; href != want {
+		t.Errorf("the session's link is %q, want %q", href, want)
+	}
+	inTab(t, tab, 20*time.Second, "open the session",
+		chromedp.Navigate(href),
+		waitText("#rows", "┌──┐"),
+		waitText("#rows", "red word"),
+		waitText("#term-status", "attached"))
+	if color := evaluate[string](t, tab, `[...document.querySelectorAll("#rows span")].find(e => e.textContent === "red").style.color`); color != "rgb(205, 0, 0)" {
+		t.Errorf("the red word is drawn in %q", color)
+	}
+	screenshot(t, tab, "session")
+
+	inTab(t, tab, 20*time.Second, "type echo hello",
+		chromedp.Focus(chromedp.CSS("#screen")),
+		chromedp.KeyEvent("echo hel''lo\r"),
+		// The command line has hel''lo; its output is the first hello.
+		waitText("#rows", "hello"))
+	other.expect("hello", 10*time.Second)
+
+	// The page's size is the terminal's: stty size says what the page
+	// says, before and after the window changes.
+	sttySays := func(what string) {
+		t.Helper()
+		var cols, rows int
+		status := evaluate[string](t, tab, `document.querySelector("#term-status").textContent`)
+		if _, err := fmt.Sscanf(status, "attached, %dx%d", &cols, &rows); err != nil {
+			t.Fatalf("%s: status %q", what, status)
+		}
+		inTab(t, tab, 20*time.Second, what,
+			chromedp.KeyEvent("stty size\r"),
+			waitText("#rows", fmt.Sprintf("%d %d", rows, cols)))
+	}
+	sttySays("stty size at first")
+	inTab(t, tab, 20*time.Second, "make the page smaller",
+		chromedp.EmulateViewport(600, 400),
+		chromedp.Poll[chromedp.Void](`!document.querySelector("#term-status").textContent.includes(`+jsString(evaluate[string](t, tab, `document.querySelector("#term-status").textContent`))+`)`))
+	sttySays("stty size after a resize")
+	screenshot(t, tab, "session-resized")
+
+	// Closing the tab detaches the page's client only.
+	closeTab()
+	other.send("echo still''here\r")
+	other.expect("stillhere", 10*time.Second)
+	if !processAlive(s.PID) {
+		t.Errorf("the session's master %d is gone after the tab closed", s.PID)
+	}
 }

@@ -4,7 +4,7 @@ BIN     ?= bin/keeper
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run test test-short lint bench bench-detach bench-supervise bench-sessions bench-screen fuzz clean
+.PHONY: all build run test test-short lint bench bench-detach bench-supervise bench-sessions bench-screen bench-web fuzz clean
 
 all: build
 
@@ -71,6 +71,11 @@ bench-screen: build
 
 bench-sessions: build
 	scripts/bench-sessions.sh
+
+# bench-web: a session in the page, in chromium: keystroke to echo painted,
+# and the daemon's CPU with 10 pages open on idle sessions.
+bench-web: build
+	KEEPER_BENCH_WEB=1 $(GO) test -count=1 -run '^TestBenchWebAttach$$' -v ./cmd/keeper/ | grep -v -e '^=== ' -e '^--- ' -e '^PASS' -e '^ok '
 
 clean:
 	rm -rf bin

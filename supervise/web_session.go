@@ -185,11 +185,15 @@ func (d *Daemon) sessionEvents(w http1.ResponseWriter, r *http1.Request, socket 
 	ctx := r.Context()
 	var sent []string // each row's spans as last sent
 	var meta string   // the rest of the last frame
+	var last time.Time
 	for {
 		var frame []byte
 		frame, sent, meta = t.frame(sent, meta)
-		if frame != nil && !sendEvent(w, "frame", frame) {
-			return
+		if frame != nil {
+			if !sendEvent(w, "frame", frame) {
+				return
+			}
+			last = time.Now()
 		}
 		select {
 		case <-t.dirty:
@@ -201,10 +205,14 @@ func (d *Daemon) sessionEvents(w http1.ResponseWriter, r *http1.Request, socket 
 		case <-d.stopped:
 			return
 		}
-		select {
-		case <-time.After(webFrame):
-		case <-ctx.Done():
-			return
+		// A change after a quiet spell (an echo) goes out at once; while
+		// output flows, frames are webFrame apart.
+		if wait := webFrame - time.Since(last); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }

@@ -56,7 +56,7 @@ fuzz:
 		done; \
 	done
 
-bench: bench-detach bench-supervise bench-sessions bench-screen
+bench: bench-detach bench-supervise bench-sessions bench-screen bench-web
 
 bench-detach: build
 	scripts/bench-detach.sh

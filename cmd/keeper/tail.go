@@ -199,6 +199,14 @@ func (c *ctl) follow(ctx context.Context, path string, stderr io.Writer) {
 	c.printf("==> Press Ctrl-C to exit <==")
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
+	c.stream(ctx, path, c.out, stderr)
+	if ctx.Err() != nil {
+		c.printf("")
+	}
+}
+
+// stream copies GET path to out until the daemon closes it or ctx ends.
+func (c *ctl) stream(ctx context.Context, path string, out io.Writer, stderr io.Writer) {
 	shown := c.url + path
 	cl := &http1.Client{Dial: func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
@@ -211,7 +219,6 @@ func (c *ctl) follow(ctx context.Context, path string, stderr io.Writer) {
 	status, _, body, err := cl.Stream(ctx, (&url.URL{Path: path}).EscapedPath(), header)
 	if err != nil {
 		if ctx.Err() != nil {
-			c.printf("")
 			return
 		}
 		fmt.Fprintf(stderr, "%s Cannot connect, error: %v\n", shown, err)
@@ -226,14 +233,11 @@ func (c *ctl) follow(ctx context.Context, path string, stderr io.Writer) {
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			if _, werr := c.out.Write(buf[:n]); werr != nil {
+			if _, werr := out.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				c.printf("")
-			}
 			return
 		}
 	}

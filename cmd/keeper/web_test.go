@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -418,5 +420,30 @@ func TestWebAttach(t *testing.T) {
 	other.expect("stillhere", 10*time.Second)
 	if !processAlive(s.PID) {
 		t.Errorf("the session's master %d is gone after the tab closed", s.PID)
+	}
+}
+
+// TestWebOnUnixSocket: web = true in [unix_http_server] serves the page
+// on the control socket, behind its peer-credential rule (a local reverse
+// proxy or an SSH tunnel reaches it there).
+func TestWebOnUnixSocket(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, "[program:a]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\n")
+	k.setSections("web=true\n", "")
+	k.start()
+	k.waitState("a", 10*time.Second, "RUNNING")
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", k.sock)
+	}}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://keeper/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `data-namespec="a"`) {
+		t.Errorf("GET / on the control socket: %d\n%s", resp.StatusCode, b)
 	}
 }

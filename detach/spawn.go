@@ -244,6 +244,9 @@ func MasterMain(argv []string) int {
 	if foreground {
 		return runForegroundMaster(opts)
 	}
+	// Non-blocking, the start-up channel is read in the runtime's poller:
+	// a blocking read would take a thread of its own, kept for good.
+	_ = unix.SetNonblock(3, true)
 	status := os.NewFile(3, "master-status")
 	var s setup
 	if err := binary.Read(status, binary.NativeEndian, &s); err != nil {

@@ -89,6 +89,7 @@ func (d *Daemon) sessionIndex(w http1.ResponseWriter, r *http1.Request, program,
 // webTerm is one page's client of a session master.
 type webTerm struct {
 	conn  *os.File
+	wmu   sync.Mutex // one write to conn at a time
 	mu    sync.Mutex // guards term
 	term  *vt.Terminal
 	dirty chan struct{} // a token when the screen changed since the last frame
@@ -314,8 +315,19 @@ func encodeSpans(spans []vt.Span) string {
 	return string(b)
 }
 
+// write sends packets to the master on the page's connection, where the
+// master reads them in order: keys typed after a resize reach the program
+// after it.
+func (t *webTerm) write(p []byte) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	_, err := t.conn.Write(p)
+	return err
+}
+
 // sessionKeys pushes the body's bytes to the session's program, as
-// dtach -p does, over a connection of its own.
+// dtach -p does: on the page's own connection (?id=), else on one of
+// their own.
 func (d *Daemon) sessionKeys(w http1.ResponseWriter, r *http1.Request, socket string) {
 	if r.Method != "POST" {
 		methodNotAllowed(w, "POST")
@@ -328,6 +340,17 @@ func (d *Daemon) sessionKeys(w http1.ResponseWriter, r *http1.Request, socket st
 		w.WriteHeader(413)
 		return
 	}
+	keys := detach.AppendPush(nil, r.Body)
+	if u, err := url.ParseRequestURI(r.Target); err == nil {
+		if t := d.webAttached.get(u.Query().Get("id")); t != nil {
+			if t.write(keys) != nil {
+				w.WriteHeader(502)
+				return
+			}
+			w.WriteHeader(204)
+			return
+		}
+	}
 	conn, err := detach.Dial(socket)
 	if err != nil {
 		w.WriteHeader(502)
@@ -335,7 +358,7 @@ func (d *Daemon) sessionKeys(w http1.ResponseWriter, r *http1.Request, socket st
 		return
 	}
 	defer conn.Close()
-	if _, err := conn.Write(detach.AppendPush(nil, r.Body)); err != nil {
+	if _, err := conn.Write(keys); err != nil {
 		w.WriteHeader(502)
 		return
 	}
@@ -362,7 +385,7 @@ func (d *Daemon) sessionResize(w http1.ResponseWriter, r *http1.Request) {
 	t.term.Resize(int(ws.Cols), int(ws.Rows))
 	t.mu.Unlock()
 	b := detach.WinsizePacket(detach.MsgWinch, 0, ws).Encode()
-	if _, err := t.conn.Write(b[:]); err != nil {
+	if err := t.write(b[:]); err != nil {
 		w.WriteHeader(502)
 		return
 	}

@@ -97,7 +97,7 @@ function send(text) {
   sending = true;
   const body = new TextEncoder().encode(pending);
   pending = "";
-  fetch(base + "/keys", { method: "POST", headers: { "X-Keeper-Token": token }, body: body })
+  fetch(base + "/keys?id=" + encodeURIComponent(id), { method: "POST", headers: { "X-Keeper-Token": token }, body: body })
     .catch((err) => { statusEl.textContent = "keys not sent: " + err; })
     .finally(() => { sending = false; send(""); });
 }
@@ -159,8 +159,8 @@ new ResizeObserver(() => {
     if (!id || (s.cols === size.cols && s.rows === size.rows)) return;
     size = s;
     fetch(base + "/resize", { method: "POST", headers: { "X-Keeper-Token": token },
-      body: new URLSearchParams({ id: id, cols: s.cols, rows: s.rows }) });
-    statusEl.textContent = "attached, " + s.cols + "x" + s.rows + "; leave the page to detach";
+      body: new URLSearchParams({ id: id, cols: s.cols, rows: s.rows }) })
+      .then(() => { statusEl.textContent = "attached, " + s.cols + "x" + s.rows + "; leave the page to detach"; });
   }, 100);
 }).observe(screenEl);
 

@@ -122,20 +122,36 @@ func reapOrphans() {
 
 // reapZombies reaps the test process's exited children that no exec.Cmd
 // waits for, and reports whether any such child still runs. It only
-// touches zombies, so it never steals an exit status from an exec.Cmd.
+// touches zombies that stayed zombies for zombieGrace: an exec.Cmd that
+// no test registered (a plain cmd.Run) waits for its child as soon as it
+// exits, and must not find it stolen (waitid: no child processes).
 func reapZombies() (running bool) {
 	for _, pid := range childrenOf(os.Getpid()) {
+		p := procStat(pid)
 		switch {
 		case ownedByCmd(pid):
-		case state(pid) == 'Z':
+		case p.State == 'Z':
+			first, _ := zombieSince.LoadOrStore(p.Identity(), time.Now())
+			if time.Since(first.(time.Time)) < zombieGrace {
+				running = true
+				continue
+			}
 			var ws syscall.WaitStatus
 			syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+			zombieSince.Delete(p.Identity())
 		default:
 			running = true
 		}
 	}
 	return running
 }
+
+// zombieSince is when reapZombies first saw each zombie child, by identity.
+var zombieSince sync.Map
+
+// zombieGrace is how long a zombie child is left to the exec.Cmd that may
+// own it.
+const zombieGrace = 300 * time.Millisecond
 
 var (
 	cmdPidsMu sync.Mutex

@@ -252,8 +252,7 @@ func (d *Daemon) webEvents(w http1.ResponseWriter, r *http1.Request, web WebConf
 		d.mu.Lock()
 		changed := d.changed
 		d.mu.Unlock()
-		b, _ := json.Marshal(d.webStatusNow(web))
-		if _, err := w.Write(append(append([]byte("data: "), b...), "\n\n"...)); err != nil || w.Flush() != nil {
+		if _, err := w.Write(statusEvent(d.webStatusNow(web))); err != nil || w.Flush() != nil {
 			return
 		}
 		select {
@@ -270,6 +269,14 @@ func (d *Daemon) webEvents(w http1.ResponseWriter, r *http1.Request, web WebConf
 			return
 		}
 	}
+}
+
+// statusEvent is st as one server-sent event: a single data line, since
+// JSON escapes every line break (CR, LF; and U+2028, U+2029 for scripts)
+// inside strings.
+func statusEvent(st webStatus) []byte {
+	b, _ := json.Marshal(st)
+	return append(append([]byte("data: "), b...), "\n\n"...)
 }
 
 // crossSite says why r may come from a page of another site, "" when it

@@ -165,3 +165,25 @@ func TestStatusEvent(t *testing.T) {
 		t.Fatalf("the description is lost: %q", ev)
 	}
 }
+
+// TestActionMessage: the outcome in /?message= is said only when the
+// page's own site asked for it, not for a link from another site or a
+// typed address.
+func TestActionMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+		want   string
+	}{
+		{"after the page's own form", map[string]string{"Referer": "http://keeper.example:9001/"}, "sleeper: stopped"},
+		{"a link from another site", map[string]string{"Referer": "http://evil.example/"}, ""},
+		{"a typed address", nil, ""},
+		{"another Origin", map[string]string{"Origin": "http://evil.example", "Referer": "http://keeper.example:9001/"}, ""},
+	} {
+		r := webRequest("GET", tc.header)
+		r.Target, r.Path = "/?message=sleeper%3A+stopped", "/"
+		if got := actionMessage(r); got != tc.want {
+			t.Errorf("%s: message %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -179,9 +179,14 @@ func TestWebPage(t *testing.T) {
 	if s := statename(k.info("sleeper")); s != "STOPPED" {
 		t.Errorf("after stop, sleeper is %s", s)
 	}
-	_, page = c.do("GET", resp.Header.Get("Location"), nil, "")
+	_, page = c.do("GET", resp.Header.Get("Location"), map[string]string{"Referer": base + "/"}, "")
 	if !strings.Contains(page, "sleeper: stopped") {
 		t.Errorf("the page does not say sleeper stopped:\n%s", page)
+	}
+	// A link from another site cannot put words on the page.
+	_, page = c.do("GET", "/?message=log+in+again+at+evil.example", map[string]string{"Referer": "http://evil.example/"}, "")
+	if strings.Contains(page, "evil.example") {
+		t.Errorf("a link from another site put its message on the page:\n%s", page)
 	}
 
 	// The script's way: JSON back; an error is said, not hidden.

@@ -323,6 +323,22 @@ func TestLoadInet(t *testing.T) {
 	}
 }
 
+// TestWebKeys: web and web_attach in both server sections, off by default,
+// and a value that is not a boolean refused with its line.
+func TestWebKeys(t *testing.T) {
+	c, _ := mustLoad(t, "[unix_http_server]\nfile=/tmp/k.sock\n[inet_http_server]\nport=127.0.0.1:9001\n")
+	if c.Server.Web != (WebConfig{}) || c.Inet.Web != (WebConfig{}) {
+		t.Errorf("no web keys: %+v and %+v, want the page off", c.Server.Web, c.Inet.Web)
+	}
+	c, _ = mustLoad(t, "[unix_http_server]\nfile=/tmp/k.sock\nweb=true\n[inet_http_server]\nport=127.0.0.1:9001\nweb=true\nweb_attach=true\n")
+	if c.Server.Web != (WebConfig{On: true}) || c.Inet.Web != (WebConfig{On: true, Attach: true}) {
+		t.Errorf("web keys: %+v and %+v", c.Server.Web, c.Inet.Web)
+	}
+	if _, _, err := load(t, "[unix_http_server]\nfile=/tmp/k.sock\nweb=maybe\n"); err == nil || !strings.Contains(err.Error(), "keeper.conf:3") {
+		t.Errorf("web=maybe: %v, want an error naming line 3", err)
+	}
+}
+
 func TestInetCheckPassword(t *testing.T) {
 	c := InetConfig{Port: 9001, Username: "u", Password: "{SHA}A94A8FE5CCB19BA61C4C0873D391E987982FBBD3"} // "test"
 	for _, tt := range []struct {

@@ -216,9 +216,7 @@ func (d *Daemon) webIndex(w http1.ResponseWriter, r *http1.Request, web WebConfi
 		return
 	}
 	st := d.webStatusNow(web)
-	if u, err := url.ParseRequestURI(r.Target); err == nil {
-		st.Message = u.Query().Get("message")
-	}
+	st.Message = actionMessage(r)
 	var b strings.Builder
 	if err := webTemplate.Execute(&b, st); err != nil {
 		d.log.Errorf("web page: %v", err)
@@ -230,6 +228,17 @@ func (d *Daemon) webIndex(w http1.ResponseWriter, r *http1.Request, web WebConfi
 	if r.Method == "GET" {
 		w.Write([]byte(b.String()))
 	}
+}
+
+// actionMessage is the outcome an action's 303 put in the page's URL, said
+// only when the page itself asked for it (its Referer is this site): a link
+// from elsewhere, or typed, cannot put words on the page.
+func actionMessage(r *http1.Request) string {
+	u, err := url.ParseRequestURI(r.Target)
+	if err != nil || r.Header.Get("Referer") == "" || crossSite(r) != "" {
+		return ""
+	}
+	return u.Query().Get("message")
 }
 
 // webEvents streams the status as server-sent events: at once, whenever a
@@ -252,8 +261,7 @@ func (d *Daemon) webEvents(w http1.ResponseWriter, r *http1.Request, web WebConf
 		d.mu.Lock()
 		changed := d.changed
 		d.mu.Unlock()
-		b, _ := json.Marshal(d.webStatusNow(web))
-		if _, err := w.Write(append(append([]byte("data: "), b...), "\n\n"...)); err != nil || w.Flush() != nil {
+		if _, err := w.Write(statusEvent(d.webStatusNow(web))); err != nil || w.Flush() != nil {
 			return
 		}
 		select {
@@ -270,6 +278,14 @@ func (d *Daemon) webEvents(w http1.ResponseWriter, r *http1.Request, web WebConf
 			return
 		}
 	}
+}
+
+// statusEvent is st as one server-sent event: a single data line, since
+// JSON escapes every line break (CR, LF; and U+2028, U+2029 for scripts)
+// inside strings.
+func statusEvent(st webStatus) []byte {
+	b, _ := json.Marshal(st)
+	return append(append([]byte("data: "), b...), "\n\n"...)
 }
 
 // crossSite says why r may come from a page of another site, "" when it

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -178,9 +179,14 @@ func TestWebPage(t *testing.T) {
 	if s := statename(k.info("sleeper")); s != "STOPPED" {
 		t.Errorf("after stop, sleeper is %s", s)
 	}
-	_, page = c.do("GET", resp.Header.Get("Location"), nil, "")
+	_, page = c.do("GET", resp.Header.Get("Location"), map[string]string{"Referer": base + "/"}, "")
 	if !strings.Contains(page, "sleeper: stopped") {
 		t.Errorf("the page does not say sleeper stopped:\n%s", page)
+	}
+	// A link from another site cannot put words on the page.
+	_, page = c.do("GET", "/?message=log+in+again+at+evil.example", map[string]string{"Referer": "http://evil.example/"}, "")
+	if strings.Contains(page, "evil.example") {
+		t.Errorf("a link from another site put its message on the page:\n%s", page)
 	}
 
 	// The script's way: JSON back; an error is said, not hidden.
@@ -446,4 +452,66 @@ func TestWebOnUnixSocket(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `data-namespec="a"`) {
 		t.Errorf("GET / on the control socket: %d\n%s", resp.StatusCode, b)
 	}
+}
+
+// TestWebPhoneAndNoScript: on a phone's screen the rows are cards (no
+// table head), and with JavaScript off the page is a table of forms whose
+// stop brings the page back saying STOPPED, as the daemon does.
+func TestWebPhoneAndNoScript(t *testing.T) {
+	t.Parallel()
+	k, base := webDaemon(t)
+	ctx := browser(t, "u", "p", 1000, 700)
+	row := func(name string) string { return `tr.program[data-namespec="` + name + `"]` }
+
+	inTab(t, ctx, 20*time.Second, "load the page on a phone's screen",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(base+"/"),
+		waitText(row("sleeper")+" td.state", "RUNNING"))
+	if display := evaluate[string](t, ctx, `getComputedStyle(document.querySelector("thead")).display`); display != "none" {
+		t.Errorf("on a phone the table head is shown (display %s), want cards", display)
+	}
+	if width := evaluate[int](t, ctx, `document.documentElement.scrollWidth`); width > 390 {
+		t.Errorf("on a phone the page is %d px wide, more than the screen's 390", width)
+	}
+	screenshot(t, ctx, "status-phone")
+
+	inTab(t, ctx, 20*time.Second, "load the page without JavaScript",
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}),
+		chromedp.EmulateViewport(1000, 700),
+		chromedp.Navigate(base+"/"),
+		waitText(row("sleeper")+" td.state", "RUNNING"))
+	inTab(t, ctx, 20*time.Second, "submit sleeper's stop form",
+		chromedp.Click(chromedp.CSS(row("sleeper")+` button[value="stop"]`)))
+	// The form's POST and its 303 replace the page: ask the new one.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(pageText(ctx, row("sleeper")+" td.state"), "STOPPED") {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the stop form the page shows sleeper as %q", pageText(ctx, row("sleeper")+" td.state"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if msg := pageText(ctx, "#message"); !strings.Contains(msg, "sleeper: stopped") {
+		t.Errorf("the page after the form says %q, want sleeper: stopped", msg)
+	}
+	// The browser followed the 303 (the script, had it run, posts by fetch
+	// and stays on /).
+	if where := evaluate[string](t, ctx, `location.pathname + location.search`); !strings.HasPrefix(where, "/?message=") {
+		t.Errorf("after the form the page is %s, want the 303's /?message=...", where)
+	}
+	if s := statename(k.info("sleeper")); s != "STOPPED" {
+		t.Errorf("the page says STOPPED, the daemon %s", s)
+	}
+	screenshot(t, ctx, "status-noscript")
+}
+
+// pageText is the text of the element at sel, "" when there is none or
+// the page is being replaced.
+func pageText(ctx context.Context, sel string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+jsString(sel)+`) || {}).textContent || ""`))
+	return s
 }

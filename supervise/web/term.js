@@ -75,6 +75,7 @@ function connect() {
   const events = new EventSource(base + "/events?cols=" + size.cols + "&rows=" + size.rows);
   events.addEventListener("hello", (e) => {
     id = JSON.parse(e.data).id;
+    flush();
     statusEl.textContent = "attached, " + size.cols + "x" + size.rows + "; leave the page to detach";
   });
   events.addEventListener("frame", (e) => render(JSON.parse(e.data)));
@@ -87,19 +88,36 @@ function connect() {
   };
 }
 
-// Keys go out in order, one POST at a time, batched while one is out.
-let pending = "";
+// Keys and resizes go out in order, one POST at a time, over the page's
+// own client of the session (its id), so the master gets them in order:
+// keys typed while a POST is out are batched, and a resize keeps its place
+// between keys (stty typed after a resize sees the new size).
+const queue = [];
 let sending = false;
 
 function send(text) {
-  pending += text;
-  if (sending || pending === "") return;
+  const last = queue[queue.length - 1];
+  if (last && last.keys !== undefined) last.keys += text;
+  else queue.push({ keys: text });
+  flush();
+}
+
+function flush() {
+  if (sending || !id || queue.length === 0) return;
   sending = true;
-  const body = new TextEncoder().encode(pending);
-  pending = "";
-  fetch(base + "/keys?id=" + encodeURIComponent(id), { method: "POST", headers: { "X-Keeper-Token": token }, body: body })
-    .catch((err) => { statusEl.textContent = "keys not sent: " + err; })
-    .finally(() => { sending = false; send(""); });
+  const item = queue.shift();
+  const headers = { "X-Keeper-Token": token };
+  const req = item.size
+    ? fetch(base + "/resize", { method: "POST", headers: headers,
+      body: new URLSearchParams({ id: id, cols: item.size.cols, rows: item.size.rows }) })
+    : fetch(base + "/keys?id=" + encodeURIComponent(id), { method: "POST", headers: headers,
+      body: new TextEncoder().encode(item.keys) });
+  req.then((r) => {
+    if (!r.ok) statusEl.textContent = "not sent (" + r.status + "): reload the page";
+    else if (item.size) statusEl.textContent = "attached, " + item.size.cols + "x" + item.size.rows + "; leave the page to detach";
+  })
+    .catch((err) => { statusEl.textContent = "not sent: " + err; })
+    .finally(() => { sending = false; flush(); });
 }
 
 const named = {
@@ -158,11 +176,12 @@ new ResizeObserver(() => {
     const s = measure();
     if (!id || (s.cols === size.cols && s.rows === size.rows)) return;
     size = s;
-    fetch(base + "/resize", { method: "POST", headers: { "X-Keeper-Token": token },
-      body: new URLSearchParams({ id: id, cols: s.cols, rows: s.rows }) })
-      .then(() => { statusEl.textContent = "attached, " + s.cols + "x" + s.rows + "; leave the page to detach"; });
+    // The status says the new size once the master has it.
+    queue.push({ size: s });
+    flush();
   }, 100);
 }).observe(screenEl);
 
-connect();
+// Measured once the font is in, or the first size is that of a fallback font.
+document.fonts.ready.then(connect);
 screenEl.focus();

@@ -392,6 +392,7 @@ func TestWebAttach(t *testing.T) {
 		t.Errorf("the red word is drawn in %q", color)
 	}
 	screenshot(t, tab, "session")
+	checkKeys(t, tab)
 
 	inTab(t, tab, 20*time.Second, "type echo hello",
 		chromedp.Focus(chromedp.CSS("#screen")),

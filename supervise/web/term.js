@@ -163,10 +163,18 @@ screenEl.addEventListener("keydown", (e) => {
   send(s);
 });
 
+// pasteBytes is what xterm sends for pasted text: lines end in CR, and the
+// whole is bracketed when the program asked for it, with any end marker in
+// the text dropped so a paste cannot end the bracket early and have the
+// rest taken as typed.
+function pasteBytes(text) {
+  text = text.replace(/\r?\n/g, "\r");
+  return modes.paste ? "\x1b[200~" + text.replaceAll("\x1b[201~", "") + "\x1b[201~" : text;
+}
+
 screenEl.addEventListener("paste", (e) => {
   e.preventDefault();
-  const text = e.clipboardData.getData("text").replace(/\r?\n/g, "\r");
-  send(modes.paste ? "\x1b[200~" + text + "\x1b[201~" : text);
+  send(pasteBytes(e.clipboardData.getData("text")));
 });
 
 let resizeTimer = 0;

@@ -2,6 +2,7 @@ package webterm
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"keeper/detach"
 	"keeper/detach/vt"
+	"keeper/supervise/http1"
 )
 
 func TestEncodeRow(t *testing.T) {
@@ -242,5 +244,70 @@ func TestAgainstMaster(t *testing.T) {
 	waitScreen(t, watch, "the other client to see output after the page left", func(v *vt.Terminal) bool { return hasLine(v, "stillhere") })
 	if _, err := os.Stat(sock); err != nil {
 		t.Errorf("the session's socket went with the page: %v", err)
+	}
+}
+
+// stuckPage is a page that takes the stream's header and then nothing: every write blocks until the
+// test ends.
+type stuckPage struct {
+	header  http1.Header
+	blocked chan struct{} // a token when a write blocks
+	release chan struct{}
+}
+
+func (p *stuckPage) Header() http1.Header { return p.header }
+func (p *stuckPage) WriteHeader(int)      {}
+func (p *stuckPage) Flush() error         { return nil }
+func (p *stuckPage) Write(b []byte) (int, error) {
+	select {
+	case p.blocked <- struct{}{}:
+	default:
+	}
+	<-p.release
+	return 0, os.ErrClosed
+}
+
+// TestStuckPage: a page that stops reading its stream holds neither the session nor its other
+// clients (the no-wedge rule), and its emulator still follows the output.
+func TestStuckPage(t *testing.T) {
+	_, sock := startMaster(t)
+	other, err := Attach(sock, detach.Winsize{Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	term, err := Attach(sock, detach.Winsize{Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	page := &stuckPage{header: http1.Header{}, blocked: make(chan struct{}, 1), release: make(chan struct{})}
+	streamed := make(chan struct{})
+	go func() { term.Stream(context.Background(), page); close(streamed) }()
+	defer func() { close(page.release); <-streamed }()
+	select {
+	case <-page.blocked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stream wrote no first frame")
+	}
+
+	// Far more output than the socket buffers hold, then a marker.
+	if err := other.Keys([]byte("i=0; while [ $i -lt 3000 ]; do echo line $i of output to fill the buffers; i=$((i+1)); done; echo all''written\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitScreen(t, other, "the other client to see the end of the output", func(v *vt.Terminal) bool { return hasLine(v, "allwritten") })
+	// Polled, not waited on with waitScreen, which would take the page's dirty tokens in its place.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		term.mu.Lock()
+		ok := hasLine(term.term, "allwritten")
+		term.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stuck page's emulator stopped following the output")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

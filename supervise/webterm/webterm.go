@@ -71,9 +71,6 @@ func Attach(socket string, ws detach.Winsize) (*Term, error) {
 // Close detaches: it closes the connection to the master. The session and its other clients go on.
 func (t *Term) Close() error { return t.conn.Close() }
 
-// Ended is closed when the master's side of the connection closes (the session ended or kicked us).
-func (t *Term) Ended() <-chan struct{} { return t.ended }
-
 // Resize gives the emulator and this client of the master the page's new size (a winch packet).
 func (t *Term) Resize(ws detach.Winsize) error {
 	t.mu.Lock()

@@ -19,8 +19,8 @@ import (
 // Leaving the page closes the stream, which detaches that client only.
 //
 //	GET  /session/PROG/NAME                     the page
-//	GET  /session/PROG/NAME/events?cols=&rows=  the frames (server-sent events)
-//	POST /session/PROG/NAME/keys                the body is the keys' bytes
+//	GET  /session/PROG/NAME/events?cols=&rows=  the frames (server-sent events); the first event names the page's id
+//	POST /session/PROG/NAME/keys?id=            the body is the keys' bytes
 //	POST /session/PROG/NAME/resize              id=&cols=&rows=
 
 // serveSessionPage answers the paths of one session's page; program and

@@ -33,14 +33,14 @@ func (t *Terminal) Spans(y int) []Span {
 		end--
 	}
 	var out []Span
-	var text []byte
+	text := make([]byte, 0, 2*len(cells))
 	var cur cell
 	cols := 0
 	flush := func() {
 		if cols > 0 {
 			out = append(out, Span{Text: string(text), Cols: cols, Style: styleOf(cur)})
 		}
-		text, cols = text[:0:0], 0
+		text, cols = text[:0], 0 // string(text) copied the bytes: the buffer is free again
 	}
 	for x := 0; x < end; x++ {
 		c := cells[x]

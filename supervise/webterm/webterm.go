@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -187,10 +188,10 @@ func SendEvent(w http1.ResponseWriter, name string, data []byte) bool {
 	return err == nil && w.Flush() == nil
 }
 
-// sentState is what the page was last sent: each row's encoding and the frame's other fields.
+// sentState is what the page was last sent: each row's spans and the frame's other fields.
 type sentState struct {
 	cols int
-	rows []string
+	rows [][]vt.Span
 	meta string
 }
 
@@ -219,15 +220,21 @@ func (t *Term) frame(sent *sentState) []byte {
 	f := Frame{Cols: cols, Rows: rows, Cursor: [2]int{x, y}, CursorVisible: visible,
 		CursorKeys: t.term.CursorKeys(), Paste: t.term.BracketedPaste(), AltScreen: t.term.AltScreen(),
 		Title: t.term.Title(), Full: len(sent.rows) != rows || sent.cols != cols}
-	lines := map[string]json.RawMessage{}
-	now := make([]string, rows)
+	// Rows are compared as spans and only the changed ones encoded, outside the lock: encoding every
+	// row of a big screen made each frame cost ten times as much.
+	now := make([][]vt.Span, rows)
+	var changed []int
 	for row := range rows {
-		now[row] = encodeRow(t.term.Spans(row))
-		if f.Full || sent.rows[row] != now[row] {
-			lines[strconv.Itoa(row)] = json.RawMessage(now[row])
+		now[row] = t.term.Spans(row)
+		if f.Full || !slices.Equal(sent.rows[row], now[row]) {
+			changed = append(changed, row)
 		}
 	}
 	t.mu.Unlock()
+	lines := make(map[string]json.RawMessage, len(changed))
+	for _, row := range changed {
+		lines[strconv.Itoa(row)] = json.RawMessage(encodeRow(now[row]))
+	}
 	full := f.Full
 	f.Full = false // meta is the rest of the frame
 	head, _ := json.Marshal(f)

@@ -89,6 +89,27 @@ func newMethodTable() map[string]*rpcMethod {
 				return true, nil
 			},
 		},
+		"keeper.reexec": {
+			signature: []string{"int"},
+			help: "Execute the daemon's binary again in its own pid, keeping the control socket, every program " +
+				"(pid, state, uptime, log pipes) and the sessions. Return the exec count (keeper.getReexec) the new " +
+				"daemon will report; the exec may cut this connection.",
+			call: func(_ context.Context, d *Daemon, _ params) (any, error) {
+				if err := d.Reexec(); err != nil {
+					return nil, fault(FaultFailed, err.Error())
+				}
+				count, _ := ReexecStatus()
+				return count + 1, nil
+			},
+		},
+		"keeper.getReexec": {
+			signature: []string{"struct"},
+			help:      "Return int count, the execs in place (keeper.reexec) since the daemon started, and string error, why the last one failed (empty when it did not).",
+			call: func(context.Context, *Daemon, params) (any, error) {
+				count, lastErr := ReexecStatus()
+				return xmlrpc.Struct{{Name: "count", Value: count}, {Name: "error", Value: lastErr}}, nil
+			},
+		},
 		"supervisor.reloadConfig": {
 			signature: []string{"array"},
 			help:      "Read the config again; return [[added, changed, removed]] group names.",

@@ -80,7 +80,9 @@ type Daemon struct {
 	// daemon that executed this one handed over, nil when none did.
 	reexec     chan struct{}
 	handedOver *handover
-	wake       chan struct{} // asks Run to act on a mood change
+	// supervising: Run has taken over what a previous daemon left (adopt).
+	supervising bool
+	wake        chan struct{} // asks Run to act on a mood change
 
 	clock   clock   // time for the processes' timers
 	starter starter // starts and signals the processes

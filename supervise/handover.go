@@ -135,6 +135,9 @@ func (d *Daemon) reexecCheckLocked() error {
 	if d.mood != MoodRunning {
 		return errors.New("the daemon is shutting down or restarting")
 	}
+	if !d.supervising {
+		return errors.New("the daemon is still starting; try again")
+	}
 	for _, p := range d.processesLocked(false) {
 		switch {
 		case p.state == Starting || p.state == Stopping || p.state == Backoff || p.waitingDeps:
@@ -311,13 +314,13 @@ func ReexecStatus() (count int, lastErr string) {
 // daemon's child again, with its state, uptime and pipes; one that exited
 // during the exec is a zombie the reaper collects and handles as any exit.
 func (d *Daemon) adopt() {
-	h := d.handedOver
-	if h == nil {
-		return
-	}
-	execs.Store(int64(h.Execs))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	h := d.handedOver
+	if h == nil {
+		d.supervising = true
+		return
+	}
 	var adopted int
 	for _, hp := range h.Processes {
 		_, p, ok := d.lookupLocked(hp.Name)
@@ -367,6 +370,7 @@ func (d *Daemon) adopt() {
 		adopted++
 	}
 	d.log.Infof("reexec: keeper %s took over %d running programs", Version, adopted)
+	d.supervising = true
 	// An exit during the exec left a zombie and no SIGCHLD for us.
 	go d.reaper.reap()
 }

@@ -90,15 +90,25 @@ func newMethodTable() map[string]*rpcMethod {
 			},
 		},
 		"keeper.reexec": {
-			signature: []string{"int"},
+			signature: []string{"int", "int"},
 			help: "Execute the daemon's binary again in its own pid, keeping the control socket, every program " +
 				"(pid, state, uptime, log pipes) and the sessions. Return the exec count (keeper.getReexec) the new " +
-				"daemon will report; the exec may cut this connection.",
-			call: func(_ context.Context, d *Daemon, _ params) (any, error) {
+				"daemon will report; the exec may cut this connection. With a count, only a daemon whose count it " +
+				"is executes: one that already did just returns its count (a retried call execs once).",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				count, _ := ReexecStatus()
+				if len(args) > 0 {
+					from, err := args.integer(0)
+					if err != nil {
+						return nil, err
+					}
+					if from != count {
+						return count, nil
+					}
+				}
 				if err := d.Reexec(); err != nil {
 					return nil, fault(FaultFailed, err.Error())
 				}
-				count, _ := ReexecStatus()
 				return count + 1, nil
 			},
 		},

@@ -321,6 +321,9 @@ func takeHandover() (*handover, error) {
 	os.Unsetenv(HandoverEnv)
 	h, err := readHandover(path)
 	os.Remove(path)
+	if err == nil {
+		execs.Store(int64(h.Execs))
+	}
 	return h, err
 }
 

@@ -51,8 +51,11 @@ func runReexec(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return c.result()
 	}
 	oldErr := getStr(structOf(before), "error")
+	from := getInt(structOf(before), "count")
 	start := time.Now()
-	v, err := c.call(ctx, "keeper.reexec")
+	// With the count: a call the client sends again after the exec cut
+	// its connection reaches the new daemon, which must not exec again.
+	v, err := c.call(ctx, "keeper.reexec", from)
 	if _, msg, ok := faultCode(err); ok {
 		c.status = exitGeneric
 		c.printf("keeper reexec: %s", msg)
@@ -60,7 +63,7 @@ func runReexec(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// Without the reply (the exec cut the connection), any later count
 	// is a new daemon's.
-	want := getInt(structOf(before), "count") + 1
+	want := from + 1
 	if err == nil {
 		want, _ = v.(int)
 	}

@@ -347,7 +347,7 @@ func (d *Daemon) adopt() {
 			p.finish(p.gen, Exit{Pid: hp.Pid, Status: unknownExit})
 			continue
 		}
-		exits, ok := d.reaper.Watch(hp.Pid)
+		exits, ok := d.watchAdopted(hp.Pid)
 		if !ok {
 			closeFiles(files)
 			continue
@@ -371,6 +371,9 @@ func (d *Daemon) adopt() {
 	}
 	d.log.Infof("reexec: keeper %s took over %d running programs", Version, adopted)
 	d.supervising = true
+	// Taken over: a daemon started after this one's death stops them as
+	// leftovers again.
+	os.Remove(d.handoverPath())
 	// An exit during the exec left a zombie and no SIGCHLD for us.
 	go d.reaper.reap()
 }
@@ -429,4 +432,57 @@ func (d *Daemon) handedOverName(name string) bool {
 		}
 	}
 	return false
+}
+
+// orphanedHandover reads a handover left in the state directory by a
+// reexec whose new binary died before taking over: its programs were
+// re-parented away and its descriptors are gone, so only the states are
+// taken; nil when there is none.
+func orphanedHandover(stateDir string, log interface{ Warnf(string, ...any) }) *handover {
+	path := filepath.Join(stateDir, handoverName)
+	if _, err := os.Lstat(path); err != nil {
+		return nil
+	}
+	h, err := readHandover(path)
+	if err != nil {
+		log.Warnf("reexec: %v; its programs are stopped as leftovers", err)
+		os.Remove(path)
+		return nil
+	}
+	h.Control = -1
+	for i := range h.Processes {
+		hp := &h.Processes[i]
+		if hp.Pid != 0 {
+			log.Warnf("reexec: re-adopting %s (pid %d) from a daemon that died while executing its new binary; "+
+				"its output from now on is lost (the pipes went with that daemon) until it is restarted", hp.Name, hp.Pid)
+		}
+		hp.Stdin, hp.Stdout, hp.Stderr = -1, -1, -1
+	}
+	return h
+}
+
+// watchAdopted subscribes to the exit of an adopted pid: through the
+// reaper when it is the daemon's child, else through a pidfd, which tells
+// that it ended but not how (the exit is reported as unknown).
+func (d *Daemon) watchAdopted(pid int) (<-chan Exit, bool) {
+	if st, err := proctree.Stat(pid); err == nil && st.PPID == os.Getpid() {
+		return d.reaper.Watch(pid)
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		d.log.Warnf("reexec: watch pid %d: %v", pid, err)
+		return nil, false
+	}
+	ch := make(chan Exit, 1)
+	go func() {
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				break
+			}
+		}
+		ch <- Exit{Pid: pid, Status: unknownExit}
+	}()
+	return ch, true
 }

@@ -94,8 +94,11 @@ func Run(opts RunOptions) error {
 	if handoverErr != nil {
 		log.Errorf("reexec: %v; starting afresh", handoverErr)
 	}
+	if handedOver == nil {
+		handedOver = orphanedHandover(StateDir(cfg), log)
+	}
 	var ln net.Listener
-	if handedOver != nil {
+	if handedOver != nil && handedOver.Control >= 0 {
 		ln, err = adoptControl(cfg, log, handedOver.Control)
 	} else {
 		ln, err = ListenControl(cfg, log)
@@ -319,8 +322,9 @@ func takeHandover() (*handover, error) {
 		return nil, nil
 	}
 	os.Unsetenv(HandoverEnv)
+	// The file stays until the programs are taken over (adopt): if this
+	// binary dies first, the next daemon re-adopts them from it.
 	h, err := readHandover(path)
-	os.Remove(path)
 	if err == nil {
 		execs.Store(int64(h.Execs))
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,5 +187,61 @@ func TestReexecExecFails(t *testing.T) {
 	}
 	if now := k.waitState("idle", time.Second, "RUNNING"); rpcField[int](now, "pid") != rpcField[int](was, "pid") {
 		t.Errorf("idle pid %d before, %d after", rpcField[int](was, "pid"), rpcField[int](now, "pid"))
+	}
+}
+
+// TestReexecIntoDyingBinary: the daemon executes a "new version" that exits
+// at once. Its programs are re-parented away but keep running, and a plain
+// `keeper daemon` started afterwards re-adopts them (same pids, RUNNING)
+// instead of stopping them, and notices when one ends (autorestart).
+func TestReexecIntoDyingBinary(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, "[program:idle]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\nnumprocs=2\nprocess_name=%(program_name)s_%(process_num)d\n")
+	k.bin = filepath.Join(k.dir, "keeper")
+	copyFile(t, keeperBin, k.bin)
+	k.start()
+	var pids []int
+	for _, name := range []string{"idle:idle_0", "idle:idle_1"} {
+		pids = append(pids, rpcField[int](k.waitState(name, 10*time.Second, "RUNNING"), "pid"))
+	}
+	// A new binary that dies before taking over.
+	if err := os.WriteFile(k.bin+".new", []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(k.bin+".new", k.bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-k.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the daemon did not exec the dying binary; log:\n%s", k.log())
+	}
+	for _, pid := range pids {
+		if !processAlive(pid) {
+			t.Fatalf("program pid %d died with the daemon", pid)
+		}
+	}
+	k2 := k.again()
+	k2.bin = keeperBin
+	k2.start()
+	for i, name := range []string{"idle:idle_0", "idle:idle_1"} {
+		if got := rpcField[int](k2.waitState(name, 10*time.Second, "RUNNING"), "pid"); got != pids[i] {
+			t.Errorf("%s: pid %d after the re-adoption, was %d; log:\n%s", name, got, pids[i], k2.log())
+		}
+	}
+	// Not its child: its end is seen through a pidfd, reported as an
+	// unknown exit, and the program started again.
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitForLog(t, k2, "idle_0 started again", 10*time.Second, func() bool {
+		s := k2.info("idle:idle_0")
+		return statename(s) == "RUNNING" && rpcField[int](s, "pid") != pids[0]
+	})
+	if l := k2.logLines("exited: idle_0 "); len(l) != 1 || !strings.Contains(l[0], "unknown termination cause") {
+		t.Errorf("the exit of the re-adopted idle_0 logged as %q", l)
 	}
 }

@@ -114,10 +114,14 @@ func newMethodTable() map[string]*rpcMethod {
 		},
 		"keeper.getReexec": {
 			signature: []string{"struct"},
-			help:      "Return int count, the execs in place (keeper.reexec) since the daemon started, and string error, why the last one failed (empty when it did not).",
-			call: func(context.Context, *Daemon, params) (any, error) {
+			help: "Return int count, the execs in place (keeper.reexec) since the daemon started, string error, " +
+				"why the last one failed (empty when it did not), and boolean ready, whether the daemon has taken over its programs.",
+			call: func(_ context.Context, d *Daemon, _ params) (any, error) {
 				count, lastErr := ReexecStatus()
-				return xmlrpc.Struct{{Name: "count", Value: count}, {Name: "error", Value: lastErr}}, nil
+				d.mu.Lock()
+				ready := d.supervising
+				d.mu.Unlock()
+				return xmlrpc.Struct{{Name: "count", Value: count}, {Name: "error", Value: lastErr}, {Name: "ready", Value: ready}}, nil
 			},
 		},
 		"supervisor.reloadConfig": {

@@ -79,8 +79,9 @@ func runReexec(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return c.result()
 }
 
-// waitReexec waits until the daemon reports the exec count want (the new
-// daemon answers) or a new exec error (the old one carries on).
+// waitReexec waits until the daemon reports the exec count want and has
+// taken over its programs (the new daemon runs), or a new exec error (the
+// old one carries on).
 func waitReexec(ctx context.Context, c *ctl, want int, oldErr string) error {
 	ctx, cancel := context.WithTimeout(ctx, reexecWait)
 	defer cancel()
@@ -90,7 +91,7 @@ func waitReexec(ctx context.Context, c *ctl, want int, oldErr string) error {
 		v, err := c.call(ctx, "keeper.getReexec")
 		if err == nil {
 			s := structOf(v)
-			if getInt(s, "count") >= want {
+			if getInt(s, "count") >= want && getBool(s, "ready") {
 				return nil
 			}
 			if e := getStr(s, "error"); e != "" && e != oldErr {

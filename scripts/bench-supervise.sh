@@ -11,7 +11,8 @@
 # (default /usr/bin/supervisorctl), PROGRAMS (default 50), STATUS (status
 # commands per daemon, default 30), CALLS (calls per method, default 200),
 # RESPAWNS (default 12), STARTS (default 5), EVENTS (events timed one by one,
-# default 300), BURST (events sent back to back, default 2000), GO (default
+# default 300), BURST (events sent back to back, default 2000), REEXECS
+# (keeper reexec under 50 programs and 200 sessions, default 30), GO (default
 # go), BENCH_ARGS (more keeper-bench supervise flags, e.g. -strace). Then the
 # remote faces: getAllProcessInfo over [inet_http_server] with basic auth,
 # and an event listener's latency and rate.
@@ -40,6 +41,9 @@ bin/keeper-bench supervise -keeper bin/keeper -supervisord "$SUPERVISORD" -super
 echo
 # A dependency tree started cold, and the CPU of health checks.
 bin/keeper-bench deps -keeper bin/keeper -supervisord "$SUPERVISORD"
+echo
+# keeper reexec under load: 50 programs, 200 sessions (issue 16).
+bin/keeper-bench reexec -keeper bin/keeper -programs "${PROGRAMS:-50}" -n "${REEXECS:-30}"
 echo
 # The remote faces: [inet_http_server] with auth, and an event listener
 # (supervisor.childutils under python3).

@@ -76,7 +76,13 @@ type Daemon struct {
 	orphanReaps sync.WaitGroup
 
 	stopped chan struct{} // closed when Run returns
-	wake    chan struct{} // asks Run to act on a mood change
+	// reexec asks for an exec in place (Reexec); handedOver is what the
+	// daemon that executed this one handed over, nil when none did.
+	reexec     chan struct{}
+	handedOver *handover
+	// supervising: Run has taken over what a previous daemon left (adopt).
+	supervising bool
+	wake        chan struct{} // asks Run to act on a mood change
 
 	clock   clock   // time for the processes' timers
 	starter starter // starts and signals the processes
@@ -97,19 +103,27 @@ type groupState struct {
 // the process a child subreaper through reaper, raised its limits and
 // dropped its privileges, once.
 func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfile.File) (*Daemon, error) {
+	return newDaemon(cfg, reaper, log, logFile, nil)
+}
+
+// newDaemon is NewDaemon taking over from h, when not nil: AUTO logs keep
+// the names h gives them.
+func newDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfile.File, h *handover) (*Daemon, error) {
 	d := &Daemon{
-		cfg:      cfg,
-		read:     cfg,
-		groups:   make(map[string]*groupState),
-		mood:     MoodRunning,
-		changed:  make(chan struct{}),
-		reaper:   reaper,
-		log:      log,
-		logFile:  logFile,
-		stopped:  make(chan struct{}),
-		wake:     make(chan struct{}, 1),
-		methods:  newMethodTable(),
-		webToken: newWebToken(),
+		handedOver: h,
+		cfg:        cfg,
+		read:       cfg,
+		groups:     make(map[string]*groupState),
+		mood:       MoodRunning,
+		changed:    make(chan struct{}),
+		reaper:     reaper,
+		log:        log,
+		logFile:    logFile,
+		stopped:    make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		reexec:     make(chan struct{}, 1),
+		methods:    newMethodTable(),
+		webToken:   newWebToken(),
 	}
 	d.clock = realClock{}
 	d.starter = realStarter{d}
@@ -122,7 +136,7 @@ func NewDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 	d.stopMode = make(map[*process]Sessions)
 	d.events = newEventBus()
 	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
-	if !cfg.Supervisord.Nocleanup {
+	if !cfg.Supervisord.Nocleanup && h == nil {
 		d.cleanAutoLogs()
 	}
 	for _, g := range cfg.Groups {
@@ -204,7 +218,10 @@ func (d *Daemon) openLogs(p *process) error {
 		case LogNone:
 			return nil, nil
 		case LogAuto:
-			path = d.autoLogPath(p.cfg.Name, channel)
+			path = d.handedOver.logPath(p.namespec(), channel)
+			if path == "" {
+				path = d.autoLogPath(p.cfg.Name, channel)
+			}
 		default:
 			path = lc.Path
 		}
@@ -403,6 +420,7 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	defer close(d.stopped)
 	// No program runs twice: what a dead daemon left running stops first.
 	d.stopLeftovers()
+	d.adopt() // what the daemon that executed this one handed over
 	d.stopOrphanedCgroups()
 	if list, err := d.Sessions(nil); err != nil {
 		d.log.Warnf("find sessions: %v", err)

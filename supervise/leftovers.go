@@ -238,6 +238,9 @@ func (d *Daemon) stopOrphanedCgroups() {
 		return
 	}
 	for _, name := range cg.programsWithProcesses() {
+		if d.handedOverName(name) {
+			continue // adopted (handover.go)
+		}
 		sig, wait := unix.SIGTERM, 10*time.Second
 		d.mu.Lock()
 		if _, p, ok := d.lookupLocked(name); ok && p != nil {

@@ -60,6 +60,8 @@ type process struct {
 	gen   int
 	timer timer
 
+	// copiers copy the running instance's output into its logs.
+	copiers        []*copier
 	stdin          *stdinQueue
 	stdout, stderr *logfile.File
 

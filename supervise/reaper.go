@@ -21,7 +21,9 @@ type Exit struct {
 // Subscription happens under the same lock as the fork, so an exit can never
 // arrive before its subscriber. Nothing else in the daemon may wait.
 type Reaper struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// reaping is held by reap while it collects, and by hold to stop it.
+	reaping  sync.Mutex
 	waiters  map[int]chan Exit
 	orphaned func(Exit) // exits nobody subscribed to: adopted session masters
 }
@@ -74,6 +76,8 @@ func (r *Reaper) Watch(pid int) (<-chan Exit, bool) {
 
 // reap collects every child that has exited.
 func (r *Reaper) reap() {
+	r.reaping.Lock()
+	defer r.reaping.Unlock()
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
@@ -94,4 +98,14 @@ func (r *Reaper) reap() {
 			r.orphaned(exit)
 		}
 	}
+}
+
+// hold stops reaping until release, so exits stay with the kernel (as
+// zombies) while the daemon hands its children over to its next binary.
+func (r *Reaper) hold() { r.reaping.Lock() }
+
+// release lets reaping go on after hold, and collects what exited meanwhile.
+func (r *Reaper) release() {
+	r.reaping.Unlock()
+	go r.reap()
 }

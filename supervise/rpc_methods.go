@@ -89,6 +89,41 @@ func newMethodTable() map[string]*rpcMethod {
 				return true, nil
 			},
 		},
+		"keeper.reexec": {
+			signature: []string{"int", "int"},
+			help: "Execute the daemon's binary again in its own pid, keeping the control socket, every program " +
+				"(pid, state, uptime, log pipes) and the sessions. Return the exec count (keeper.getReexec) the new " +
+				"daemon will report; the exec may cut this connection. With a count, only a daemon whose count it " +
+				"is executes: one that already did just returns its count (a retried call execs once).",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				count, _ := ReexecStatus()
+				if len(args) > 0 {
+					from, err := args.integer(0)
+					if err != nil {
+						return nil, err
+					}
+					if from != count {
+						return count, nil
+					}
+				}
+				if err := d.Reexec(); err != nil {
+					return nil, fault(FaultFailed, err.Error())
+				}
+				return count + 1, nil
+			},
+		},
+		"keeper.getReexec": {
+			signature: []string{"struct"},
+			help: "Return int count, the execs in place (keeper.reexec) since the daemon started, string error, " +
+				"why the last one failed (empty when it did not), and boolean ready, whether the daemon has taken over its programs.",
+			call: func(_ context.Context, d *Daemon, _ params) (any, error) {
+				count, lastErr := ReexecStatus()
+				d.mu.Lock()
+				ready := d.supervising
+				d.mu.Unlock()
+				return xmlrpc.Struct{{Name: "count", Value: count}, {Name: "error", Value: lastErr}, {Name: "ready", Value: ready}}, nil
+			},
+		},
 		"supervisor.reloadConfig": {
 			signature: []string{"array"},
 			help:      "Read the config again; return [[added, changed, removed]] group names.",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -33,7 +34,8 @@ type RunOptions struct {
 // down. The process becomes a child subreaper before anything else, so no
 // orphan of a supervised program is ever lost to PID 1. SIGTERM and SIGINT
 // shut down, SIGHUP restarts (re-reading the config), SIGUSR2 reopens the
-// logs, SIGPIPE is ignored. Under a service manager that set
+// logs, SIGUSR1 (ReexecSignal) executes the daemon's binary again in place
+// (keeper reexec), SIGPIPE is ignored. Under a service manager that set
 // NOTIFY_SOCKET (systemd's Type=notify), the daemon reports READY=1,
 // RELOADING=1 and STOPPING=1 there, and its programs do not inherit the
 // variable.
@@ -48,10 +50,15 @@ func Run(opts RunOptions) error {
 		return err
 	}
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2, ReexecSignal)
 	signal.Ignore(syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 
+	handedOver, handoverErr := takeHandover()
+	if handedOver != nil {
+		// The daemon that executed this one reported ready long ago.
+		ready = func(error) {}
+	}
 	cfg, err := LoadConfig(opts.ConfigPath)
 	if err != nil {
 		return fail(err)
@@ -84,7 +91,18 @@ func Run(opts RunOptions) error {
 		log.Warnf("%s", w.String())
 	}
 
-	ln, err := ListenControl(cfg, log)
+	if handoverErr != nil {
+		log.Errorf("reexec: %v; starting afresh", handoverErr)
+	}
+	if handedOver == nil {
+		handedOver = orphanedHandover(StateDir(cfg), log)
+	}
+	var ln net.Listener
+	if handedOver != nil && handedOver.Control >= 0 {
+		ln, err = adoptControl(cfg, log, handedOver.Control)
+	} else {
+		ln, err = ListenControl(cfg, log)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -129,11 +147,13 @@ func Run(opts RunOptions) error {
 		ln.Close()
 		return fail(err)
 	}
-	d, err := NewDaemon(cfg, reaper, log, logFile)
+	d, err := newDaemon(cfg, reaper, log, logFile, handedOver)
 	if err != nil {
 		ln.Close()
 		return fail(err)
 	}
+	control := ln.(*peerListener).UnixListener
+	go execOnRequest(d, control)
 	h := d.HTTPHandler()
 	handler.Store(&h)
 	go srv.Serve(ln)
@@ -164,6 +184,11 @@ func Run(opts RunOptions) error {
 						d.Restart()
 					case syscall.SIGUSR2:
 						d.ReopenLogs()
+					case ReexecSignal:
+						log.Infof("received %s indicating reexec request", signalName(sig))
+						if err := d.Reexec(); err != nil {
+							log.Errorf("%v", err)
+						}
 					default:
 						log.Infof("received %s indicating exit request", signalName(sig))
 						sd.Stopping()
@@ -192,6 +217,7 @@ func Run(opts RunOptions) error {
 			}
 		}
 		d = nd
+		go execOnRequest(d, control)
 		h := d.HTTPHandler()
 		handler.Store(&h)
 		if err := inet.open(d.cfg.Inet); err != nil {
@@ -272,3 +298,39 @@ func writePidfile(path string) error {
 	}
 	return nil
 }
+
+// execOnRequest executes the daemon's binary in place each time d is asked
+// to (Reexec), until d stops; a failed exec leaves d running.
+func execOnRequest(d *Daemon, control *net.UnixListener) {
+	for {
+		select {
+		case <-d.reexec:
+			if err := d.execInPlace(control); err != nil {
+				d.log.Errorf("%v", err)
+			}
+		case <-d.stopped:
+			return
+		}
+	}
+}
+
+// takeHandover reads the handover a daemon left for this one when it
+// executed it (HandoverEnv), and keeps it from the programs' environment.
+func takeHandover() (*handover, error) {
+	path := os.Getenv(HandoverEnv)
+	if path == "" {
+		return nil, nil
+	}
+	os.Unsetenv(HandoverEnv)
+	// The file stays until the programs are taken over (adopt): if this
+	// binary dies first, the next daemon re-adopts them from it.
+	h, err := readHandover(path)
+	if err == nil {
+		execs.Store(int64(h.Execs))
+	}
+	return h, err
+}
+
+// HandingOver reports whether this process is a daemon executed in place
+// by another (keeper reexec): its descriptors are the old daemon's.
+func HandingOver() bool { return os.Getenv(HandoverEnv) != "" }

@@ -75,6 +75,30 @@ func ListenControl(cfg *Config, log *logfile.Logger) (net.Listener, error) {
 	return &peerListener{UnixListener: l, allowGID: allowGID, log: log}, nil
 }
 
+// adoptControl serves the control socket listener a daemon handed over
+// (reexec) as descriptor fd, with ListenControl's peer checks.
+func adoptControl(cfg *Config, log *logfile.Logger, fd int) (net.Listener, error) {
+	f := os.NewFile(uintptr(fd), cfg.Server.File)
+	l, err := net.FileListener(f)
+	f.Close() // FileListener holds a duplicate
+	ul, ok := l.(*net.UnixListener)
+	if err == nil && !ok {
+		l.Close()
+		err = errors.New("not a unix socket")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("adopt control socket %s: %w", cfg.Server.File, err)
+	}
+	ul.SetUnlinkOnClose(true)
+	allowGID := -1
+	if cfg.Server.ChownUser != "" && cfg.Server.ChownGroup != "" {
+		if _, gid, err := chownIDs(cfg.Server.ChownUser, cfg.Server.ChownGroup); err == nil {
+			allowGID = gid
+		}
+	}
+	return &peerListener{UnixListener: ul, allowGID: allowGID, log: log}, nil
+}
+
 func chownIDs(userName, groupName string) (int, int, error) {
 	u, err := user.Lookup(userName)
 	if err != nil {

@@ -859,17 +859,22 @@ func (d *Daemon) stopLeftovers() {
 	for _, e := range ents {
 		path := filepath.Join(dir, e.Name())
 		b, err := readOwnFile(path, 128)
-		os.Remove(path)
 		if err != nil {
+			os.Remove(path)
 			d.log.Warnf("program record dropped: %v", err)
 			continue
 		}
 		var id proctree.Identity
 		// Pid 0 is an intent: the daemon died before it knew the pid.
-		if _, err := fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime); err != nil || id.PID < 0 || id.PID == 1 {
+		_, err = fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime)
+		name := strings.TrimSuffix(e.Name(), ".pid")
+		if err == nil && d.handedOverInstance(name, id) {
+			continue // adopted (handover.go), its record kept
+		}
+		os.Remove(path)
+		if err != nil || id.PID < 0 || id.PID == 1 {
 			continue
 		}
-		name := strings.TrimSuffix(e.Name(), ".pid")
 		sig, wait := unix.SIGTERM, 10*time.Second
 		if p := byName[name]; p != nil {
 			sig, wait = p.cfg.Stopsignal, p.cfg.Stopwait

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -330,14 +331,21 @@ func (f *pipes) closeParentEnds() {
 // capture copies the program's output into its logs until the pipes close;
 // a listener's stdout goes to its pool.
 func (f *pipes) capture(p *process, pid int) {
+	p.copiers = nil
 	if f.stdout != nil && p.d.poolOf(p) != nil {
 		p.d.captureListener(p, f.stdout)
 	} else if f.stdout != nil {
-		go copyOutput(f.stdout, p.d.outputWriter(p, pid, "stdout", p.logWriter(p.stdout, p.cfg.Stdout), p.cfg.Stdout))
+		p.copy(f.stdout, "stdout", p.d.outputWriter(p, pid, "stdout", p.logWriter(p.stdout, p.cfg.Stdout), p.cfg.Stdout))
 	}
 	if f.stderr != nil {
-		go copyOutput(f.stderr, p.d.outputWriter(p, pid, "stderr", p.logWriter(p.stderr, p.cfg.Stderr), p.cfg.Stderr))
+		p.copy(f.stderr, "stderr", p.d.outputWriter(p, pid, "stderr", p.logWriter(p.stderr, p.cfg.Stderr), p.cfg.Stderr))
 	}
+}
+
+func (p *process) copy(r *os.File, channel string, dst io.Writer) {
+	c := &copier{r: r, channel: channel, dst: dst}
+	p.copiers = append(p.copiers, c)
+	c.start()
 }
 
 // logWriter is where a channel's lines are logged: its file, syslog when
@@ -353,7 +361,41 @@ func (p *process) logWriter(f *logfile.File, lc LogConfig) io.Writer {
 	return teeLog{file: file, syslog: newSyslogLines(p.cfg.Name, p.d.syslogDown)}
 }
 
-func copyOutput(r *os.File, dst io.Writer) {
-	logfile.Capture(r, dst)
-	r.Close()
+// copier copies one output pipe of a program into its log until the pipe
+// closes. pause stops it between two reads, so the pipe can be handed to
+// the next daemon (reexec) with nothing read and not written.
+type copier struct {
+	r       *os.File
+	channel string
+	dst     io.Writer
+	done    chan struct{}
+	paused  bool // set by the copier before done closes
+}
+
+func (c *copier) start() {
+	c.paused = false
+	c.done = make(chan struct{})
+	go func() {
+		defer close(c.done)
+		_, err := logfile.Capture(c.r, c.dst)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.paused = true
+			return
+		}
+		c.r.Close()
+	}()
+}
+
+// pause stops the copier and waits for it.
+func (c *copier) pause() {
+	_ = c.r.SetReadDeadline(time.Now())
+	<-c.done
+	_ = c.r.SetReadDeadline(time.Time{})
+}
+
+// resume starts a paused copier again.
+func (c *copier) resume() {
+	if c.paused {
+		c.start()
+	}
 }

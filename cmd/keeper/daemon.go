@@ -142,20 +142,27 @@ func startDetachedDaemon(path, dir string) error {
 // runDetachedDaemon is the re-executed daemon: it reports readiness on
 // fd 3 to the command that started it.
 func runDetachedDaemon(path string) error {
-	report := os.NewFile(3, "ready")
-	err := supervise.Run(supervise.RunOptions{
-		ConfigPath: path,
-		Ready: func(err error) {
-			if err != nil {
-				report.WriteString(err.Error())
-			} else {
-				report.WriteString("ok")
-			}
-			report.Close()
-		},
-	})
-	if err != nil {
+	opts := supervise.RunOptions{ConfigPath: path}
+	// Executed in place (keeper reexec), fd 3 is no longer the report
+	// pipe but one the old daemon handed over.
+	if !supervise.HandingOver() {
+		opts.Ready = reportReady(os.NewFile(3, "ready"))
+	}
+	if err := supervise.Run(opts); err != nil {
 		return exitError{1}
 	}
 	return nil
+}
+
+// reportReady tells the command that started the daemon, on report, that
+// it listens or why it could not start.
+func reportReady(report *os.File) func(error) {
+	return func(err error) {
+		if err != nil {
+			report.WriteString(err.Error())
+		} else {
+			report.WriteString("ok")
+		}
+		report.Close()
+	}
 }

@@ -326,6 +326,24 @@ func TestServiceInitScript(t *testing.T) {
 	}
 	s.expect(0, `Reloading`, "force-reload")
 
+	// upgrade: the daemon executes its binary again in its pid, the
+	// program and the session stay as they are.
+	waitFor(t, "term running again after the reload", 10*time.Second, func() bool {
+		_, code := s.keeper("pid", "term")
+		return code == 0
+	})
+	pid, prog = s.daemonPid(), s.programPid()
+	s.expect(0, `^Upgrading process supervisor in place \(programs stay\): keeper\.\n$`, "upgrade")
+	if got := s.daemonPid(); got != pid {
+		t.Fatalf("upgrade replaced the daemon %d with %d", pid, got)
+	}
+	if got := s.programPid(); got != prog {
+		t.Fatalf("upgrade restarted term: pid %d, was %d", got, prog)
+	}
+	if out, _ := s.keeper("status"); !strings.Contains(out, "RUNNING") {
+		t.Fatalf("after upgrade: %s", out)
+	}
+
 	// kill-sessions reaps the session, program and daemon stay.
 	s.expect(0, fmt.Sprintf(`term: session term.sock killed \(master pid %d`, sess.PID), "kill-sessions")
 	waitFor(t, "the session's processes to go", 10*time.Second, func() bool {
@@ -335,6 +353,7 @@ func TestServiceInitScript(t *testing.T) {
 	s.expect(0, `Stopping`, "stop")
 	s.noDaemon()
 	s.expect(7, `failed`, "reload")
+	s.expect(7, `failed`, "upgrade")
 	// force-reload starts a stopped daemon.
 	s.expect(0, `Reloading`, "force-reload")
 	s.daemonPid()
@@ -707,6 +726,7 @@ func TestServiceUnit(t *testing.T) {
 		"Type=notify",
 		"ExecStart=/usr/local/bin/keeper -c /etc/keeper/keeper.conf daemon -n",
 		"ExecReload=/bin/kill -HUP $MAINPID",
+		"# `keeper reexec` or `systemctl kill -s USR1 keeper`, and the daemon",
 		"ExecStop=/usr/local/bin/keeper -c /etc/keeper/keeper.conf shutdown --keep-sessions",
 		"KillMode=process",
 		"Delegate=yes",

@@ -12,6 +12,7 @@
 //	                       [-programs 50] [-status 30] [-calls 200] [-respawns 12] [-starts 5] [-idle 2s] [-strace]
 //	keeper-bench sessions [-keeper bin/keeper] [-dtach /usr/bin/dtach] [-programs 4] [-sessions 200] [-runs 30]
 //	                      [-calls 100] [-idle 10s] [-variants keeper,mixed] [-strace]
+//	keeper-bench reexec [-keeper bin/keeper] [-programs 50] [-sessions 200] [-n 30]
 //	keeper-bench screen [-keeper bin/keeper] [-rounds 5] [-lines 2000] [-cols 200] [-rows 50]
 //	keeper-bench flood -bytes N    (program run on a session's pty)
 //	keeper-bench lines -n N -cols C (program run on a session's pty)
@@ -31,6 +32,7 @@ const usage = `usage: keeper-bench detach [flags]   compare keeper dtach with dt
        keeper-bench usage [flags]     the cost of /metrics and keeper.getProcessUsage with 50 programs and 200 sessions
        keeper-bench deps [flags]      a dependency tree started cold (ready=tcp) vs supervisord's priorities; health check CPU
        keeper-bench listen -port N    wait, then listen on a port (the programs of bench deps)
+       keeper-bench reexec [flags]    keeper reexec with 50 programs and 200 sessions: time to answer again, lines lost
        keeper-bench sessions [flags]  time keeper sessions, kill-sessions, idle CPU and RSS with 200 sessions
        keeper-bench screen [flags]    memory of keeper's screen emulator (make bench-screen)
        keeper-bench flood [-bytes N]  raw tty; wait for one byte, write N bytes, then idle
@@ -63,6 +65,8 @@ func main() {
 		err = runLines(os.Args[2:])
 	case "sessions":
 		err = runSessions(os.Args[2:], os.Stdout)
+	case "reexec":
+		err = runReexec(os.Args[2:], os.Stdout)
 	case "flood":
 		err = runFlood(os.Args[2:])
 	case "echo":

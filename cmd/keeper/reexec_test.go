@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"keeper/internal/peer"
+	"keeper/supervise/xmlrpc"
+)
+
+// reexecConf runs 20 programs: two writers of a numbered line a
+// millisecond, 17 sleepers and one that leaves a keeper session.
+const reexecConf = `
+[program:w1]
+command=PYTHON -u -c 'import itertools, time; [(print(i), time.sleep(0.001)) for i in itertools.count(1)]' @DIR@
+startsecs=0
+stdout_logfile=@DIR@/w1.log
+
+[program:w2]
+command=PYTHON -u -c 'import itertools, time; [(print(i), time.sleep(0.001)) for i in itertools.count(1)]' @DIR@
+startsecs=0
+stdout_logfile=AUTO
+
+[program:idle]
+command=@DIR@/sleepy 1000
+process_name=%(program_name)s_%(process_num)02d
+numprocs=17
+startsecs=0
+`
+
+// copyFile copies the keeper binary to dst, executable.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// processTable maps each process to its pid and start time.
+func processTable(t *testing.T, k *keeperd) map[string][2]int {
+	t.Helper()
+	table := map[string][2]int{}
+	for _, v := range k.mustCall("supervisor.getAllProcessInfo").([]any) {
+		s := v.(xmlrpc.Struct)
+		table[rpcField[string](s, "group")+":"+rpcField[string](s, "name")] = [2]int{rpcField[int](s, "pid"), rpcField[int](s, "start")}
+		if statename(s) != "RUNNING" {
+			t.Errorf("%s is %s", rpcField[string](s, "name"), statename(s))
+		}
+	}
+	return table
+}
+
+// checkNumbered checks that a writer's log holds 1, 2, 3... each once, in
+// order, and returns how many.
+func checkNumbered(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		if got, err := strconv.Atoi(sc.Text()); err != nil || got != n {
+			t.Fatalf("%s line %d is %q, want %d", path, n, sc.Text(), n)
+		}
+	}
+	return n
+}
+
+// TestReexecKeepsEverything: ten `keeper reexec` in a row, one into a
+// binary of another version, under two programs writing a line a
+// millisecond: the same pids and start times, every line logged once and
+// in order, the session still there and answering.
+func TestReexecKeepsEverything(t *testing.T) {
+	t.Parallel()
+	python := peer.Need(t, "python3")
+	k := newKeeperd(t, "")
+	k.writeConf(regexp.MustCompile("PYTHON").ReplaceAllString(reexecConf, python) + reapConfFor(keeperBin+" dtach"))
+	k.bin = filepath.Join(k.dir, "keeper")
+	copyFile(t, keeperBin, k.bin)
+	// The upgrade: the same source with another version string.
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=reexec-2", "-o", k.bin+".new", ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the new keeper: %v\n%s", err, out)
+	}
+	k.start()
+	session := oneSession(t, k)
+	for _, name := range []string{"w1", "w2"} {
+		k.waitState(name, 10*time.Second, "RUNNING")
+	}
+	before := processTable(t, k)
+	if len(before) != 20 {
+		t.Fatalf("%d processes, want 20", len(before))
+	}
+	done := regexp.MustCompile(`^keeper reexec: done in \S+ \(pid (\d+), version (\S+)\)\n$`)
+	for i := range 10 {
+		version := "0.1.0-dev"
+		if i >= 5 {
+			version = "reexec-2"
+		}
+		if i == 5 {
+			if err := os.Rename(k.bin+".new", k.bin); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "reexec")
+		m := done.FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			t.Fatalf("reexec %d: exit %d: %q\nlog:\n%s", i, code, out, k.log())
+		}
+		if m[1] != strconv.Itoa(k.cmd.Process.Pid) || m[2] != version {
+			t.Errorf("reexec %d: %q, want pid %d and version %s", i, out, k.cmd.Process.Pid, version)
+		}
+		t.Logf("reexec %d: %s", i, out)
+	}
+	after := processTable(t, k)
+	defer func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", k.log())
+		}
+	}()
+	for name, was := range before {
+		if after[name] != was {
+			t.Errorf("%s: pid and start %v before, %v after", name, was, after[name])
+		}
+	}
+	if s := oneSession(t, k); s.PID != session.PID {
+		t.Errorf("session master %d before, %d after", session.PID, s.PID)
+	}
+	c, err := net.Dial("unix", session.Socket)
+	if err != nil {
+		t.Errorf("the session does not answer after the reexecs: %v", err)
+	} else {
+		c.Close()
+	}
+	w2log := rpcField[string](k.info("w2"), "stdout_logfile")
+	for _, name := range []string{"w1", "w2"} {
+		k.mustCall("supervisor.stopProcess", name)
+	}
+	for _, path := range []string{filepath.Join(k.dir, "w1.log"), w2log} {
+		n := checkNumbered(t, path)
+		t.Logf("%s: %d lines, none lost or repeated", filepath.Base(path), n)
+	}
+}
+
+// TestReexecExecFails: when the binary is gone, the exec fails, reexec
+// says so and the old daemon carries on with its programs.
+func TestReexecExecFails(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, "[program:idle]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\n")
+	k.bin = filepath.Join(k.dir, "keeper")
+	copyFile(t, keeperBin, k.bin)
+	k.start()
+	was := k.waitState("idle", 10*time.Second, "RUNNING")
+	if err := os.Remove(k.bin); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "reexec")
+	if want := fmt.Sprintf("keeper reexec: reexec: exec %s: no such file or directory; the daemon carries on\n", k.bin); code != 1 || out != want {
+		t.Errorf("reexec with the binary gone: exit %d, %q; want 1, %q", code, out, want)
+	}
+	if now := k.waitState("idle", time.Second, "RUNNING"); rpcField[int](now, "pid") != rpcField[int](was, "pid") {
+		t.Errorf("idle pid %d before, %d after", rpcField[int](was, "pid"), rpcField[int](now, "pid"))
+	}
+	// Back in place, the binary takes over.
+	copyFile(t, keeperBin, k.bin)
+	if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "reexec"); code != 0 {
+		t.Errorf("reexec with the binary back: exit %d: %s", code, out)
+	}
+	if now := k.waitState("idle", time.Second, "RUNNING"); rpcField[int](now, "pid") != rpcField[int](was, "pid") {
+		t.Errorf("idle pid %d before, %d after", rpcField[int](was, "pid"), rpcField[int](now, "pid"))
+	}
+}
+
+// TestReexecIntoDyingBinary: the daemon executes a "new version" that exits
+// at once. Its programs are re-parented away but keep running, and a plain
+// `keeper daemon` started afterwards re-adopts them (same pids, RUNNING)
+// instead of stopping them, and notices when one ends (autorestart).
+func TestReexecIntoDyingBinary(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, "[program:idle]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\nnumprocs=2\nprocess_name=%(program_name)s_%(process_num)d\n")
+	k.bin = filepath.Join(k.dir, "keeper")
+	copyFile(t, keeperBin, k.bin)
+	k.start()
+	var pids []int
+	for _, name := range []string{"idle:idle_0", "idle:idle_1"} {
+		pids = append(pids, rpcField[int](k.waitState(name, 10*time.Second, "RUNNING"), "pid"))
+	}
+	// A new binary that dies before taking over.
+	if err := os.WriteFile(k.bin+".new", []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(k.bin+".new", k.bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-k.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the daemon did not exec the dying binary; log:\n%s", k.log())
+	}
+	for _, pid := range pids {
+		if !processAlive(pid) {
+			t.Fatalf("program pid %d died with the daemon", pid)
+		}
+	}
+	k2 := k.again()
+	k2.bin = keeperBin
+	k2.start()
+	for i, name := range []string{"idle:idle_0", "idle:idle_1"} {
+		if got := rpcField[int](k2.waitState(name, 10*time.Second, "RUNNING"), "pid"); got != pids[i] {
+			t.Errorf("%s: pid %d after the re-adoption, was %d; log:\n%s", name, got, pids[i], k2.log())
+		}
+	}
+	// Not its child: its end is seen through a pidfd, reported as an
+	// unknown exit, and the program started again.
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitForLog(t, k2, "idle_0 started again", 10*time.Second, func() bool {
+		s := k2.info("idle:idle_0")
+		return statename(s) == "RUNNING" && rpcField[int](s, "pid") != pids[0]
+	})
+	if l := k2.logLines("exited: idle_0 "); len(l) != 1 || !strings.Contains(l[0], "unknown termination cause") {
+		t.Errorf("the exit of the re-adopted idle_0 logged as %q", l)
+	}
+}

@@ -1,0 +1,488 @@
+package supervise
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"keeper/proctree"
+)
+
+// keeper reexec executes the daemon's binary again in its own pid: its
+// programs stay its children, and the control socket and the programs'
+// pipes cross the exec as inherited descriptors. The old daemon writes a
+// handover file in the state directory naming them and the programs'
+// states; the new one, told by HandoverEnv, adopts them instead of
+// listening and spawning anew.
+
+// HandoverEnv names, in a re-executed daemon's environment, the handover
+// file it takes over from.
+const HandoverEnv = "KEEPER_HANDOVER"
+
+// ReexecSignal asks the daemon to execute its binary again in place (one
+// supervisord leaves unused).
+const ReexecSignal = syscall.SIGUSR1
+
+// handoverName is the handover file's name in the state directory.
+const handoverName = "handover.json"
+
+// handoverLimit caps the handover file a new daemon reads.
+const handoverLimit = 4 << 20
+
+// execs counts this process's execs in place (handed over from the
+// daemon that executed it); lastExecErr is why the last one failed.
+var (
+	execs       atomic.Int64
+	lastExecErr atomic.Pointer[string]
+)
+
+// ErrReexecUnsettled refuses a reexec while a program is between states.
+var ErrReexecUnsettled = errors.New("a program is starting, stopping or backing off")
+
+// handover is what a daemon hands to the binary it executes in its place.
+type handover struct {
+	// Execs counts the execs in place since the daemon started, this one
+	// included.
+	Execs int
+	// Control is the control socket listener's descriptor.
+	Control   int
+	Processes []handedProcess
+}
+
+// handedProcess is one program's state across the exec. Descriptors are
+// -1 when the program has none.
+type handedProcess struct {
+	Name       string // namespec
+	State      State
+	Pid        int
+	StartTime  uint64 // the pid's start time (proctree.Identity)
+	Laststart  time.Time
+	Laststop   time.Time
+	ExitStatus int
+	Backoff    int
+	SpawnErr   string
+	Starts     int
+	Stdin      int
+	Stdout     int
+	Stderr     int
+	// StdoutLog and StderrLog are the log files' paths, so AUTO logs keep
+	// their names.
+	StdoutLog, StderrLog string
+}
+
+func encodeHandover(h *handover) ([]byte, error) { return json.Marshal(h) }
+
+func decodeHandover(b []byte) (*handover, error) {
+	var h handover
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("decode handover: %w", err)
+	}
+	return &h, nil
+}
+
+// readHandover reads the handover file at path with the state directory's
+// rules (a plain file of the daemon's user) and removes it.
+func readHandover(path string) (*handover, error) {
+	b, err := readOwnFile(path, handoverLimit)
+	if err != nil {
+		return nil, err
+	}
+	return decodeHandover(b)
+}
+
+// inherit clears FD_CLOEXEC on f's descriptor, so it survives the exec,
+// and returns it; -1 for no file.
+func inherit(f *os.File) (int, error) {
+	if f == nil {
+		return -1, nil
+	}
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var ferr error
+	if err := raw.Control(func(u uintptr) {
+		fd = int(u)
+		_, ferr = unix.FcntlInt(u, unix.F_SETFD, 0)
+	}); err != nil {
+		return -1, err
+	}
+	return fd, ferr
+}
+
+// adoptFile makes an inherited descriptor a file again (non-blocking, so
+// reads can be interrupted) and closes it on the next exec.
+func adoptFile(fd int, name string) *os.File {
+	if fd < 0 {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	_ = unix.SetNonblock(fd, true)
+	return os.NewFile(uintptr(fd), name)
+}
+
+// reexecCheckLocked says why the daemon cannot hand over now.
+func (d *Daemon) reexecCheckLocked() error {
+	if d.mood != MoodRunning {
+		return errors.New("the daemon is shutting down or restarting")
+	}
+	if !d.supervising {
+		return errors.New("the daemon is still starting; try again")
+	}
+	for _, p := range d.processesLocked(false) {
+		switch {
+		case p.state == Starting || p.state == Stopping || p.state == Backoff || p.waitingDeps:
+			return fmt.Errorf("%s is %s: %w; try again when it settled", p.namespec(), p.state, ErrReexecUnsettled)
+		case p.pid != 0 && p.notify != nil:
+			return fmt.Errorf("%s waits on a notify socket, which reexec does not hand over yet", p.namespec())
+		case p.pid != 0 && d.poolOf(p) != nil:
+			return fmt.Errorf("%s is an event listener, which reexec does not hand over yet", p.namespec())
+		}
+	}
+	return nil
+}
+
+// quiesce stops the programs' output copiers where they are: what they have
+// read is written, what they have not stays in the pipes for the next
+// daemon. It returns once every copier stopped.
+func (d *Daemon) quiesce() {
+	d.mu.Lock()
+	var copiers []*copier
+	for _, p := range d.processesLocked(false) {
+		copiers = append(copiers, p.copiers...)
+	}
+	d.mu.Unlock()
+	for _, c := range copiers {
+		c.pause()
+	}
+}
+
+// resume restarts the copiers quiesce stopped (the exec failed).
+func (d *Daemon) resume() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, p := range d.processesLocked(false) {
+		for _, c := range p.copiers {
+			c.resume()
+		}
+	}
+}
+
+// handoverLocked describes every program for the next daemon, making the
+// descriptors it names inheritable.
+func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
+	fd, err := inherit(control)
+	if err != nil {
+		return nil, fmt.Errorf("hand over control socket: %w", err)
+	}
+	h := &handover{Execs: int(execs.Load()) + 1, Control: fd}
+	for _, p := range d.processesLocked(false) {
+		hp := handedProcess{Name: p.namespec(), State: p.state, Pid: p.pid, StartTime: p.main.StartTime,
+			Laststart: p.laststart, Laststop: p.laststop, ExitStatus: p.exitStatus, Backoff: p.backoff,
+			SpawnErr: p.spawnErr, Starts: p.counts.starts, Stdin: -1, Stdout: -1, Stderr: -1}
+		if p.stdout != nil {
+			hp.StdoutLog = p.stdout.Path()
+		}
+		if p.stderr != nil {
+			hp.StderrLog = p.stderr.Path()
+		}
+		if p.pid != 0 {
+			if p.stdin != nil {
+				if hp.Stdin, err = inherit(p.stdin.f); err != nil {
+					return nil, fmt.Errorf("hand over stdin of %s: %w", p.namespec(), err)
+				}
+			}
+			for _, c := range p.copiers {
+				if !c.paused {
+					continue // the program closed it
+				}
+				fd, err := inherit(c.r)
+				if err != nil {
+					return nil, fmt.Errorf("hand over %s of %s: %w", c.channel, p.namespec(), err)
+				}
+				if c.channel == "stdout" {
+					hp.Stdout = fd
+				} else {
+					hp.Stderr = fd
+				}
+			}
+		}
+		h.Processes = append(h.Processes, hp)
+	}
+	return h, nil
+}
+
+// handoverPath is where the daemon writes its handover.
+func (d *Daemon) handoverPath() string { return filepath.Join(d.stateDir, handoverName) }
+
+// Reexec asks the daemon to execute its binary again in place, once the
+// reply is on its way; it refuses while a program is between states.
+func (d *Daemon) Reexec() error {
+	d.mu.Lock()
+	err := d.reexecCheckLocked()
+	d.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("reexec: %w", err)
+	}
+	select {
+	case d.reexec <- struct{}{}:
+	default: // one is under way
+	}
+	return nil
+}
+
+// execInPlace hands the daemon over to its binary (re-resolved, so one
+// replaced by an install is the new one) in the same pid. It returns only
+// when the exec failed, with the daemon running on as before.
+func (d *Daemon) execInPlace(control *net.UnixListener) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("reexec: find own binary: %w", err)
+	}
+	ctl, err := control.File() // a duplicate: the listener goes on serving
+	if err != nil {
+		return fmt.Errorf("reexec: hand over control socket: %w", err)
+	}
+	defer ctl.Close()
+	d.reaper.hold()
+	defer d.reaper.release()
+	d.quiesce()
+	defer d.resume()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.reexecCheckLocked(); err != nil {
+		return fmt.Errorf("reexec: %w", err)
+	}
+	h, err := d.handoverLocked(ctl)
+	if err != nil {
+		return fmt.Errorf("reexec: %w", err)
+	}
+	b, err := encodeHandover(h)
+	if err != nil {
+		return fmt.Errorf("reexec: %w", err)
+	}
+	path := d.handoverPath()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("reexec: write %s: %w", path, err)
+	}
+	d.log.Infof("reexec: executing %s in place (pid %d)", exe, os.Getpid())
+	env := setEnv(os.Environ(), HandoverEnv, path)
+	err = unix.Exec(exe, os.Args, env)
+	// Still here: the old daemon carries on, its descriptors closed on
+	// the next exec again.
+	os.Remove(path)
+	h.closeOnExec()
+	err = fmt.Errorf("reexec: exec %s: %w; the daemon carries on", exe, err)
+	msg := err.Error()
+	lastExecErr.Store(&msg)
+	return err
+}
+
+// closeOnExec marks the descriptors h names close-on-exec again.
+func (h *handover) closeOnExec() {
+	fds := []int{h.Control}
+	for _, hp := range h.Processes {
+		fds = append(fds, hp.Stdin, hp.Stdout, hp.Stderr)
+	}
+	for _, fd := range fds {
+		if fd >= 0 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
+// ReexecStatus is how many times this daemon was executed in place since
+// it started, and why the last attempt failed ("" when it did not).
+func ReexecStatus() (count int, lastErr string) {
+	if p := lastExecErr.Load(); p != nil {
+		lastErr = *p
+	}
+	return int(execs.Load()), lastErr
+}
+
+// adopt takes over the programs a daemon handed over by executing this
+// binary: each one still running (same pid and start time) is this
+// daemon's child again, with its state, uptime and pipes; one that exited
+// during the exec is a zombie the reaper collects and handles as any exit.
+func (d *Daemon) adopt() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := d.handedOver
+	if h == nil {
+		d.supervising = true
+		return
+	}
+	var adopted int
+	for _, hp := range h.Processes {
+		_, p, ok := d.lookupLocked(hp.Name)
+		files := []*os.File{adoptFile(hp.Stdin, "stdin"), adoptFile(hp.Stdout, "stdout"), adoptFile(hp.Stderr, "stderr")}
+		if !ok || p == nil {
+			if hp.Pid != 0 {
+				d.log.Warnf("reexec: %s (pid %d) is not in the config any more; left running unsupervised", hp.Name, hp.Pid)
+			}
+			closeFiles(files)
+			continue
+		}
+		p.state, p.laststart, p.laststop = hp.State, hp.Laststart, hp.Laststop
+		p.exitStatus, p.backoff, p.spawnErr, p.counts.starts = hp.ExitStatus, hp.Backoff, hp.SpawnErr, hp.Starts
+		if hp.Pid == 0 {
+			continue
+		}
+		p.pid = hp.Pid
+		p.main = proctree.Identity{PID: hp.Pid, StartTime: hp.StartTime}
+		if id, err := proctree.IdentityOf(hp.Pid); err != nil || id != p.main {
+			// Reaped by the old daemon before it handed over: the exit
+			// status went with it.
+			d.log.Warnf("reexec: %s (pid %d) exited during the handover; its exit status is unknown", hp.Name, hp.Pid)
+			closeFiles(files)
+			p.finish(p.gen, Exit{Pid: hp.Pid, Status: unknownExit})
+			continue
+		}
+		exits, ok := d.watchAdopted(hp.Pid)
+		if !ok {
+			closeFiles(files)
+			continue
+		}
+		if files[0] != nil {
+			p.stdin = newStdinQueue(files[0])
+		}
+		(&pipes{stdout: files[1], stderr: files[2]}).capture(p, hp.Pid)
+		gen := p.gen
+		go func() {
+			exit := <-exits
+			p.stopRest(exit)
+			p.d.mu.Lock()
+			defer p.d.mu.Unlock()
+			p.finish(gen, exit)
+		}()
+		if p.state == Running {
+			p.watchHealth(p.pid)
+		}
+		adopted++
+	}
+	d.log.Infof("reexec: keeper %s took over %d running programs", Version, adopted)
+	d.supervising = true
+	// Taken over: a daemon started after this one's death stops them as
+	// leftovers again.
+	os.Remove(d.handoverPath())
+	// An exit during the exec left a zombie and no SIGCHLD for us.
+	go d.reaper.reap()
+}
+
+// handedOverInstance reports whether id is a program instance handed over
+// by the daemon that executed this one: not a leftover to stop.
+func (d *Daemon) handedOverInstance(name string, id proctree.Identity) bool {
+	if d.handedOver == nil {
+		return false
+	}
+	for _, hp := range d.handedOver.Processes {
+		if hp.Name == name && hp.Pid == id.PID && hp.StartTime == id.StartTime {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownExit is the wait status of an exit keeper could not collect:
+// describeExit words it "unknown termination cause".
+const unknownExit = syscall.WaitStatus(0xffff)
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// logPath is the log file h names for a program's channel, "" for none.
+func (h *handover) logPath(name, channel string) string {
+	if h == nil {
+		return ""
+	}
+	for _, hp := range h.Processes {
+		if hp.Name == name {
+			if channel == "stdout" {
+				return hp.StdoutLog
+			}
+			return hp.StderrLog
+		}
+	}
+	return ""
+}
+
+// handedOverName reports whether program name was running when the daemon
+// that executed this one handed it over.
+func (d *Daemon) handedOverName(name string) bool {
+	if d.handedOver == nil {
+		return false
+	}
+	for _, hp := range d.handedOver.Processes {
+		if hp.Name == name && hp.Pid != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// orphanedHandover reads a handover left in the state directory by a
+// reexec whose new binary died before taking over: its programs were
+// re-parented away and its descriptors are gone, so only the states are
+// taken; nil when there is none.
+func orphanedHandover(stateDir string, log interface{ Warnf(string, ...any) }) *handover {
+	path := filepath.Join(stateDir, handoverName)
+	if _, err := os.Lstat(path); err != nil {
+		return nil
+	}
+	h, err := readHandover(path)
+	if err != nil {
+		log.Warnf("reexec: %v; its programs are stopped as leftovers", err)
+		os.Remove(path)
+		return nil
+	}
+	h.Control = -1
+	for i := range h.Processes {
+		hp := &h.Processes[i]
+		if hp.Pid != 0 {
+			log.Warnf("reexec: re-adopting %s (pid %d) from a daemon that died while executing its new binary; "+
+				"its output from now on is lost (the pipes went with that daemon) until it is restarted", hp.Name, hp.Pid)
+		}
+		hp.Stdin, hp.Stdout, hp.Stderr = -1, -1, -1
+	}
+	return h
+}
+
+// watchAdopted subscribes to the exit of an adopted pid: through the
+// reaper when it is the daemon's child, else through a pidfd, which tells
+// that it ended but not how (the exit is reported as unknown).
+func (d *Daemon) watchAdopted(pid int) (<-chan Exit, bool) {
+	if st, err := proctree.Stat(pid); err == nil && st.PPID == os.Getpid() {
+		return d.reaper.Watch(pid)
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		d.log.Warnf("reexec: watch pid %d: %v", pid, err)
+		return nil, false
+	}
+	ch := make(chan Exit, 1)
+	go func() {
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				break
+			}
+		}
+		ch <- Exit{Pid: pid, Status: unknownExit}
+	}()
+	return ch, true
+}

@@ -46,6 +46,7 @@ type MasterOptions struct {
 	Progname   string        // name used in messages, dtach's argv[0]
 	Screen     ScreenOptions // the terminal emulator that repaints attaching clients
 	Log        string        // a file to record the session in (asciicast v2), "" for none
+	Held       bool          // the master holds a supervised program (see MsgLog)
 }
 
 // StartError is a failure to start a session, with the text dtach prints
@@ -78,6 +79,7 @@ type Master struct {
 
 	scr     *screen     // the terminal's state, nil with the emulator off
 	cast    *castWriter // the recording, nil without one
+	feed    *logFeed    // a held master's output for its log client, nil when not held
 	replies chan []byte // the emulator's answers to queries, for the program
 
 	mu          sync.Mutex
@@ -131,6 +133,9 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 			m.cast.close()
 		}
 		return nil, err
+	}
+	if opts.Held {
+		m.feed = newLogFeed(m.Pid())
 	}
 	if !opts.Screen.Off {
 		m.scr = newScreen(opts.Screen, opts.Winsize)
@@ -236,6 +241,9 @@ func (m *Master) Serve() int {
 		close(ended)
 	}()
 
+	if m.feed != nil {
+		return m.serveHeld(ended, die)
+	}
 	select {
 	case <-ended:
 	case <-die:
@@ -271,6 +279,9 @@ func (m *Master) pump() {
 			continue
 		}
 		if n > 0 {
+			if m.feed != nil {
+				m.feed.output(buf[:n])
+			}
 			m.broadcast(buf[:n])
 			if m.cast != nil {
 				m.cast.output(buf[:n])
@@ -550,6 +561,14 @@ func (m *Master) handle(c *client, p Packet) {
 		m.redraw(p.Len, p.Winsize())
 	case MsgReplay:
 		c.replay = p.Len
+	case MsgLog:
+		if m.feed != nil && !c.attached {
+			m.feed.connect(c.conn)
+		}
+	case MsgExitAck:
+		if m.feed != nil {
+			m.feed.ack()
+		}
 	case MsgStatus:
 		if !c.attached {
 			c.send(append(m.status().json(), '\n'))

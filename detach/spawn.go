@@ -58,6 +58,9 @@ func masterArgs(progname string, opts MasterOptions, foreground bool) []string {
 	if opts.WaitAttach {
 		args = append(args, "-w")
 	}
+	if opts.Held {
+		args = append(args, "-k")
+	}
 	if spec := opts.Screen.String(); spec != "" {
 		args = append(args, "-s", spec)
 	}
@@ -304,6 +307,8 @@ func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err er
 			foreground = true
 		case "-w":
 			opts.WaitAttach = true
+		case "-k":
+			opts.Held = true
 		case "-s":
 			if len(args) < 2 {
 				return opts, false, errors.New("-s needs a screen spec")
@@ -336,7 +341,7 @@ func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err er
 		args = args[1:]
 	}
 	if len(args) < 3 {
-		return opts, false, errors.New("usage: " + MasterCommand + " [-f] [-w] [-s SCREEN] [-r METHOD] -- SOCKET COMMAND [ARG...]")
+		return opts, false, errors.New("usage: " + MasterCommand + " [-f] [-w] [-k] [-s SCREEN] [-l CAST] [-r METHOD] -- SOCKET COMMAND [ARG...]")
 	}
 	opts.Socket, opts.Argv = args[1], args[2:]
 	return opts, foreground, nil

@@ -230,7 +230,10 @@ func (m *Master) Serve() int {
 	die := make(chan os.Signal, 1)
 	signal.Notify(die, syscall.SIGTERM, syscall.SIGINT)
 
-	defer m.announce()()
+	if m.feed == nil {
+		// A held master is its program's, not a session of it.
+		defer m.announce()()
+	}
 	if m.cast != nil {
 		defer m.cast.close()
 	}

@@ -342,6 +342,11 @@ type ProcessConfig struct {
 	Sessions Sessions
 	// Leftovers is keeper's own key: whether the rest of the program's tree is stopped with it.
 	Leftovers Leftovers
+	// Pty is keeper's own pty: the program runs on a terminal held by a keeper session master
+	// of its own, which outlives the daemon; SessionLog (session_log) records that terminal as
+	// asciicast v2, "" for no recording.
+	Pty        bool
+	SessionLog string
 }
 
 // Namespec returns "group:name", or just name when the process is alone in a group of its name.
@@ -522,7 +527,7 @@ var (
 		"stderr_logfile_maxbytes stderr_logfile_backups environment serverurl sessions leftovers environment_file "+
 		"backoff_max depends_on ready ready_timeout healthcheck healthcheck_interval healthcheck_timeout healthcheck_retries watchdog_sec "+
 		"memory_limit memory_limit_grace stdout_events_enabled stderr_events_enabled stdout_capture_maxbytes stderr_capture_maxbytes "+
-		"stdout_syslog stderr_syslog",
+		"stdout_syslog stderr_syslog pty session_log",
 		"")
 	// listenerKeys: an [eventlistener:x] takes a program's keys but depends_on, and its own.
 	listenerKeys     = listenerKeySet()
@@ -1424,6 +1429,14 @@ func (l *loader) program(sec *ini.Section, name, group string) ([]*ProcessConfig
 	tmpl.MemoryLimitGrace = time.Duration(r.integer("memory_limit_grace", grace, 1, math.MaxInt32)) * time.Second
 	tmpl.Leftovers = Leftovers(r.oneOf("leftovers", string(LeftoversStop), string(LeftoversStop), string(LeftoversKeep)))
 	tmpl.EnvFiles = r.envFiles("environment_file")
+	tmpl.Pty = r.boolean("pty", false)
+	tmpl.SessionLog = r.path("session_log", "")
+	if o, _ := r.lookup("pty"); o != nil && tmpl.Pty && isListener(sec) {
+		r.fail(o, errors.New("pty = true is for programs: an event listener speaks its protocol on its stdout"))
+	}
+	if o, _ := r.lookup("session_log"); o != nil && !tmpl.Pty {
+		r.fail(o, errors.New("session_log records a pty program's terminal: add pty = true"))
+	}
 	if !isListener(sec) {
 		tmpl.DependsOn = r.nameList("depends_on")
 	}

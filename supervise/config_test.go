@@ -497,6 +497,10 @@ func TestLoadErrors(t *testing.T) {
 			`load FILE:3: [program:web] startsecs: "soon" is not an integer ≥ 0`},
 		{"negative", "[program:web]\ncommand=x\nstartretries=-2\n",
 			`load FILE:3: [program:web] startretries: -2 is not a count of retries: use 0 to 2147483647, or -1 or infinite to retry forever`},
+		{"session_log without pty", "[program:web]\ncommand=x\nsession_log=/tmp/web.cast\n",
+			`load FILE:3: [program:web] session_log: session_log records a pty program's terminal: add pty = true`},
+		{"pty listener", "[eventlistener:l]\ncommand=x\nevents=TICK_5\npty=true\n",
+			`load FILE:4: [eventlistener:l] pty: pty = true is for programs: an event listener speaks its protocol on its stdout`},
 		{"backoff_max", "[program:web]\ncommand=x\nbackoff_max=0\n",
 			`load FILE:3: [program:web] backoff_max: 0 is not between 1 and 2147483647`},
 		{"priority", "[program:web]\ncommand=x\npriority=high\n",
@@ -801,6 +805,29 @@ func TestLoadRetryForever(t *testing.T) {
 		p := c.Groups[0].Processes[0]
 		if p.Startretries != tt.retries || p.BackoffMax != tt.max {
 			t.Errorf("%q: startretries %d, backoff_max %v; want %d, %v", tt.keys, p.Startretries, p.BackoffMax, tt.retries, tt.max)
+		}
+	}
+}
+
+func TestLoadPty(t *testing.T) {
+	for _, tt := range []struct {
+		keys    string
+		pty     bool
+		castLog string // relative to the config's directory
+	}{
+		{"", false, ""},
+		{"pty=true\n", true, ""},
+		{"pty=false\n", false, ""},
+		{"pty=yes\nsession_log=web.cast\n", true, "web.cast"},
+	} {
+		c, dir := mustLoad(t, "[program:web]\ncommand=x\n"+tt.keys)
+		p := c.Groups[0].Processes[0]
+		want := tt.castLog
+		if want != "" {
+			want = filepath.Join(dir, want)
+		}
+		if p.Pty != tt.pty || p.SessionLog != want {
+			t.Errorf("%q: pty %v, session_log %q; want %v, %q", tt.keys, p.Pty, p.SessionLog, tt.pty, want)
 		}
 	}
 }

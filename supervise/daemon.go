@@ -86,6 +86,8 @@ type Daemon struct {
 
 	clock   clock   // time for the processes' timers
 	starter starter // starts and signals the processes
+	// ptyMasters holds the pids of the masters of pty programs (ptyprog.go).
+	ptyMasters sync.Map
 	// stopTree stops what is left of a program instance once its main
 	// process has exited (stopInstanceTree); nil leaves it running.
 	stopTree func(namespec string, main proctree.Identity, sig syscall.Signal, wait time.Duration)

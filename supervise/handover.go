@@ -186,6 +186,11 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 	}
 	h := &handover{Execs: int(execs.Load()) + 1, Control: fd}
 	for _, p := range d.processesLocked(false) {
+		if p.cfg.Pty {
+			// Its master holds it, not the daemon: the next daemon
+			// reconnects to the master (adoptPtyPrograms).
+			continue
+		}
 		hp := handedProcess{Name: p.namespec(), State: p.state, Pid: p.pid, StartTime: p.main.StartTime,
 			Laststart: p.laststart, Laststop: p.laststop, ExitStatus: p.exitStatus, Backoff: p.backoff,
 			SpawnErr: p.spawnErr, Starts: p.counts.starts, Stdin: -1, Stdout: -1, Stderr: -1}
@@ -197,7 +202,7 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 		}
 		if p.pid != 0 {
 			if p.stdin != nil {
-				if hp.Stdin, err = inherit(p.stdin.f); err != nil {
+				if hp.Stdin, err = inherit(p.stdin.f.(*os.File)); err != nil {
 					return nil, fmt.Errorf("hand over stdin of %s: %w", p.namespec(), err)
 				}
 			}

@@ -119,7 +119,7 @@ func (d *Daemon) instanceTree(namespec string, main proctree.Identity) []proctre
 	}
 	self := os.Getpid()
 	outside := func(p proctree.Process) bool {
-		return p.PID <= 1 || p.PID == self || p.Zombie() || p.StartTime < main.StartTime
+		return p.PID <= 1 || p.PID == self || p.Zombie() || p.StartTime < main.StartTime || d.isPtyMaster(p.PID)
 	}
 	var marked []proctree.Process
 	for _, p := range snap.Processes() {

@@ -553,6 +553,9 @@ func (d *Daemon) adoptMaster(r detach.Record) {
 // daemon's mark, holds a pty master and listens on a unix socket) and
 // describes it.
 func (d *Daemon) dtachMaster(p proctree.Process, mark []byte) (detach.Record, bool) {
+	if d.isPtyMaster(p.PID) {
+		return detach.Record{}, false // its program's, not a session
+	}
 	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.PID))
 	if err != nil || !bytes.Contains(environ, mark) {
 		return detach.Record{}, false

@@ -216,6 +216,13 @@ func (d *Daemon) startCmd(p *process) (int, <-chan Exit, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: acct.uid, Gid: acct.gid, Groups: acct.groups}
 	}
 
+	if cfg.Pty {
+		pid, exits, err := d.startPty(p, cmd)
+		if err == nil {
+			p.notify = notify
+		}
+		return pid, exits, err
+	}
 	if cg := d.track.cgroups(); cg != nil {
 		done, err := cg.place(cmd, p.namespec())
 		if err != nil {

@@ -2,7 +2,7 @@ package supervise
 
 import (
 	"errors"
-	"os"
+	"io"
 	"sync"
 )
 
@@ -22,7 +22,7 @@ var (
 // that a program that does not read never blocks the daemon (a pipe holds
 // 64 KiB; supervisord also buffers and writes when the pipe is writable).
 type stdinQueue struct {
-	f   *os.File
+	f   io.WriteCloser
 	mu  sync.Mutex
 	buf []byte // written by the goroutine, in order
 	// writing counts the bytes the goroutine took and has not written yet:
@@ -32,8 +32,9 @@ type stdinQueue struct {
 	wake    chan struct{}
 }
 
-// newStdinQueue starts writing to f, the parent's end of the stdin pipe.
-func newStdinQueue(f *os.File) *stdinQueue {
+// newStdinQueue starts writing to f, the parent's end of the stdin pipe (or
+// a pty program's keys to its master).
+func newStdinQueue(f io.WriteCloser) *stdinQueue {
 	q := &stdinQueue{f: f, wake: make(chan struct{}, 1)}
 	go q.run()
 	return q

@@ -34,6 +34,21 @@ func (d *Daemon) PtySocket(namespec string) string {
 	return filepath.Join(d.ptyDir(namespec), ptySocketName)
 }
 
+// terminalSocket is the socket of pty program name's master, "" for a
+// program that is not on a terminal of its own.
+func (d *Daemon) terminalSocket(name string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, p, ok := d.lookupLocked(name)
+	if !ok || p == nil {
+		return "", fault(FaultBadName, name)
+	}
+	if !p.cfg.Pty {
+		return "", nil
+	}
+	return d.PtySocket(p.namespec()), nil
+}
+
 // startPty starts p's program, prepared as cmd, under a held master and
 // returns the program's pid and a channel for its exit.
 func (d *Daemon) startPty(p *process, cmd *exec.Cmd) (int, <-chan Exit, error) {

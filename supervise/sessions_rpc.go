@@ -24,6 +24,17 @@ func keeperMethods() map[string]*rpcMethod {
 				return sessionStructs(list), nil
 			},
 		},
+		"keeper.getTerminal": {
+			signature: []string{"string", "string"},
+			help:      "The socket of a pty = true program's terminal (its master), to attach to; \"\" for a program that has none.",
+			call: func(_ context.Context, d *Daemon, args params) (any, error) {
+				name, err := args.str(0)
+				if err != nil {
+					return nil, err
+				}
+				return d.terminalSocket(name)
+			},
+		},
 		"keeper.getTracking": {
 			signature: []string{"string"},
 			help:      "Say how the daemon tells a program's processes from others: cgroup v2, or process groups and the instance mark.",

@@ -22,7 +22,8 @@ Attaches to a session's socket directly (no daemon involved). NAME is a
 name keeper sessions prints (PROGRAM:NAME when two programs have one), looked
 up in the daemon's state directory (found from the config, -c FILE), then in
 $KEEPER_SESSION_DIR; anything with a slash, or an existing file, is a socket
-path.
+path. The name of a pty = true program attaches to its terminal (the
+daemon says where), as keeper fg does.
 Detach with the detach key (^\ by default), as with dtach.
 
   -e CHAR   detach key, a character or ^X notation (^? is DEL)
@@ -69,6 +70,12 @@ func runAttach(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sock, err := resolveSession(ctx, fs.Arg(0))
 	if err != nil {
+		// A pty = true program's name attaches to its terminal.
+		if terminal := programTerminal(ctx, fs.Arg(0)); terminal != "" {
+			sock, err = terminal, nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
 	opts.Socket = sock
@@ -80,6 +87,21 @@ func runAttach(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("attach: %w", err)
 	}
 	return exitStatus(code)
+}
+
+// programTerminal asks the daemon for the terminal of pty program name: ""
+// when there is no such program, no daemon, or the program has none.
+func programTerminal(ctx context.Context, name string) string {
+	c, err := newCtl(ctx, io.Discard, io.Discard)
+	if err != nil {
+		return ""
+	}
+	defer c.client.Close()
+	v, err := c.call(ctx, "keeper.getTerminal", name)
+	if err != nil {
+		return ""
+	}
+	return pyStr(v)
 }
 
 // resolveSession turns a session name into its socket path: a path is

@@ -9,24 +9,41 @@ import (
 	"os/signal"
 	"sync"
 
+	"github.com/spf13/pflag"
+
+	"keeper/detach"
 	"keeper/supervise"
 )
 
 func init() {
 	commands["fg"] = &command{
-		summary: "follow a process's output and send it typed lines",
-		usage: `keeper [-c FILE | -s unix:///PATH] fg NAME
+		summary: "connect this terminal to a running program",
+		usage: `keeper [-c FILE | -s unix:///PATH] fg [-e CHAR] NAME
 
-As supervisorctl's fg: prints "==> Press Ctrl-C to exit <==", then the
-process's stdout and stderr as they come, and sends each line typed to the
-process's stdin (supervisor.sendProcessStdin). Ctrl-C or the end of input
-leaves ("Exiting foreground"); the process keeps running. Exit status 1
-when NAME is missing, unknown or not RUNNING.`,
+For a pty = true program, attaches this terminal to the program's own, as
+keeper attach does: the screen is repainted, every key (Ctrl-C included)
+goes to the program, the window size follows this terminal's, and the
+detach key (^\ by default, -e to change) returns here and leaves the
+program running. Several terminals may attach at once.
+
+For any other program, as supervisorctl's fg: prints "==> Press Ctrl-C to
+exit <==", then the process's stdout and stderr as they come, and sends
+each line typed to the process's stdin (supervisor.sendProcessStdin).
+Ctrl-C or the end of input leaves ("Exiting foreground"); the process
+keeps running. Exit status 1 when NAME is missing, unknown or not RUNNING.
+
+  -e CHAR   detach key of a pty program, a character or ^X notation`,
 		run: runFg,
 	}
 }
 
 func runFg(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("fg", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	detachKey := fs.StringP("detach-char", "e", `^\`, "detach key of a pty program")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitError{exitInvalidArgs}
+	}
 	c, err := newCtl(ctx, stdout, stderr)
 	if err != nil {
 		return err
@@ -34,7 +51,7 @@ func runFg(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !c.upcheck(ctx) {
 		return c.result()
 	}
-	names := args[1:]
+	names := fs.Args()
 	switch {
 	case len(names) == 0:
 		c.printf("ERROR: no process name supplied")
@@ -72,6 +89,12 @@ func runFg(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		c.printf("ERROR: process not running")
 		c.status = exitGeneric
 		return c.result()
+	}
+	// keeper.getTerminal is keeper's: against supervisord (an unknown
+	// method) every program is a plain one.
+	if v, err := c.call(ctx, "keeper.getTerminal", name); err == nil && pyStr(v) != "" {
+		c.client.Close()
+		return attachTerminal(pyStr(v), detach.ParseDetachChar(*detachKey))
 	}
 	c.printf("==> Press Ctrl-C to exit <==")
 
@@ -129,6 +152,24 @@ func runFg(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+}
+
+// attachTerminal attaches this terminal to a pty program's master.
+func attachTerminal(socket string, detachChar int) error {
+	if _, _, ok := detach.TerminalSettings(int(os.Stdin.Fd())); !ok {
+		return fmt.Errorf("fg %s: standard input is not a terminal: attach from one", socket)
+	}
+	code, err := detach.Attach(detach.AttachOptions{
+		Socket:     socket,
+		DetachChar: detachChar,
+		In:         os.Stdin,
+		Out:        os.Stdout,
+		Replay:     detach.ReplayScreen,
+	})
+	if err != nil {
+		return fmt.Errorf("fg: %w", err)
+	}
+	return exitStatus(code)
 }
 
 // lockedWriter is one output written to from several goroutines.

@@ -3,9 +3,14 @@ package main
 import (
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
+
+	"keeper/internal/peer"
 )
 
 // TestPtyProgram: a pty = true program runs on a terminal of its own (a
@@ -91,4 +96,99 @@ autorestart=false
 	if code := rpcField[int](s, "exitstatus"); code != 6 {
 		t.Errorf("once EXITED with %d, want 6", code)
 	}
+}
+
+// ptyShell is a pty program's script: it says ready, answers each line,
+// prints its terminal's size on "size" and says so when it gets SIGINT.
+const ptyShell = `trap 'echo got SIGINT' INT
+echo ready
+while :; do
+	read line || continue
+	case "$line" in
+	size) stty size ;;
+	*) echo "said $line" ;;
+	esac
+done
+`
+
+// TestFgPtyProgram: keeper fg attaches a terminal to a pty program's: the
+// screen is repainted, keys and Ctrl-C reach the program, the window size
+// follows, keeper attach NAME joins as a second client that sees the same
+// output, and the detach key leaves the program running.
+func TestFgPtyProgram(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, `
+[program:shell]
+command=/bin/sh @DIR@/shell.sh
+pty=true
+startsecs=0
+`)
+	if err := os.WriteFile(k.expand("@DIR@/shell.sh"), []byte(ptyShell), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.start()
+	pid := rpcField[int](k.waitState("shell", 10*time.Second, "RUNNING"), "pid")
+	waitForLog(t, k, "the shell's ready", 10*time.Second, func() bool {
+		v, err := k.call("supervisor.readProcessStdoutLog", "shell", 0, 0)
+		return err == nil && strings.Contains(v.(string), "ready")
+	})
+
+	fg := startTerm(t, k.dir, nil, keeperBin, "-c", k.conf, "fg", "shell")
+	fg.expect("ready", 10*time.Second) // the repaint
+	fg.send("hello\r")
+	fg.expect("said hello", 10*time.Second)
+	fg.send("\x03")
+	fg.expect("got SIGINT", 10*time.Second)
+	if err := pty.Setsize(fg.pty, &pty.Winsize{Rows: 30, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new size to reach the program", 10*time.Second, func() bool {
+		fg.send("size\r")
+		rx := regexp.MustCompile(`30 100`)
+		return rx.MatchString(fg.output())
+	})
+
+	other := startTerm(t, k.dir, nil, keeperBin, "-c", k.conf, "attach", "shell")
+	other.expect("said hello", 10*time.Second)
+	fg.send("both\r")
+	fg.expect("said both", 10*time.Second)
+	other.expect("said both", 10*time.Second)
+
+	fg.send("\x1c")
+	if code := fg.wait(10 * time.Second); code != 0 {
+		t.Errorf("fg exit status %d after the detach key, want 0", code)
+	}
+	other.send("\x1c")
+	other.wait(10 * time.Second)
+	if s := k.info("shell"); statename(s) != "RUNNING" || rpcField[int](s, "pid") != pid {
+		t.Errorf("after detaching: shell %s pid %d, want RUNNING pid %d", statename(s), rpcField[int](s, "pid"), pid)
+	}
+}
+
+// TestSupervisorctlFgPtyProgram: the real supervisorctl's fg works on a
+// pty program as on any program: its log is followed and a typed line is
+// typed on its terminal.
+func TestSupervisorctlFgPtyProgram(t *testing.T) {
+	t.Parallel()
+	ctl := peer.Need(t, "supervisorctl")
+	k := newKeeperd(t, `
+[program:shell]
+command=/bin/sh @DIR@/shell.sh
+pty=true
+startsecs=0
+`)
+	if err := os.WriteFile(k.expand("@DIR@/shell.sh"), []byte(ptyShell), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.start()
+	k.waitState("shell", 10*time.Second, "RUNNING")
+
+	real := startTerm(t, k.dir, nil, ctl, "-c", k.conf, "fg", "shell")
+	real.expect(`==> Press Ctrl-C to exit <==`, 10*time.Second)
+	real.send("viactl\r")
+	real.expect("said viactl", 10*time.Second)
+	real.send("\x03")
+	real.expect("Exiting foreground", 10*time.Second)
+	// supervisorctl's log thread notices its kill only when it next runs
+	// (new output, or asyncore's 30 s poll): the cleanup ends it.
 }

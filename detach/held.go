@@ -29,6 +29,7 @@ import (
 const (
 	MsgLog     = 18 // keeper: this connection is the supervisor's log client
 	MsgExitAck = 19 // keeper: the log client has the program's exit status
+	MsgLogAck  = 20 // keeper: the log client has the output up to Data's offset (uint64, big-endian)
 )
 
 // LogBacklog is the most output a held master keeps for its log client.
@@ -36,7 +37,7 @@ const LogBacklog = 1 << 20
 
 // Kinds of the frames a held master sends its log client.
 const (
-	FramePid    = 'p' // Data: the program's pid, 4 bytes
+	FramePid    = 'p' // Data: the program's pid (4 bytes), the offset of the output that follows (8)
 	FrameOutput = 'o' // Data: output of the program's terminal
 	FrameExit   = 'x' // Data: the program's wait status, 4 bytes
 )
@@ -50,12 +51,21 @@ type LogFrame struct {
 	Data []byte
 }
 
-// Uint32 returns the number a FramePid or FrameExit frame carries.
+// Uint32 returns the number a FrameExit frame carries, or a FramePid
+// frame's pid.
 func (f LogFrame) Uint32() uint32 {
-	if len(f.Data) != 4 {
+	if len(f.Data) < 4 {
 		return 0
 	}
 	return binary.BigEndian.Uint32(f.Data)
+}
+
+// Offset returns the offset a FramePid frame carries.
+func (f LogFrame) Offset() uint64 {
+	if len(f.Data) != 12 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(f.Data[4:])
 }
 
 func appendFrameHeader(dst []byte, kind byte, n int) []byte {
@@ -87,6 +97,15 @@ func ReadLogFrame(r io.Reader) (LogFrame, error) {
 	return f, nil
 }
 
+// OutputAck is what a log client sends once it has the output up to
+// offset (counted from the program's first byte): the master lets it go.
+func OutputAck(offset uint64) []byte {
+	p := Packet{Type: MsgLogAck}
+	binary.BigEndian.PutUint64(p.Data[:], offset)
+	b := p.Encode()
+	return b[:]
+}
+
 // LogHello is what a log client sends first.
 func LogHello() []byte {
 	b := Packet{Type: MsgLog}.Encode()
@@ -101,17 +120,23 @@ func ExitAck() []byte {
 
 // logFeed is a held master's output for its log client: a bounded buffer
 // appended to by the pty reader, written out by a goroutine of its own.
+// Output stays in the buffer until the client acknowledged it (MsgLogAck),
+// not merely until it was written: bytes in the socket of a supervisor that
+// died unread are sent again to the next one.
 type logFeed struct {
 	pid int
 
-	mu      sync.Mutex
-	buf     []byte   // output not yet written to a log client
-	conn    *os.File // the current log client, nil while none
-	exit    []byte   // the exit frame, once the program was waited for
-	sentAll bool     // the current client got the buffer and the exit frame
-	wake    chan struct{}
-	acked   chan struct{} // closed when a log client acknowledged the exit
-	ackOnce sync.Once
+	mu       sync.Mutex
+	buf      []byte   // output not yet acknowledged
+	base     uint64   // the offset in the whole output of buf[0]
+	sent     int      // bytes of buf written to the current client
+	conn     *os.File // the current log client, nil while none
+	greeted  bool     // the current client got the pid frame
+	exit     []byte   // the exit frame, once the program was waited for
+	exitSent bool     // the current client got the exit frame
+	wake     chan struct{}
+	acked    chan struct{} // closed when a log client acknowledged the exit
+	ackOnce  sync.Once
 }
 
 func newLogFeed(pid int) *logFeed {
@@ -126,10 +151,25 @@ func (f *logFeed) output(p []byte) {
 	f.mu.Lock()
 	f.buf = append(f.buf, p...)
 	if over := len(f.buf) - LogBacklog; over > 0 {
-		f.buf = append(f.buf[:0], f.buf[over:]...)
+		f.dropLocked(over)
 	}
 	f.mu.Unlock()
 	f.kick()
+}
+
+func (f *logFeed) dropLocked(n int) {
+	f.buf = append(f.buf[:0], f.buf[n:]...)
+	f.base += uint64(n)
+	f.sent = max(0, f.sent-n)
+}
+
+// ackOutput records that the log client has the output up to offset.
+func (f *logFeed) ackOutput(offset uint64) {
+	f.mu.Lock()
+	if offset > f.base {
+		f.dropLocked(int(min(offset-f.base, uint64(f.sent))))
+	}
+	f.mu.Unlock()
 }
 
 // exited records the program's wait status for the log client.
@@ -140,13 +180,14 @@ func (f *logFeed) exited(status syscall.WaitStatus) {
 	f.kick()
 }
 
-// connect makes conn the log client, replacing an earlier one.
+// connect makes conn the log client, replacing an earlier one: it gets
+// every byte not acknowledged yet.
 func (f *logFeed) connect(conn *os.File) {
 	f.mu.Lock()
 	old := f.conn
-	f.conn, f.sentAll = conn, false
+	f.conn, f.greeted, f.sent, f.exitSent = conn, false, 0, false
 	f.mu.Unlock()
-	if old != nil {
+	if old != nil && old != conn {
 		old.Close()
 	}
 	f.kick()
@@ -162,50 +203,42 @@ func (f *logFeed) kick() {
 }
 
 // writeLoop writes the buffer to the log client as output frames, the pid
-// frame first on every new connection and the exit frame last. What a
-// failed write did not deliver stays for the next client.
+// frame (with the offset of the first byte that follows) first on every
+// new connection, and the exit frame once everything else went out.
 func (f *logFeed) writeLoop() {
-	var greeted *os.File
 	for range f.wake {
 		for {
 			f.mu.Lock()
 			conn := f.conn
-			if conn == nil || (greeted == conn && len(f.buf) == 0 && (f.exit == nil || f.sentAll)) {
+			if conn == nil || (f.greeted && f.sent == len(f.buf) && (f.exit == nil || f.exitSent)) {
 				f.mu.Unlock()
 				break
 			}
 			var msg []byte
-			if greeted != conn {
-				msg = uint32Frame(FramePid, uint32(f.pid))
+			if !f.greeted {
+				msg = appendFrameHeader(nil, FramePid, 12)
+				msg = binary.BigEndian.AppendUint32(msg, uint32(f.pid))
+				msg = binary.BigEndian.AppendUint64(msg, f.base+uint64(f.sent))
+				f.greeted = true
 			}
-			batch := f.buf
-			f.buf = nil
-			if len(batch) > 0 {
+			if batch := f.buf[f.sent:]; len(batch) > 0 {
 				msg = appendFrameHeader(msg, FrameOutput, len(batch))
 				msg = append(msg, batch...)
-			}
-			last := f.exit != nil
-			if last {
+				f.sent = len(f.buf)
+			} else if f.exit != nil {
 				msg = append(msg, f.exit...)
+				f.exitSent = true
 			}
 			f.mu.Unlock()
 
-			_, err := conn.Write(msg)
-
-			f.mu.Lock()
-			if err != nil {
-				// Keep what may not have arrived; a duplicate
-				// beats a hole.
-				f.buf = append(batch, f.buf...)
+			if _, err := conn.Write(msg); err != nil {
+				f.mu.Lock()
 				if f.conn == conn {
 					f.conn = nil
 				}
+				f.mu.Unlock()
 				conn.Close()
-			} else {
-				greeted = conn
-				f.sentAll = last && len(f.buf) == 0
 			}
-			f.mu.Unlock()
 		}
 	}
 }
@@ -281,15 +314,16 @@ var ErrNotHeld = errors.New("the master holds no supervised program")
 const dialLogTimeout = 2 * time.Second
 
 // DialLog connects to a held master's socket as its log client and reads
-// the pid frame that opens the stream.
-func DialLog(socket string) (conn *os.File, pid int, err error) {
+// the pid frame that opens the stream: the program's pid, and the offset
+// of the output that follows, for OutputAck.
+func DialLog(socket string) (conn *os.File, pid int, offset uint64, err error) {
 	conn, err = Dial(socket)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if _, err := conn.Write(LogHello()); err != nil {
 		conn.Close()
-		return nil, 0, fmt.Errorf("connect to master %s: %w", socket, err)
+		return nil, 0, 0, fmt.Errorf("connect to master %s: %w", socket, err)
 	}
 	// A master that is not held ignores the hello and never answers.
 	_ = conn.SetReadDeadline(time.Now().Add(dialLogTimeout))
@@ -300,9 +334,9 @@ func DialLog(socket string) (conn *os.File, pid int, err error) {
 		if err == nil || errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) {
 			err = ErrNotHeld
 		}
-		return nil, 0, fmt.Errorf("connect to master %s: %w", socket, err)
+		return nil, 0, 0, fmt.Errorf("connect to master %s: %w", socket, err)
 	}
-	return conn, int(f.Uint32()), nil
+	return conn, int(f.Uint32()), f.Offset(), nil
 }
 
 // serveHeld is Serve for a held master. The program's exit, not the end of

@@ -26,7 +26,7 @@ func startHeld(t *testing.T, argv ...string) (*Master, string, <-chan int) {
 	}()
 	t.Cleanup(func() {
 		_ = syscall.Kill(m.Pid(), syscall.SIGKILL)
-		if conn, _, err := DialLog(sock); err == nil {
+		if conn, _, _, err := DialLog(sock); err == nil {
 			readUntilExit(t, conn)
 			_, _ = conn.Write(ExitAck())
 			conn.Close()
@@ -62,7 +62,7 @@ func readUntilExit(t *testing.T, conn *os.File) ([]byte, syscall.WaitStatus) {
 
 func TestHeldMasterReportsOutputAndExit(t *testing.T) {
 	m, sock, served := startHeld(t, "/bin/sh", "-c", "read x; echo got $x; exit 3")
-	conn, pid, err := DialLog(sock)
+	conn, pid, _, err := DialLog(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestHeldMasterReportsOutputAndExit(t *testing.T) {
 
 // A log client that connects after the program exited (the supervisor was
 // down) gets the backlog and the kept status; one that hangs up without
-// acknowledging leaves the status for the next.
+// acknowledging leaves what it did not acknowledge for the next.
 func TestHeldMasterKeepsBacklogAndStatus(t *testing.T) {
 	m, sock, _ := startHeld(t, "/bin/sh", "-c", "echo before; exit 7")
 	select {
@@ -110,18 +110,40 @@ func TestHeldMasterKeepsBacklogAndStatus(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the program did not exit")
 	}
-	want := "before"
-	for range 2 {
-		conn, _, err := DialLog(sock)
+	for i, tt := range []struct {
+		ack      bool
+		want     string
+		atOffset bool // the stream starts after the acknowledged output
+	}{
+		{false, "before", false},
+		{true, "before", false}, // not acknowledged: sent again
+		{false, "", true},
+	} {
+		conn, _, offset, err := DialLog(sock)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out, st := readUntilExit(t, conn)
-		conn.Close()
-		if !bytes.Contains(out, []byte(want)) || st.ExitStatus() != 7 {
-			t.Errorf("output %q, exit %d; want %q, 7", out, st.ExitStatus(), want)
+		if tt.ack {
+			if _, err := conn.Write(OutputAck(offset + uint64(len(out)))); err != nil {
+				t.Fatal(err)
+			}
+			// The acknowledgement is applied before the next client's
+			// hello: the master reads one connection's packets in order,
+			// and the exit acknowledgement it does not send comes after.
+			conn.Write(LogHello())
+			f, _ := ReadLogFrame(conn)
+			if f.Offset() != offset+uint64(len(out)) {
+				t.Errorf("round %d: offset %d after the acknowledgement, want %d", i, f.Offset(), offset+uint64(len(out)))
+			}
 		}
-		want = "" // delivered once
+		conn.Close()
+		if !bytes.Contains(out, []byte(tt.want)) || st.ExitStatus() != 7 || (tt.want == "" && len(out) > 0) {
+			t.Errorf("round %d: output %q, exit %d; want %q, 7", i, out, st.ExitStatus(), tt.want)
+		}
+		if tt.atOffset && offset == 0 {
+			t.Errorf("round %d: stream starts at offset 0, want after the acknowledged output", i)
+		}
 	}
 }
 
@@ -149,7 +171,7 @@ func TestDialLogRefusedByPlainMaster(t *testing.T) {
 		_ = syscall.Kill(m.Pid(), syscall.SIGKILL)
 		<-served
 	}()
-	conn, _, err := DialLog(sock)
+	conn, _, _, err := DialLog(sock)
 	if err == nil {
 		conn.Close()
 		t.Fatal("a plain session master took a log client")

@@ -1,6 +1,7 @@
 package detach
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -571,6 +572,10 @@ func (m *Master) handle(c *client, p Packet) {
 	case MsgExitAck:
 		if m.feed != nil {
 			m.feed.ack()
+		}
+	case MsgLogAck:
+		if m.feed != nil {
+			m.feed.ackOutput(binary.BigEndian.Uint64(p.Data[:]))
 		}
 	case MsgStatus:
 		if !c.attached {

@@ -420,7 +420,9 @@ func (d *Daemon) Restart() { d.setMood(MoodRestarting) }
 // the caller should start over with a freshly read config.
 func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	defer close(d.stopped)
-	// No program runs twice: what a dead daemon left running stops first.
+	// No program runs twice: what a dead daemon left running stops first,
+	// but for pty programs, which are taken over.
+	d.adoptPtyPrograms()
 	d.stopLeftovers()
 	d.adopt() // what the daemon that executed this one handed over
 	d.stopOrphanedCgroups()

@@ -175,14 +175,7 @@ func (p *process) spawn() {
 	p.reaped = false
 	p.counts.starts++
 	p.d.log.Infof("spawned: '%s' with pid %d", p.cfg.Name, pid)
-	gen := p.gen
-	go func() {
-		exit := <-exits
-		p.stopRest(exit)
-		p.d.mu.Lock()
-		defer p.d.mu.Unlock()
-		p.finish(gen, exit)
-	}()
+	p.awaitExit(exits)
 	if p.cfg.Ready.Kind != "" {
 		p.awaitReady(pid)
 		return
@@ -196,6 +189,19 @@ func (p *process) spawn() {
 			p.toRunning()
 		}
 	})
+}
+
+// awaitExit handles the exit of the instance of this generation when it
+// comes.
+func (p *process) awaitExit(exits <-chan Exit) {
+	gen := p.gen
+	go func() {
+		exit := <-exits
+		p.stopRest(exit)
+		p.d.mu.Lock()
+		defer p.d.mu.Unlock()
+		p.finish(gen, exit)
+	}()
 }
 
 func (p *process) toRunning() {

@@ -6,9 +6,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"keeper/detach"
+	"keeper/proctree"
 )
 
 // A pty program (pty = true) runs on a terminal held by a keeper session
@@ -85,35 +91,83 @@ func (d *Daemon) startPty(p *process, cmd *exec.Cmd) (int, <-chan Exit, error) {
 	}
 	h.Cmd.SysProcAttr.Credential = cmd.SysProcAttr.Credential
 
-	d.recordIntent(p)
 	masterExits, err := d.reaper.Start(h.Cmd)
+	if err == nil {
+		// Before anything can fail: a daemon killed from here on leaves a
+		// master the next one finds.
+		d.recordPtyMaster(name, h.Cmd.Process.Pid)
+	}
 	if startErr := h.Started(err == nil); err == nil {
 		err = startErr
 	}
 	if err != nil {
-		d.forgetProgram(p)
+		d.forgetPtyMaster(name)
 		if masterExits != nil {
 			_ = h.Cmd.Process.Kill()
 			<-masterExits
 		}
 		return 0, nil, fmt.Errorf("start master of %s: %v", name, err)
 	}
-	conn, pid, err := detach.DialLog(opts.Socket)
+	link, err := dialPty(opts.Socket)
 	if err != nil {
-		d.forgetProgram(p)
+		d.forgetPtyMaster(name)
 		_ = h.Cmd.Process.Kill()
 		<-masterExits
 		return 0, nil, err
 	}
 	master := h.Cmd.Process.Pid
 	_ = h.Cmd.Process.Release()
+	return link.pid, d.followPtyProgram(p, master, link, masterExits), nil
+}
+
+// ptyLink is the daemon's connection to a pty program's master, as its log
+// client.
+type ptyLink struct {
+	conn   *os.File
+	pid    int    // the program's
+	offset uint64 // the output received, counted from the program's first byte
+	mu     sync.Mutex
+}
+
+func dialPty(socket string) (*ptyLink, error) {
+	conn, pid, offset, err := detach.DialLog(socket)
+	if err != nil {
+		return nil, err
+	}
+	return &ptyLink{conn: conn, pid: pid, offset: offset}, nil
+}
+
+// send writes packets, whole: keys and acknowledgements come from
+// different goroutines.
+func (l *ptyLink) send(b []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.conn.Write(b)
+	return err
+}
+
+// Write types a pty program's stdin (sendProcessStdin) on its terminal.
+func (l *ptyLink) Write(b []byte) (int, error) {
+	if err := l.send(detach.AppendPush(nil, b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// Close leaves the connection, which followPty owns, open: it is the
+// stdin queue's.
+func (l *ptyLink) Close() error { return nil }
+
+// followPtyProgram makes p's instance the program under master, whose log
+// client link is, and returns the channel of its exit.
+func (d *Daemon) followPtyProgram(p *process, master int, link *ptyLink, masterExits <-chan Exit) <-chan Exit {
 	d.ptyMasters.Store(master, true)
-	d.processStarted(p, pid)
-	p.stdin = newStdinQueue(keysWriter{conn})
+	p.main, _ = proctree.IdentityOf(link.pid)
+	p.stdin = newStdinQueue(link)
 	exits := make(chan Exit, 1)
-	out := d.outputWriter(p, pid, "stdout", p.logWriter(p.stdout, p.cfg.Stdout), p.cfg.Stdout)
-	go d.followPty(name, pid, conn, out, d.forgetPtyMaster(masterExits), exits)
-	return pid, exits, nil
+	out := d.outputWriter(p, link.pid, "stdout", p.logWriter(p.stdout, p.cfg.Stdout), p.cfg.Stdout)
+	go d.followPty(p.namespec(), link, out, d.masterGone(masterExits), exits)
+	return exits
 }
 
 // isPtyMaster reports whether pid is the master of a pty program: its
@@ -124,8 +178,8 @@ func (d *Daemon) isPtyMaster(pid int) bool {
 	return ok
 }
 
-// forgetPtyMaster passes on a master's exit, once it is no longer one.
-func (d *Daemon) forgetPtyMaster(exits <-chan Exit) <-chan Exit {
+// masterGone passes on a master's exit, once it is no longer one.
+func (d *Daemon) masterGone(exits <-chan Exit) <-chan Exit {
 	out := make(chan Exit, 1)
 	go func() {
 		e := <-exits
@@ -138,12 +192,16 @@ func (d *Daemon) forgetPtyMaster(exits <-chan Exit) <-chan Exit {
 // followPty copies a pty program's output to out until its master reports
 // its exit, which goes to exits and is acknowledged. A master that ends
 // without reporting (killed) reports its own status for the program.
-func (d *Daemon) followPty(name string, pid int, conn *os.File, out io.Writer, masterExits <-chan Exit, exits chan<- Exit) {
-	defer conn.Close()
+// Output is acknowledged once written to the log, so what a daemon killed
+// meanwhile did not log comes again to the next.
+func (d *Daemon) followPty(name string, link *ptyLink, out io.Writer, masterExits <-chan Exit, exits chan<- Exit) {
+	defer link.conn.Close()
+	pid := link.pid
 	for {
-		f, err := detach.ReadLogFrame(conn)
+		f, err := detach.ReadLogFrame(link.conn)
 		if err != nil {
 			m := <-masterExits
+			d.forgetPtyMaster(name)
 			d.log.Warnf("the master of %s (pid %d) ended without reporting its program's exit: %v", name, m.Pid, err)
 			exits <- Exit{Pid: pid, Status: m.Status}
 			return
@@ -151,25 +209,190 @@ func (d *Daemon) followPty(name string, pid int, conn *os.File, out io.Writer, m
 		switch f.Kind {
 		case detach.FrameOutput:
 			_, _ = out.Write(f.Data)
+			link.offset += uint64(len(f.Data))
+			_ = link.send(detach.OutputAck(link.offset))
 		case detach.FrameExit:
+			d.forgetPtyMaster(name)
 			exits <- Exit{Pid: pid, Status: syscall.WaitStatus(f.Uint32())}
-			_, _ = conn.Write(detach.ExitAck())
+			_ = link.send(detach.ExitAck())
 			go func() { <-masterExits }() // reaped; nothing more to learn
 			return
 		}
 	}
 }
 
-// keysWriter types a pty program's stdin (sendProcessStdin) on its
-// terminal through its master. Closing it leaves the connection, which
-// followPty owns, open.
-type keysWriter struct{ conn *os.File }
-
-func (w keysWriter) Write(b []byte) (int, error) {
-	if _, err := w.conn.Write(detach.AppendPush(nil, b)); err != nil {
-		return 0, err
-	}
-	return len(b), nil
+// ptyMasterRecord is the record of pty program namespec's master, "PID
+// STARTTIME": in pty/, which only the daemon writes (the program's own
+// directory is its user's).
+func (d *Daemon) ptyMasterRecord(namespec string) string {
+	return filepath.Join(d.stateDir, "pty", namespec+".master")
 }
 
-func (keysWriter) Close() error { return nil }
+func (d *Daemon) recordPtyMaster(namespec string, master int) {
+	id, err := proctree.IdentityOf(master)
+	if err != nil {
+		return
+	}
+	path := d.ptyMasterRecord(namespec)
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("%d %d\n", id.PID, id.StartTime)), 0o600); err != nil {
+		d.log.Warnf("record the master of %s: %v", namespec, err)
+	}
+}
+
+func (d *Daemon) forgetPtyMaster(namespec string) { os.Remove(d.ptyMasterRecord(namespec)) }
+
+// adoptPtyPrograms takes over the pty programs a previous daemon left
+// running (a shutdown that kept them, a kill -9, a crash), from the
+// records of their masters, each checked against the process table: the
+// master is the recorded process, and the pid it gives is its child. A
+// configured pty program is RUNNING again with its pid and its uptime; an
+// exit that happened meanwhile comes from its master's kept status and is
+// handled as any exit. One no longer configured as a pty program is
+// stopped.
+func (d *Daemon) adoptPtyPrograms() {
+	dir := filepath.Join(d.stateDir, "pty")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".master")
+		if !ok {
+			continue
+		}
+		master, link, err := d.reconnectPty(name)
+		if err != nil {
+			d.forgetPtyMaster(name)
+			d.log.Warnf("pty program %s not adopted: %v", name, err)
+			if master.PID > 1 {
+				// A master of ours that cannot be followed is ended: its
+				// socket would stand in the way of the next start.
+				_ = master.Signal(syscall.SIGTERM)
+			}
+			continue
+		}
+		d.mu.Lock()
+		_, p, _ := d.lookupLocked(name)
+		if p != nil && p.cfg.Pty && p.pid == 0 {
+			d.adoptPtyLocked(p, master, link)
+			d.mu.Unlock()
+			continue
+		}
+		d.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.stopUnconfiguredPty(name, master, link)
+		}()
+	}
+	wg.Wait()
+}
+
+// reconnectPty checks the recorded master of pty program name and
+// connects to it as its log client. master is zero unless the record
+// names a live master.
+func (d *Daemon) reconnectPty(name string) (master proctree.Identity, link *ptyLink, err error) {
+	b, err := readOwnFile(d.ptyMasterRecord(name), 128)
+	if err != nil {
+		return master, nil, err
+	}
+	var id proctree.Identity
+	if _, err := fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime); err != nil || id.PID <= 1 {
+		return master, nil, fmt.Errorf("garbled master record %q", b)
+	}
+	if !id.Alive() {
+		return master, nil, fmt.Errorf("its master (pid %d) is gone", id.PID)
+	}
+	master = id
+	link, err = dialPty(d.PtySocket(name))
+	if err != nil {
+		return master, nil, err
+	}
+	// The socket is in a directory of the program's user: only the
+	// process table says the pid is the master's child. A program that
+	// exited meanwhile has no entry; its master reports the exit.
+	st, err := proctree.Stat(link.pid)
+	if (err == nil && st.PPID != master.PID) || link.pid <= 1 || !master.Alive() {
+		link.conn.Close()
+		return master, nil, fmt.Errorf("pid %d is not the program of master %d", link.pid, master.PID)
+	}
+	return master, link, nil
+}
+
+// adoptPtyLocked makes p RUNNING as the program pid under master, its
+// uptime counted from the program's start.
+func (d *Daemon) adoptPtyLocked(p *process, master proctree.Identity, link *ptyLink) {
+	pid := link.pid
+	p.stopTimer()
+	if st, err := proctree.Stat(pid); err == nil {
+		p.laststart = st.StartedAt()
+	} else {
+		p.laststart = d.clock.Now()
+	}
+	p.pid = pid
+	p.reaped = false
+	p.counts.starts++
+	// Its exit is seen by the master, which has no wait4 for the daemon.
+	masterExits := make(chan Exit)
+	exits := d.followPtyProgram(p, master.PID, link, masterExits)
+	go func() {
+		awaitGone(master)
+		masterExits <- Exit{Pid: master.PID, Status: syscall.WaitStatus(syscall.SIGKILL)}
+	}()
+	p.changeState(Running)
+	p.d.log.Infof("adopted: '%s' with pid %d (master pid %d), left running by a previous daemon", p.cfg.Name, pid, master.PID)
+	p.awaitExit(exits)
+	p.watchHealth(pid)
+}
+
+// awaitGone returns once id, a process that is not the daemon's child,
+// has exited: its pidfd becomes readable then.
+func awaitGone(id proctree.Identity) {
+	fd, err := unix.PidfdOpen(id.PID, 0)
+	if err != nil {
+		return // gone already
+	}
+	defer unix.Close(fd)
+	if !id.Alive() {
+		return // the pid is another process's now
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// stopUnconfiguredPty stops a pty program left running that is no longer
+// configured as one: SIGTERM to its group, SIGKILL after 10 seconds, and
+// its master's kept status acknowledged.
+func (d *Daemon) stopUnconfiguredPty(name string, master proctree.Identity, link *ptyLink) {
+	conn, pid := link.conn, link.pid
+	defer conn.Close()
+	d.log.Warnf("stopping pty program %s (pid %d) left running by a previous daemon: it is no longer in the config", name, pid)
+	signal := func(sig syscall.Signal) {
+		// Only while the pid is still the master's child.
+		if st, err := proctree.Stat(pid); err == nil && st.PPID == master.PID {
+			_ = syscall.Kill(-pid, sig)
+			_ = syscall.Kill(pid, sig)
+		}
+	}
+	signal(syscall.SIGTERM)
+	kill := time.AfterFunc(10*time.Second, func() { signal(syscall.SIGKILL) })
+	defer kill.Stop()
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		f, err := detach.ReadLogFrame(conn)
+		if err != nil {
+			d.log.Warnf("stop pty program %s: its master %d did not report the exit: %v", name, master.PID, err)
+			break
+		}
+		if f.Kind == detach.FrameExit {
+			_, _ = conn.Write(detach.ExitAck())
+			break
+		}
+	}
+	d.forgetPtyMaster(name)
+}

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
 	"keeper/internal/peer"
+	"keeper/supervise/xmlrpc"
 )
 
 // TestPtyProgram: a pty = true program runs on a terminal of its own (a
@@ -191,4 +194,117 @@ startsecs=0
 	real.expect("Exiting foreground", 10*time.Second)
 	// supervisorctl's log thread notices its kill only when it next runs
 	// (new output, or asyncore's 30 s poll): the cleanup ends it.
+}
+
+// kill9 kills the daemon with SIGKILL, as a crash would, and waits for it.
+func (k *keeperd) kill9() {
+	k.t.Helper()
+	k.killed = true
+	if err := k.cmd.Process.Kill(); err != nil {
+		k.t.Fatal(err)
+	}
+	select {
+	case <-k.exited:
+	case <-time.After(10 * time.Second):
+		k.t.Fatal("the daemon did not die of SIGKILL")
+	}
+}
+
+// TestPtyProgramOutlivesDaemon: pty programs survive kill -9 of the daemon;
+// the next daemon re-adopts them with their pid and uptime and their log
+// goes on (what they printed meanwhile included); an exit while no daemon
+// ran is reported then: restarted with autorestart, EXITED with its code
+// without; a pty program dropped from the config is stopped.
+func TestPtyProgramOutlivesDaemon(t *testing.T) {
+	t.Parallel()
+	const body = `
+[program:counter]
+command=/bin/sh -c 'i=0; while :; do i=$((i+1)); echo n=$i; @DIR@/sleepy 0.1; done'
+pty=true
+stdout_logfile=@DIR@/counter.log
+startsecs=0
+
+[program:quitter]
+command=/bin/sh -c 'echo run >> @DIR@/quitter.count; trap "exit 3" TERM; while :; do @DIR@/sleepy 0.1; done'
+pty=true
+startsecs=0
+autorestart=true
+
+[program:final]
+command=/bin/sh -c 'trap "exit 9" TERM; while :; do @DIR@/sleepy 0.1; done'
+pty=true
+startsecs=0
+autorestart=false
+`
+	const dropped = `
+[program:dropped]
+command=/bin/sh -c 'while :; do @DIR@/sleepy 0.1; done'
+pty=true
+startsecs=0
+`
+	k := newKeeperd(t, body+dropped)
+	k.start()
+	before := map[string]xmlrpc.Struct{}
+	for _, name := range []string{"counter", "quitter", "final", "dropped"} {
+		before[name] = k.waitState(name, 10*time.Second, "RUNNING")
+	}
+	// Uptime counts in seconds: let a second pass so a reset would show.
+	waitFor(t, "a second of uptime", 10*time.Second, func() bool {
+		return time.Since(time.Unix(int64(rpcField[int](k.info("counter"), "start")), 0)) > 1500*time.Millisecond
+	})
+	k.kill9()
+
+	pid := func(name string) int { return rpcField[int](before[name], "pid") }
+	for _, name := range []string{"quitter", "final"} {
+		if err := syscall.Kill(pid(name), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "quitter and final to exit while no daemon runs", 10*time.Second, func() bool {
+		return processGone(pid("quitter")) && processGone(pid("final"))
+	})
+	logPath := k.expand("@DIR@/counter.log")
+	linesBefore := fileLines(logPath)
+	if !processAlive(pid("counter")) || !processAlive(pid("dropped")) {
+		t.Fatal("a pty program died with its daemon")
+	}
+
+	k2 := k.again()
+	k2.writeConf(body)
+	k2.start()
+	s := k2.waitState("counter", 10*time.Second, "RUNNING")
+	if got := rpcField[int](s, "pid"); got != pid("counter") {
+		t.Errorf("counter re-adopted with pid %d, want %d", got, pid("counter"))
+	}
+	if got, want := rpcField[int](s, "start"), rpcField[int](before["counter"], "start"); got < want-1 || got > want+1 {
+		t.Errorf("counter's start %d after re-adoption, want its original %d", got, want)
+	}
+	last := linesBefore + 10
+	waitFor(t, "counter's log to go on", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), fmt.Sprintf("n=%d\r\n", last))
+	})
+	// Every number, what it printed while no daemon ran included.
+	b, _ := os.ReadFile(logPath)
+	for i := 1; i < last; i++ {
+		if !strings.Contains(string(b), fmt.Sprintf("n=%d\r\n", i)) {
+			t.Errorf("counter's log lacks n=%d:\n%s\ndaemon log:\n%s", i, b, k2.log())
+			break
+		}
+	}
+
+	waitFor(t, "quitter restarted by the new daemon", 10*time.Second, func() bool {
+		return fileLines(k.expand("@DIR@/quitter.count")) == 2
+	})
+	k2.waitState("quitter", 10*time.Second, "RUNNING")
+	if l := k2.logLines("exited: quitter "); len(l) != 1 || !strings.Contains(l[0], "exit status 3") {
+		t.Errorf("quitter's exit logged as %q, want exit status 3", l)
+	}
+	s = k2.waitState("final", 10*time.Second, "EXITED")
+	if code := rpcField[int](s, "exitstatus"); code != 9 {
+		t.Errorf("final EXITED with %d, want 9", code)
+	}
+	waitFor(t, "dropped, no longer configured, to be stopped", 10*time.Second, func() bool {
+		return processGone(pid("dropped"))
+	})
 }

@@ -61,6 +61,8 @@ type Daemon struct {
 	stopMode map[*process]Sessions
 	// shutdownMode overrides sessions= for every program at shutdown.
 	shutdownMode Sessions
+	// keepPtyPrograms: the shutdown leaves pty programs running (ptyprog.go).
+	keepPtyPrograms bool
 
 	// sessionsMu serializes session listings, so two don't record the
 	// same dtach master twice, and guards recordCache (parsed record
@@ -456,6 +458,9 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		d.mu.Lock()
 		d.publishLocked(supervisorStateEvent(eventSupervisorStopping))
 		d.mu.Unlock()
+		if mood == MoodShutdown {
+			d.leavePtyPrograms()
+		}
 		d.stopAll(context.Background())
 		if mood == MoodShutdown {
 			d.reapAtShutdown()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -127,6 +128,7 @@ type ptyLink struct {
 	pid    int    // the program's
 	offset uint64 // the output received, counted from the program's first byte
 	mu     sync.Mutex
+	left   atomic.Bool // the daemon let go of the program for the next one
 }
 
 func dialPty(socket string) (*ptyLink, error) {
@@ -199,6 +201,9 @@ func (d *Daemon) followPty(name string, link *ptyLink, out io.Writer, masterExit
 	pid := link.pid
 	for {
 		f, err := detach.ReadLogFrame(link.conn)
+		if err != nil && link.left.Load() {
+			return // the next daemon's now
+		}
 		if err != nil {
 			m := <-masterExits
 			d.forgetPtyMaster(name)
@@ -395,4 +400,28 @@ func (d *Daemon) stopUnconfiguredPty(name string, master proctree.Identity, link
 		}
 	}
 	d.forgetPtyMaster(name)
+}
+
+// leavePtyPrograms lets go of the running pty programs when the shutdown
+// keeps them (keeper shutdown --keep-programs): they stay under their
+// masters, which keep their output and exit for the next daemon.
+func (d *Daemon) leavePtyPrograms() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.keepPtyPrograms {
+		return
+	}
+	for _, p := range d.processesLocked(false) {
+		if !p.cfg.Pty || p.pid == 0 || !p.state.signallable() {
+			continue
+		}
+		d.log.Infof("leaving %s (pid %d) running on its terminal for the next daemon", p.cfg.Name, p.pid)
+		p.stopTimer() // its exit, if it comes now, is the next daemon's
+		if link, ok := p.stdin.f.(*ptyLink); ok {
+			link.left.Store(true)
+			link.conn.Close()
+		}
+		p.pid = 0
+		p.state = Stopped
+	}
 }

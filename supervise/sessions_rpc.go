@@ -123,8 +123,9 @@ func keeperMethods() map[string]*rpcMethod {
 			},
 		},
 		"keeper.shutdown": {
-			signature: []string{"boolean", "string"},
-			help:      "Shut down; sessions \"keep\" or \"kill\" (\"\" for each program's sessions= key).",
+			signature: []string{"boolean", "string", "boolean"},
+			help: "Shut down; sessions \"keep\" or \"kill\" (\"\" for each program's sessions= key); " +
+				"true after it leaves pty = true programs running for the next daemon.",
 			call: func(_ context.Context, d *Daemon, args params) (any, error) {
 				mode := ""
 				if len(args) > 0 {
@@ -133,11 +134,13 @@ func keeperMethods() map[string]*rpcMethod {
 						return nil, err
 					}
 				}
+				keepPrograms := args.flag(1, false)
 				if mode != "" && mode != string(SessionsKeep) && mode != string(SessionsKill) {
 					return nil, fault(FaultBadArguments, "sessions mode "+mode+" is not keep or kill")
 				}
 				d.mu.Lock()
 				d.shutdownMode = Sessions(mode)
+				d.keepPtyPrograms = keepPrograms
 				d.mu.Unlock()
 				d.Shutdown()
 				return true, nil

@@ -308,3 +308,50 @@ startsecs=0
 		return processGone(pid("dropped"))
 	})
 }
+
+// TestShutdownKeepPrograms: keeper shutdown --keep-programs stops the other
+// programs and leaves a pty program running, which the next daemon adopts
+// with its pid; a plain shutdown then stops it and its master.
+func TestShutdownKeepPrograms(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, `
+[program:term]
+command=/bin/sh -c 'while :; do echo tick; @DIR@/sleepy 0.2; done'
+pty=true
+startsecs=0
+
+[program:plain]
+command=@DIR@/sleepy 1000
+startsecs=0
+`)
+	k.start()
+	pid := rpcField[int](k.waitState("term", 10*time.Second, "RUNNING"), "pid")
+	plain := rpcField[int](k.waitState("plain", 10*time.Second, "RUNNING"), "pid")
+	if out, code := runCmd(t, k.dir, keeperBin, "-c", k.conf, "shutdown", "--keep-programs"); code != 0 || out != "Shut down\n" {
+		t.Fatalf("shutdown --keep-programs: %q, status %d", out, code)
+	}
+	select {
+	case <-k.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the daemon did not exit")
+	}
+	if !processGone(plain) || !processAlive(pid) {
+		t.Fatalf("after shutdown --keep-programs: plain alive %v, term alive %v; want only term", !processGone(plain), processAlive(pid))
+	}
+	k2 := k.again()
+	k2.start()
+	if got := rpcField[int](k2.waitState("term", 10*time.Second, "RUNNING"), "pid"); got != pid {
+		t.Errorf("term adopted with pid %d, want %d", got, pid)
+	}
+	if out, code := runCmd(t, k.dir, keeperBin, "-c", k.conf, "shutdown"); code != 0 {
+		t.Fatalf("shutdown: %q, status %d", out, code)
+	}
+	select {
+	case <-k2.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second daemon did not exit")
+	}
+	waitFor(t, "term and its master gone after a plain shutdown", 10*time.Second, func() bool {
+		return processGone(pid) && len(pidsMentioning(k.expand("@DIR@/keeper.state/pty/term"))) == 0
+	})
+}

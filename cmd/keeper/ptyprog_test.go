@@ -355,3 +355,43 @@ startsecs=0
 		return processGone(pid) && len(pidsMentioning(k.expand("@DIR@/keeper.state/pty/term"))) == 0
 	})
 }
+
+// TestReexecKeepsPtyProgram: keeper reexec leaves a pty program to its
+// master; the daemon executed again reconnects to it: same pid and start,
+// its log going on.
+func TestReexecKeepsPtyProgram(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, `
+[program:counter]
+command=/bin/sh -c 'i=0; while :; do i=$((i+1)); echo n=$i; @DIR@/sleepy 0.1; done'
+pty=true
+stdout_logfile=@DIR@/counter.log
+startsecs=0
+`)
+	k.start()
+	before := k.waitState("counter", 10*time.Second, "RUNNING")
+	if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "reexec"); code != 0 {
+		t.Fatalf("reexec: exit %d: %q\nlog:\n%s", code, out, k.log())
+	}
+	after := k.waitState("counter", 10*time.Second, "RUNNING")
+	for _, field := range []string{"pid", "start"} {
+		if rpcField[int](after, field) != rpcField[int](before, field) {
+			t.Errorf("counter's %s %d before the reexec, %d after", field, rpcField[int](before, field), rpcField[int](after, field))
+		}
+	}
+	logPath := k.expand("@DIR@/counter.log")
+	last := fileLines(logPath) + 10
+	waitFor(t, "counter's log to go on", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), fmt.Sprintf("n=%d\r\n", last))
+	})
+	b, _ := os.ReadFile(logPath)
+	for i := 1; i < last; i++ {
+		if n := strings.Count(string(b), fmt.Sprintf("n=%d\r\n", i)); n != 1 {
+			t.Errorf("n=%d %d times in counter's log, want once", i, n)
+		}
+	}
+	if len(k.logLines("adopted: 'counter'")) != 1 {
+		t.Errorf("counter not adopted after the reexec; log:\n%s", k.log())
+	}
+}

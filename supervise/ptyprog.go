@@ -96,7 +96,7 @@ func (d *Daemon) startPty(p *process, cmd *exec.Cmd) (int, <-chan Exit, error) {
 	if err == nil {
 		// Before anything can fail: a daemon killed from here on leaves a
 		// master the next one finds.
-		d.recordPtyMaster(name, h.Cmd.Process.Pid)
+		d.recordPtyMaster(name, h.Cmd.Process.Pid, p.laststart)
 	}
 	if startErr := h.Started(err == nil); err == nil {
 		err = startErr
@@ -227,19 +227,22 @@ func (d *Daemon) followPty(name string, link *ptyLink, out io.Writer, masterExit
 }
 
 // ptyMasterRecord is the record of pty program namespec's master, "PID
-// STARTTIME": in pty/, which only the daemon writes (the program's own
-// directory is its user's).
+// STARTTIME STARTED": the master's identity and when the daemon started
+// the program (unix nanoseconds, so an adopting daemon shows the uptime
+// the first one did, not one rounded from the process table); in pty/,
+// which only the daemon writes (the program's own directory is its
+// user's).
 func (d *Daemon) ptyMasterRecord(namespec string) string {
 	return filepath.Join(d.stateDir, "pty", namespec+".master")
 }
 
-func (d *Daemon) recordPtyMaster(namespec string, master int) {
+func (d *Daemon) recordPtyMaster(namespec string, master int, started time.Time) {
 	id, err := proctree.IdentityOf(master)
 	if err != nil {
 		return
 	}
 	path := d.ptyMasterRecord(namespec)
-	if err := os.WriteFile(path, []byte(fmt.Sprintf("%d %d\n", id.PID, id.StartTime)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("%d %d %d\n", id.PID, id.StartTime, started.UnixNano())), 0o600); err != nil {
 		d.log.Warnf("record the master of %s: %v", namespec, err)
 	}
 }
@@ -266,7 +269,7 @@ func (d *Daemon) adoptPtyPrograms() {
 		if !ok {
 			continue
 		}
-		master, link, err := d.reconnectPty(name)
+		master, started, link, err := d.reconnectPty(name)
 		if err != nil {
 			d.forgetPtyMaster(name)
 			d.log.Warnf("pty program %s not adopted: %v", name, err)
@@ -280,7 +283,7 @@ func (d *Daemon) adoptPtyPrograms() {
 		d.mu.Lock()
 		_, p, _ := d.lookupLocked(name)
 		if p != nil && p.cfg.Pty && p.pid == 0 {
-			d.adoptPtyLocked(p, master, link)
+			d.adoptPtyLocked(p, master, started, link)
 			d.mu.Unlock()
 			continue
 		}
@@ -297,15 +300,27 @@ func (d *Daemon) adoptPtyPrograms() {
 // reconnectPty checks the recorded master of pty program name and
 // connects to it as its log client. master is zero unless the record
 // names a live master.
-func (d *Daemon) reconnectPty(name string) (master proctree.Identity, link *ptyLink, err error) {
+func (d *Daemon) reconnectPty(name string) (master proctree.Identity, started time.Time, link *ptyLink, err error) {
 	b, err := readOwnFile(d.ptyMasterRecord(name), 128)
 	if err != nil {
-		return master, nil, err
+		return master, started, nil, err
 	}
 	var id proctree.Identity
-	if _, err := fmt.Sscanf(string(b), "%d %d", &id.PID, &id.StartTime); err != nil || id.PID <= 1 {
-		return master, nil, fmt.Errorf("garbled master record %q", b)
+	var nanos int64
+	n, _ := fmt.Sscanf(string(b), "%d %d %d", &id.PID, &id.StartTime, &nanos)
+	if n < 2 || id.PID <= 1 {
+		return master, started, nil, fmt.Errorf("garbled master record %q", b)
 	}
+	if n == 3 && nanos > 0 {
+		started = time.Unix(0, nanos)
+	}
+	master, link, err = d.linkPty(name, id)
+	return master, started, link, err
+}
+
+// linkPty connects to master id of pty program name as its log client,
+// once the process table agrees it is that program's master.
+func (d *Daemon) linkPty(name string, id proctree.Identity) (master proctree.Identity, link *ptyLink, err error) {
 	if !id.Alive() {
 		return master, nil, fmt.Errorf("its master (pid %d) is gone", id.PID)
 	}
@@ -327,11 +342,16 @@ func (d *Daemon) reconnectPty(name string) (master proctree.Identity, link *ptyL
 
 // adoptPtyLocked makes p RUNNING as the program pid under master, its
 // uptime counted from the program's start.
-func (d *Daemon) adoptPtyLocked(p *process, master proctree.Identity, link *ptyLink) {
+func (d *Daemon) adoptPtyLocked(p *process, master proctree.Identity, started time.Time, link *ptyLink) {
 	pid := link.pid
 	p.stopTimer()
 	if st, err := proctree.Stat(pid); err == nil {
 		p.laststart = st.StartedAt()
+		// The daemon's own reading, when the record has one that the
+		// process table agrees with (to the second it rounds to).
+		if diff := p.laststart.Sub(started); !started.IsZero() && diff > -2*time.Second && diff < 2*time.Second {
+			p.laststart = started
+		}
 	} else {
 		p.laststart = d.clock.Now()
 	}

@@ -86,6 +86,9 @@ func (d *Daemon) serveWeb(w http1.ResponseWriter, r *http1.Request, web WebConfi
 		d.webEvents(w, r, web)
 	case r.Path == "/action":
 		d.webAction(w, r)
+	case strings.HasPrefix(r.Path, "/program/") && web.Attach:
+		name, sub, _ := strings.Cut(strings.TrimPrefix(r.Path, "/program/"), "/")
+		d.serveProgramTerminal(w, r, name, sub)
 	case strings.HasPrefix(r.Path, "/session/") && web.Attach:
 		program, rest, _ := strings.Cut(strings.TrimPrefix(r.Path, "/session/"), "/")
 		session, sub, _ := strings.Cut(rest, "/")
@@ -145,6 +148,7 @@ type webProgram struct {
 	State       string       `json:"state"`
 	Description string       `json:"description"`
 	Running     bool         `json:"running"`
+	Terminal    bool         `json:"terminal"` // pty = true and running: it opens in the page
 	CPU         string       `json:"cpu"`
 	Memory      string       `json:"memory"`
 	Sessions    []webSession `json:"sessions"`
@@ -167,7 +171,8 @@ func (d *Daemon) webStatusNow(web WebConfig) webStatus {
 	for _, p := range d.processesLocked(true) {
 		info := d.processInfoLocked(p, now)
 		wp := webProgram{Namespec: info.Namespec(), Group: info.Group, Name: info.Name,
-			State: info.StateName, Description: info.Description, Running: info.PID != 0}
+			State: info.StateName, Description: info.Description, Running: info.PID != 0,
+			Terminal: p.cfg.Pty && info.PID != 0}
 		if u, ok := usage[wp.Namespec]; ok {
 			wp.CPU = fmt.Sprintf("%.1f%%", u.CPUPercent)
 			wp.Memory = humanBytes(u.RSS)

@@ -22,6 +22,9 @@ import (
 //	GET  /session/PROG/NAME/events?cols=&rows=  the frames (server-sent events); the first event names the page's id
 //	POST /session/PROG/NAME/keys?id=            the body is the keys' bytes
 //	POST /session/PROG/NAME/resize              id=&cols=&rows=
+//
+// A program on a terminal of its own (pty = true) opens the same way at
+// /program/NAME.
 
 // serveSessionPage answers the paths of one session's page; program and
 // session come from the URL and name a session only if the daemon's
@@ -39,6 +42,22 @@ func (d *Daemon) serveSessionPage(w http1.ResponseWriter, r *http1.Request, prog
 		notFound(w)
 		return
 	}
+	d.serveTerminal(w, r, program, session, socket, sub)
+}
+
+// serveProgramTerminal answers the paths of a pty program's terminal in
+// the page, /program/NAME and below, as serveSessionPage does a session's.
+func (d *Daemon) serveProgramTerminal(w http1.ResponseWriter, r *http1.Request, name, sub string) {
+	socket, err := d.terminalSocket(name)
+	if err != nil || socket == "" {
+		notFound(w)
+		return
+	}
+	d.serveTerminal(w, r, name, "terminal", socket, sub)
+}
+
+// serveTerminal routes the page of the master on socket.
+func (d *Daemon) serveTerminal(w http1.ResponseWriter, r *http1.Request, program, session, socket, sub string) {
 	switch sub {
 	case "":
 		d.sessionIndex(w, r, program, session)

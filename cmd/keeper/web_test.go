@@ -516,3 +516,47 @@ func pageText(ctx context.Context, sel string) string {
 	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+jsString(sel)+`) || {}).textContent || ""`))
 	return s
 }
+
+// TestWebAttachPtyProgram: a program on a terminal of its own (pty = true)
+// opens in the page as a session does: the status page links to it, and
+// typed keys reach it.
+func TestWebAttachPtyProgram(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	k := newKeeperd(t, fmt.Sprintf(`
+[inet_http_server]
+port=127.0.0.1:%d
+username=u
+password=p
+web=true
+web_attach=true
+
+[program:shell]
+command=/bin/sh -c 'PS1="$ " exec /bin/sh -i'
+pty=true
+startsecs=0
+`, port))
+	k.start()
+	k.waitState("shell", 10*time.Second, "RUNNING")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ctx := browser(t, "u", "p", 900, 600)
+	inTab(t, ctx, 20*time.Second, "load the status page", chromedp.Navigate(base+"/"),
+		chromedp.Poll[chromedp.Void](`document.querySelector('tr.program[data-namespec="shell"] a.open') !== null`))
+	href := evaluate[string](t, ctx, `document.querySelector('tr.program[data-namespec="shell"] a.open').href`)
+	if want := base + "/program/shell"; href != want {
+		t.Fatalf("the program's link is %q, want %q", href, want)
+	}
+	inTab(t, ctx, 20*time.Second, "type in the program's terminal",
+		chromedp.Navigate(href),
+		waitText("#term-status", "attached"),
+		chromedp.Focus(chromedp.CSS("#screen")),
+		chromedp.KeyEvent("echo hel''lo\r"),
+		waitText("#rows", "hello"))
+	if s := statename(k.info("shell")); s != "RUNNING" {
+		t.Errorf("shell is %s after typing in the page", s)
+	}
+	c := webClient{t, base}
+	if resp, _ := c.do("GET", "/program/nosuch", nil, ""); resp.StatusCode != 404 {
+		t.Errorf("GET /program/nosuch: %d, want 404", resp.StatusCode)
+	}
+}

@@ -29,12 +29,15 @@ function actionForm(fields, ...controls) {
   return form;
 }
 
-function programRow(p) {
+function programRow(p, attach) {
   const controls = p.running
     ? [button("stop", "Stop"), button("restart", "Restart")]
     : [button("start", "Start")];
   controls.push(button("clear", "Clear log"));
   controls.push(el("a", { className: "tail", href: "/logtail/" + encodeURIComponent(p.namespec), textContent: "Tail" }));
+  if (attach && p.terminal) {
+    controls.push(el("a", { className: "open", href: "/program/" + encodeURIComponent(p.namespec), textContent: "Open" }));
+  }
   const tr = el("tr", { className: "program" },
     el("td", { className: "name", textContent: p.namespec }),
     el("td", { className: "state state-" + p.state, textContent: p.state }),
@@ -65,7 +68,7 @@ function sessionRow(p, s, attach) {
 function render(status) {
   const rows = [];
   for (const p of status.programs || []) {
-    rows.push(programRow(p));
+    rows.push(programRow(p, status.attach));
     for (const s of p.sessions || []) rows.push(sessionRow(p, s, status.attach));
   }
   tbody.replaceChildren(...rows);

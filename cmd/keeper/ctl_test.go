@@ -499,6 +499,12 @@ func testTailFollow(t *testing.T, d *svDaemon) {
 			want = "hello err\n"
 		}
 		svOut, svErr, svCode := followRun(t, d, want, append([]string{peer.Find("supervisorctl")}, args...)...)
+		// supervisorctl's own race: now and then its Ctrl-C lands inside
+		// asyncore and it says "Cannot connect, error: KeyboardInterrupt"
+		// instead of its blank line. That is not the answer to compare.
+		for try := 0; try < 3 && strings.Contains(svErr, "KeyboardInterrupt"); try++ {
+			svOut, svErr, svCode = followRun(t, d, want, append([]string{peer.Find("supervisorctl")}, args...)...)
+		}
 		kpOut, kpErr, kpCode := followRun(t, d, want, append([]string{keeperBin}, args...)...)
 		if kpOut != svOut || kpErr != svErr || kpCode != svCode {
 			t.Errorf("%s: keeper: exit %d %q %q; supervisorctl: exit %d %q %q", name, kpCode, kpOut, kpErr, svCode, svOut, svErr)

@@ -162,14 +162,10 @@ func (d *Daemon) serveMetrics(w http1.ResponseWriter, r *http1.Request) {
 func (d *Daemon) metricsText() string {
 	var m metricsWriter
 	// One process table and one session listing for every figure.
-	var usage, sessUsage map[string]Usage
-	var sessions []Session
-	if snap, err := proctree.Take(); err == nil {
-		sessions, _ = d.sessionsIn(snap, nil)
-		usage = d.programUsage(nil, snap, sessions)
+	var sessUsage map[string]Usage
+	snap, sessions, usage := d.readUsage()
+	if snap != nil {
 		sessUsage = d.sessionUsage(sessions, snap)
-	} else {
-		sessions, _ = d.Sessions(nil)
 	}
 	now := time.Now()
 

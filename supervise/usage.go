@@ -184,6 +184,20 @@ func readPSS(pid int) uint64 {
 	return 0
 }
 
+// readUsage takes one process snapshot and one session listing, and the
+// figures of every program from them, for a reader that shows it all (a
+// metrics scrape, the web page). snap is nil when /proc could not be read;
+// the sessions are listed then all the same.
+func (d *Daemon) readUsage() (snap *proctree.Snapshot, sessions []Session, usage map[string]Usage) {
+	snap, err := proctree.Take()
+	if err != nil {
+		sessions, _ = d.Sessions(nil)
+		return nil, sessions, nil
+	}
+	sessions, _ = d.sessionsIn(snap, nil)
+	return snap, sessions, d.programUsage(nil, snap, sessions)
+}
+
 // ProgramUsage returns the usage of every running process of the named
 // programs (all when names is empty), by namespec.
 func (d *Daemon) ProgramUsage(names []string) (map[string]Usage, error) {

@@ -165,8 +165,7 @@ type webSession struct {
 func (d *Daemon) webStatusNow(web WebConfig) webStatus {
 	now := time.Now()
 	st := webStatus{Identification: "keeper " + Version, Attach: web.Attach, Token: d.webToken}
-	usage, _ := d.ProgramUsage(nil)
-	sessions, _ := d.Sessions(nil)
+	_, sessions, usage := d.readUsage()
 	d.mu.Lock()
 	for _, p := range d.processesLocked(true) {
 		info := d.processInfoLocked(p, now)

@@ -53,8 +53,7 @@ func runReexec(args []string, stdout io.Writer) error {
 			fmt.Fprintf(&body, "\n[program:w%d]\ncommand=/bin/sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.001; done'\nstartsecs=0\nstdout_logfile=%s/w%d.log\n", i, dir, i)
 			continue
 		}
-		fmt.Fprintf(&body, "\n[program:p%02d]\ncommand=/bin/sh -c 'for s in $(seq %d); do %s dtach -n %s/s%02d-$s sleep 100000; done; exec sleep infinity'\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n",
-			i, perProgram, bin, dir, i)
+		sessionsProgram(&body, i, perProgram, bin, dir)
 	}
 	cmd, c, err := depsDaemon(dir, []string{bin, "daemon", "-n", "-c"}, body.String())
 	if err != nil {
@@ -67,16 +66,8 @@ func runReexec(args []string, stdout io.Writer) error {
 		return err
 	}
 	want := *nsess
-	deadline := time.Now().Add(time.Minute)
-	for {
-		v, err := c.Call(context.Background(), "keeper.getSessions", []any{})
-		if list, _ := v.([]any); err == nil && len(list) >= want {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not %d sessions after a minute", want)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := awaitSessions(c, want); err != nil {
+		return err
 	}
 	var took []time.Duration
 	for range *n {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"keeper/supervise/http1"
+	"keeper/supervise/xmlrpc"
 )
 
 // keeper-bench usage: what keeper's resource figures cost the daemon, with
@@ -42,8 +43,7 @@ func runUsage(args []string, stdout io.Writer) error {
 	defer os.RemoveAll(dir)
 	var body strings.Builder
 	for i := range *nprog {
-		fmt.Fprintf(&body, "\n[program:p%02d]\ncommand=/bin/sh -c 'for s in $(seq %d); do %s dtach -n %s/s%02d-$s sleep 100000; done; exec sleep infinity'\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n",
-			i, *perProgram, bin, dir, i)
+		sessionsProgram(&body, i, *perProgram, bin, dir)
 	}
 	cmd, c, err := depsDaemon(dir, []string{bin, "daemon", "-n", "-c"}, body.String())
 	if err != nil {
@@ -56,16 +56,8 @@ func runUsage(args []string, stdout io.Writer) error {
 		return err
 	}
 	want := *nprog * *perProgram
-	deadline := time.Now().Add(time.Minute)
-	for {
-		v, err := c.Call(context.Background(), "keeper.getSessions", []any{})
-		if list, _ := v.([]any); err == nil && len(list) == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not %d sessions after a minute", want)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := awaitSessions(c, want); err != nil {
+		return err
 	}
 	sock := filepath.Join(dir, "s.sock")
 	client := &http1.Client{Dial: func(ctx context.Context) (net.Conn, error) {
@@ -105,4 +97,27 @@ func runUsage(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  %-54s %8.1f ms  p99 %6.1f ms\n", "keeper.getProcessUsage (a keeper top refresh), p50", millis(percentile(usage, 50)), millis(percentile(usage, 99)))
 	fmt.Fprintf(stdout, "  %-54s %8.2f %%   target 0.0 %%\n", fmt.Sprintf("daemon CPU over %v idle, nobody scraping", *idle), 100*(c1-c0).Seconds()/idle.Seconds())
 	return nil
+}
+
+// sessionsProgram adds program pNN to body: it starts count sessions of a
+// sleep with bin's dtach (sockets in dir), then sleeps itself.
+func sessionsProgram(body *strings.Builder, i, count int, bin, dir string) {
+	fmt.Fprintf(body, "\n[program:p%02d]\ncommand=/bin/sh -c 'for s in $(seq %d); do %s dtach -n %s/s%02d-$s sleep 100000; done; exec sleep infinity'\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n",
+		i, count, bin, dir, i)
+}
+
+// awaitSessions polls keeper.getSessions until it lists want sessions, for
+// up to a minute.
+func awaitSessions(c *xmlrpc.Client, want int) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v, err := c.Call(context.Background(), "keeper.getSessions", []any{})
+		if list, _ := v.([]any); err == nil && len(list) == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not %d sessions after a minute", want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

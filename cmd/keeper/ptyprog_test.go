@@ -117,9 +117,10 @@ done
 // TestFgPtyProgram: keeper fg attaches a terminal to a pty program's: the
 // screen is repainted, keys and Ctrl-C reach the program, the window size
 // follows, keeper attach NAME joins as a second client that sees the same
-// output, and the detach key leaves the program running.
-func TestFgPtyProgram(t *testing.T) {
-	t.Parallel()
+// startPtyShell starts a daemon with one pty program, shell, running
+// ptyShell.
+func startPtyShell(t *testing.T) *keeperd {
+	t.Helper()
 	k := newKeeperd(t, `
 [program:shell]
 command=/bin/sh @DIR@/shell.sh
@@ -130,6 +131,13 @@ startsecs=0
 		t.Fatal(err)
 	}
 	k.start()
+	return k
+}
+
+// output, and the detach key leaves the program running.
+func TestFgPtyProgram(t *testing.T) {
+	t.Parallel()
+	k := startPtyShell(t)
 	pid := rpcField[int](k.waitState("shell", 10*time.Second, "RUNNING"), "pid")
 	waitForLog(t, k, "the shell's ready", 10*time.Second, func() bool {
 		v, err := k.call("supervisor.readProcessStdoutLog", "shell", 0, 0)
@@ -174,16 +182,7 @@ startsecs=0
 func TestSupervisorctlFgPtyProgram(t *testing.T) {
 	t.Parallel()
 	ctl := peer.Need(t, "supervisorctl")
-	k := newKeeperd(t, `
-[program:shell]
-command=/bin/sh @DIR@/shell.sh
-pty=true
-startsecs=0
-`)
-	if err := os.WriteFile(k.expand("@DIR@/shell.sh"), []byte(ptyShell), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	k.start()
+	k := startPtyShell(t)
 	k.waitState("shell", 10*time.Second, "RUNNING")
 
 	real := startTerm(t, k.dir, nil, ctl, "-c", k.conf, "fg", "shell")

@@ -319,3 +319,14 @@ func DecodeUsages(v any, keyName string) (map[string]Usage, error) {
 	}
 	return out, nil
 }
+
+// FormatBytes writes a size as top does: 812K, 12.3M, 1.2G.
+func FormatBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%dK", n>>10)
+}

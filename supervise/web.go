@@ -174,7 +174,7 @@ func (d *Daemon) webStatusNow(web WebConfig) webStatus {
 			Terminal: p.cfg.Pty && info.PID != 0}
 		if u, ok := usage[wp.Namespec]; ok {
 			wp.CPU = fmt.Sprintf("%.1f%%", u.CPUPercent)
-			wp.Memory = humanBytes(u.RSS)
+			wp.Memory = FormatBytes(u.RSS)
 		}
 		st.Programs = append(st.Programs, wp)
 	}
@@ -188,17 +188,6 @@ func (d *Daemon) webStatusNow(web WebConfig) webStatus {
 		}
 	}
 	return st
-}
-
-func humanBytes(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	default:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
 }
 
 func humanAge(d time.Duration) string {

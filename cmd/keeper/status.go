@@ -188,18 +188,7 @@ func showUsage(c *ctl, infos []supervise.ProcessInfo, usage map[string]supervise
 // once), else RSS.
 func formatUsageMem(u supervise.Usage) string {
 	if u.PSS > 0 {
-		return formatBytes(u.PSS)
+		return supervise.FormatBytes(u.PSS)
 	}
-	return formatBytes(u.RSS)
-}
-
-// formatBytes writes a size as top does: 812K, 12.3M, 1.2G.
-func formatBytes(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%dK", n>>10)
+	return supervise.FormatBytes(u.RSS)
 }

@@ -22,6 +22,9 @@ import (
 // RunOptions says how to run a daemon.
 type RunOptions struct {
 	ConfigPath string
+	// Config is the config the caller already read from ConfigPath, nil
+	// to read it: a reexec's start-up is not held up by a second parse.
+	Config *Config
 	// Foreground keeps the daemon attached to the terminal, logging to
 	// stdout too (nodaemon, -n).
 	Foreground bool
@@ -59,9 +62,12 @@ func Run(opts RunOptions) error {
 		// The daemon that executed this one reported ready long ago.
 		ready = func(error) {}
 	}
-	cfg, err := LoadConfig(opts.ConfigPath)
-	if err != nil {
-		return fail(err)
+	cfg := opts.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = LoadConfig(opts.ConfigPath); err != nil {
+			return fail(err)
+		}
 	}
 	reaper, err := NewReaper(nil)
 	if err != nil {

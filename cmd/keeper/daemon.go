@@ -92,11 +92,11 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if *detached {
-		return runDetachedDaemon(path)
+		return runDetachedDaemon(path, cfg)
 	}
 	// A container's init has nothing to return to: it stays.
 	if *nodaemon || cfg.Supervisord.Nodaemon || os.Getpid() == 1 {
-		if err := supervise.Run(supervise.RunOptions{ConfigPath: path, Foreground: true}); err != nil {
+		if err := supervise.Run(supervise.RunOptions{ConfigPath: path, Config: cfg, Foreground: true}); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
 		return nil
@@ -141,8 +141,8 @@ func startDetachedDaemon(path, dir string) error {
 
 // runDetachedDaemon is the re-executed daemon: it reports readiness on
 // fd 3 to the command that started it.
-func runDetachedDaemon(path string) error {
-	opts := supervise.RunOptions{ConfigPath: path}
+func runDetachedDaemon(path string, cfg *supervise.Config) error {
+	opts := supervise.RunOptions{ConfigPath: path, Config: cfg}
 	// Executed in place (keeper reexec), fd 3 is no longer the report
 	// pipe but one the old daemon handed over.
 	if !supervise.HandingOver() {

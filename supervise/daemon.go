@@ -138,6 +138,9 @@ func newDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		return nil, err
 	}
 	d.stopMode = make(map[*process]Sessions)
+	if h != nil {
+		d.verified, d.track.moved = h.Verified, h.MovedSessions
+	}
 	d.events = newEventBus()
 	d.environ = mergeEnv(os.Environ(), cfg.Supervisord.Environment)
 	if !cfg.Supervisord.Nocleanup && h == nil {
@@ -428,10 +431,14 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	d.stopLeftovers()
 	d.adopt() // what the daemon that executed this one handed over
 	d.stopOrphanedCgroups()
-	if list, err := d.Sessions(nil); err != nil {
-		d.log.Warnf("find sessions: %v", err)
-	} else if len(list) > 0 {
-		d.log.Infof("tracking %d sessions", len(list))
+	// After an exec in place the daemon before has listed the sessions:
+	// doing it again would only slow the new one's first moments.
+	if !d.executedInPlace() {
+		if list, err := d.Sessions(nil); err != nil {
+			d.log.Warnf("find sessions: %v", err)
+		} else if len(list) > 0 {
+			d.log.Infof("tracking %d sessions", len(list))
+		}
 	}
 	d.mu.Lock()
 	d.publishLocked(supervisorStateEvent(eventSupervisorRunning))

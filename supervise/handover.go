@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"keeper/detach"
 	"keeper/proctree"
 )
 
@@ -55,6 +57,13 @@ type handover struct {
 	// Control is the control socket listener's descriptor.
 	Control   int
 	Processes []handedProcess
+	// Verified is the daemon's verified session records, by file: the
+	// next daemon trusts them as its own instead of checking every master
+	// again, which took most of a reexec's CPU with 200 sessions.
+	Verified map[string]detach.Record `json:",omitempty"`
+	// MovedSessions is the session masters already moved to the sessions
+	// cgroup (pid to start time): they are not moved again.
+	MovedSessions map[int]uint64 `json:",omitempty"`
 }
 
 // handedProcess is one program's state across the exec. Descriptors are
@@ -258,6 +267,15 @@ func (d *Daemon) execInPlace(control *net.UnixListener) error {
 		return fmt.Errorf("reexec: hand over control socket: %w", err)
 	}
 	defer ctl.Close()
+	// A copy, taken apart from the other locks: a session that ends in the
+	// meantime is found ended by the next daemon as by this one. A listing
+	// under way is not waited for: the next daemon verifies afresh.
+	var verified map[string]detach.Record
+	var moved map[int]uint64
+	if d.sessionsMu.TryLock() {
+		verified, moved = maps.Clone(d.verified), maps.Clone(d.track.moved)
+		d.sessionsMu.Unlock()
+	}
 	d.reaper.hold()
 	defer d.reaper.release()
 	d.quiesce()
@@ -271,6 +289,7 @@ func (d *Daemon) execInPlace(control *net.UnixListener) error {
 	if err != nil {
 		return fmt.Errorf("reexec: %w", err)
 	}
+	h.Verified, h.MovedSessions = verified, moved
 	b, err := encodeHandover(h)
 	if err != nil {
 		return fmt.Errorf("reexec: %w", err)
@@ -382,6 +401,10 @@ func (d *Daemon) adopt() {
 	// An exit during the exec left a zombie and no SIGCHLD for us.
 	go d.reaper.reap()
 }
+
+// executedInPlace reports whether this daemon took over from the one that
+// executed it (keeper reexec), not from one that died.
+func (d *Daemon) executedInPlace() bool { return d.handedOver != nil && d.handedOver.Control >= 0 }
 
 // handedOverInstance reports whether id is a program instance handed over
 // by the daemon that executed this one: not a leftover to stop.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keeper/detach"
 )
 
 func TestHandoverRoundTrip(t *testing.T) {
@@ -16,7 +18,9 @@ func TestHandoverRoundTrip(t *testing.T) {
 			Starts: 2, Stdin: 8, Stdout: 9, Stderr: -1, StdoutLog: "/var/log/web.log"},
 		{Name: "batch", State: Exited, Laststart: start, Laststop: start.Add(time.Minute), ExitStatus: 3,
 			Backoff: 1, SpawnErr: "", Stdin: -1, Stdout: -1, Stderr: -1},
-	}}
+	}, Verified: map[string]detach.Record{"/run/keeper/sessions/web/77.session": {Name: "dtach_1",
+		Socket: "/tmp/s/dtach_1", Program: "web:web_0", PID: 77, StartTime: 5, Created: start, Maker: "dtach",
+		Child: 78, ChildStart: 6, Command: "ssh -t host"}}, MovedSessions: map[int]uint64{77: 5}}
 	b, err := encodeHandover(h)
 	if err != nil {
 		t.Fatal(err)

@@ -434,7 +434,9 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		d.log.Infof("tracking %d sessions", len(list))
 	}
 	d.mu.Lock()
-	d.publishLocked(supervisorStateEvent(eventSupervisorRunning))
+	if d.handedOver == nil || d.handedOver.Events == nil { // a reexec is no start (handover_events.go)
+		d.publishLocked(supervisorStateEvent(eventSupervisorRunning))
+	}
 	d.startAutostartLocked(nil)
 	d.mu.Unlock()
 	watchCtx, stopWatching := context.WithCancel(ctx)

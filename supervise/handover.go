@@ -55,6 +55,9 @@ type handover struct {
 	// Control is the control socket listener's descriptor.
 	Control   int
 	Processes []handedProcess
+	// Events is the event bus: nil in a handover whose pipes are gone
+	// (orphanedHandover).
+	Events *handedEvents `json:",omitempty"`
 }
 
 // handedProcess is one program's state across the exec. Descriptors are
@@ -73,6 +76,9 @@ type handedProcess struct {
 	Stdin      int
 	Stdout     int
 	Stderr     int
+	// StdinPending is what sendProcessStdin (or the event bus, for a
+	// listener) queued and the old daemon had not written yet.
+	StdinPending []byte `json:",omitempty"`
 	// StdoutLog and StderrLog are the log files' paths, so AUTO logs keep
 	// their names.
 	StdoutLog, StderrLog string
@@ -144,8 +150,6 @@ func (d *Daemon) reexecCheckLocked() error {
 			return fmt.Errorf("%s is %s: %w; try again when it settled", p.namespec(), p.state, ErrReexecUnsettled)
 		case p.pid != 0 && p.notify != nil:
 			return fmt.Errorf("%s waits on a notify socket, which reexec does not hand over yet", p.namespec())
-		case p.pid != 0 && d.poolOf(p) != nil:
-			return fmt.Errorf("%s is an event listener, which reexec does not hand over yet", p.namespec())
 		}
 	}
 	return nil
@@ -153,26 +157,38 @@ func (d *Daemon) reexecCheckLocked() error {
 
 // quiesce stops the programs' output copiers where they are: what they have
 // read is written, what they have not stays in the pipes for the next
-// daemon. It returns once every copier stopped.
+// daemon. It stops the writers of their stdin queues too, so what is queued
+// and not written can be handed over (handoverLocked). It returns once
+// every copier and writer stopped.
 func (d *Daemon) quiesce() {
 	d.mu.Lock()
 	var copiers []*copier
+	var stdins []*stdinQueue
 	for _, p := range d.processesLocked(false) {
 		copiers = append(copiers, p.copiers...)
+		if p.stdin != nil && !p.cfg.Pty {
+			stdins = append(stdins, p.stdin)
+		}
 	}
 	d.mu.Unlock()
 	for _, c := range copiers {
 		c.pause()
 	}
+	for _, q := range stdins {
+		q.hold()
+	}
 }
 
-// resume restarts the copiers quiesce stopped (the exec failed).
+// resume restarts the copiers and writers quiesce stopped (the exec failed).
 func (d *Daemon) resume() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, p := range d.processesLocked(false) {
 		for _, c := range p.copiers {
 			c.resume()
+		}
+		if p.stdin != nil && !p.cfg.Pty {
+			p.stdin.release()
 		}
 	}
 }
@@ -184,7 +200,7 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hand over control socket: %w", err)
 	}
-	h := &handover{Execs: int(execs.Load()) + 1, Control: fd}
+	h := &handover{Execs: int(execs.Load()) + 1, Control: fd, Events: d.events.handOver()}
 	for _, p := range d.processesLocked(false) {
 		if p.cfg.Pty {
 			// Its master holds it, not the daemon: the next daemon
@@ -205,6 +221,7 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 				if hp.Stdin, err = inherit(p.stdin.f.(*os.File)); err != nil {
 					return nil, fmt.Errorf("hand over stdin of %s: %w", p.namespec(), err)
 				}
+				hp.StdinPending = p.stdin.pending()
 			}
 			for _, c := range p.copiers {
 				if !c.paused {
@@ -326,6 +343,11 @@ func (d *Daemon) adopt() {
 		d.supervising = true
 		return
 	}
+	if h.Events != nil {
+		// Before the listeners' connections are made, which may send
+		// what is buffered.
+		d.events.takeOver(h.Events, d.log.Warnf)
+	}
 	var adopted int
 	for _, hp := range h.Processes {
 		_, p, ok := d.lookupLocked(hp.Name)
@@ -344,23 +366,37 @@ func (d *Daemon) adopt() {
 		}
 		p.pid = hp.Pid
 		p.main = proctree.Identity{PID: hp.Pid, StartTime: hp.StartTime}
+		// A listener's place in the protocol, once its stdout is
+		// captured: without a connection (it exited, or its stdout was
+		// not handed over) its event goes back to the pool's buffer.
+		takeOverListener := func() {
+			if pool := d.poolOf(p); pool != nil {
+				pool.takeOverListener(p.cfg.Name, h.Events.listener(p.group, p.cfg.Name))
+			}
+		}
 		if id, err := proctree.IdentityOf(hp.Pid); err != nil || id != p.main {
 			// Reaped by the old daemon before it handed over: the exit
 			// status went with it.
 			d.log.Warnf("reexec: %s (pid %d) exited during the handover; its exit status is unknown", hp.Name, hp.Pid)
 			closeFiles(files)
+			takeOverListener()
 			p.finish(p.gen, Exit{Pid: hp.Pid, Status: unknownExit})
 			continue
 		}
 		exits, ok := d.watchAdopted(hp.Pid)
 		if !ok {
 			closeFiles(files)
+			takeOverListener()
 			continue
 		}
 		if files[0] != nil {
 			p.stdin = newStdinQueue(files[0])
+			if len(hp.StdinPending) > 0 {
+				_ = p.stdin.Write(hp.StdinPending)
+			}
 		}
 		(&pipes{stdout: files[1], stderr: files[2]}).capture(p, hp.Pid)
+		takeOverListener()
 		gen := p.gen
 		go func() {
 			exit := <-exits
@@ -375,6 +411,7 @@ func (d *Daemon) adopt() {
 		adopted++
 	}
 	d.log.Infof("reexec: keeper %s took over %d running programs", Version, adopted)
+	d.events.dispatch()
 	d.supervising = true
 	// Taken over: a daemon started after this one's death stops them as
 	// leftovers again.
@@ -455,13 +492,14 @@ func orphanedHandover(stateDir string, log interface{ Warnf(string, ...any) }) *
 		return nil
 	}
 	h.Control = -1
+	h.Events = nil // its listeners' pipes are gone: they are sent nothing more
 	for i := range h.Processes {
 		hp := &h.Processes[i]
 		if hp.Pid != 0 {
 			log.Warnf("reexec: re-adopting %s (pid %d) from a daemon that died while executing its new binary; "+
 				"its output from now on is lost (the pipes went with that daemon) until it is restarted", hp.Name, hp.Pid)
 		}
-		hp.Stdin, hp.Stdout, hp.Stderr = -1, -1, -1
+		hp.Stdin, hp.Stdout, hp.Stderr, hp.StdinPending = -1, -1, -1, nil
 	}
 	return h
 }

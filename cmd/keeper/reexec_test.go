@@ -19,7 +19,10 @@ import (
 )
 
 // reexecConf runs 20 programs: two writers of a numbered line a
-// millisecond, 17 sleepers and one that leaves a keeper session.
+// millisecond, 15 sleepers, one that leaves a keeper session, and an event
+// listener (testdata/events/serials.py) of the PROCESS_LOG events of a
+// third writer, a line every 20 ms, that records each event's serials and
+// data.
 const reexecConf = `
 [program:w1]
 command=PYTHON -u -c 'import itertools, time; [(print(i), time.sleep(0.001)) for i in itertools.count(1)]' @DIR@
@@ -34,8 +37,19 @@ stdout_logfile=AUTO
 [program:idle]
 command=@DIR@/sleepy 1000
 process_name=%(program_name)s_%(process_num)02d
-numprocs=17
+numprocs=15
 startsecs=0
+
+[program:ticker]
+command=PYTHON -u -c 'import itertools, time; [(print(i), time.sleep(0.02)) for i in itertools.count(1)]' @DIR@
+startsecs=0
+stdout_logfile=@DIR@/ticker.log
+stdout_events_enabled=true
+
+[eventlistener:serials]
+command=PYTHON SERIALS @DIR@/serials.txt @DIR@/events.txt
+events=PROCESS_LOG
+buffer_size=10000
 `
 
 // copyFile copies the keeper binary to dst, executable.
@@ -87,12 +101,17 @@ func checkNumbered(t *testing.T, path string) int {
 // TestReexecKeepsEverything: ten `keeper reexec` in a row, one into a
 // binary of another version, under two programs writing a line a
 // millisecond: the same pids and start times, every line logged once and
-// in order, the session still there and answering.
+// in order, the session still there and answering, and the event listener
+// sent every event once, in order, its serials going on.
 func TestReexecKeepsEverything(t *testing.T) {
 	t.Parallel()
-	python := peer.Need(t, "python3")
+	python := peer.Need(t, "python3-supervisor")
+	serials, err := filepath.Abs("testdata/events/serials.py")
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := newKeeperd(t, "")
-	k.writeConf(regexp.MustCompile("PYTHON").ReplaceAllString(reexecConf, python) + reapConfFor(keeperBin+" dtach"))
+	k.writeConf(strings.NewReplacer("PYTHON", python, "SERIALS", serials).Replace(reexecConf) + reapConfFor(keeperBin+" dtach"))
 	k.bin = filepath.Join(k.dir, "keeper")
 	copyFile(t, keeperBin, k.bin)
 	// The upgrade: the same source with another version string.
@@ -103,7 +122,7 @@ func TestReexecKeepsEverything(t *testing.T) {
 	}
 	k.start()
 	session := oneSession(t, k)
-	for _, name := range []string{"w1", "w2"} {
+	for _, name := range []string{"w1", "w2", "ticker", "serials"} {
 		k.waitState(name, 10*time.Second, "RUNNING")
 	}
 	before := processTable(t, k)
@@ -152,13 +171,36 @@ func TestReexecKeepsEverything(t *testing.T) {
 		c.Close()
 	}
 	w2log := rpcField[string](k.info("w2"), "stdout_logfile")
-	for _, name := range []string{"w1", "w2"} {
+	for _, name := range []string{"w1", "w2", "ticker"} {
 		k.mustCall("supervisor.stopProcess", name)
 	}
 	for _, path := range []string{filepath.Join(k.dir, "w1.log"), w2log} {
 		n := checkNumbered(t, path)
 		t.Logf("%s: %d lines, none lost or repeated", filepath.Base(path), n)
 	}
+	checkListenerSerials(t, k)
+}
+
+// checkListenerSerials checks that the serials listener got every line the
+// stopped ticker wrote, once and in order, in events whose serial and
+// poolserial count 0, 1, 2... with no gap or repeat.
+func checkListenerSerials(t *testing.T, k *keeperd) {
+	t.Helper()
+	ticks := checkNumbered(t, filepath.Join(k.dir, "ticker.log"))
+	events := filepath.Join(k.dir, "events.txt")
+	waitFor(t, "the listener sent every line of ticker", 30*time.Second, func() bool {
+		return strings.HasSuffix(readFileOrEmpty(events), fmt.Sprintf("\n%d\n", ticks))
+	})
+	if n := checkNumbered(t, events); n != ticks {
+		t.Errorf("the listener got %d lines of ticker's %d", n, ticks)
+	}
+	lines := strings.Split(strings.TrimSuffix(readFileOrEmpty(filepath.Join(k.dir, "serials.txt")), "\n"), "\n")
+	for i, line := range lines {
+		if want := fmt.Sprintf("%d %d", i, i); line != want {
+			t.Fatalf("event %d has serial and poolserial %q, want %q", i, line, want)
+		}
+	}
+	t.Logf("listener: %d events for %d lines, serials without gap or repeat", len(lines), ticks)
 }
 
 // TestReexecExecFails: when the binary is gone, the exec fails, reexec

@@ -154,5 +154,6 @@ func (p *listenerPool) takeOverListener(name string, hl *handedListener) {
 	if hl.Event != nil {
 		qe := hl.Event.queued()
 		c.event = &qe
+		p.log.Infof("reexec: event listener %s taken over %s, event %d in flight", name, c.state, qe.ev.serial)
 	}
 }

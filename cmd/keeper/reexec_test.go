@@ -47,7 +47,7 @@ stdout_logfile=@DIR@/ticker.log
 stdout_events_enabled=true
 
 [eventlistener:serials]
-command=PYTHON SERIALS @DIR@/serials.txt @DIR@/events.txt
+command=PYTHON SERIALS @DIR@/serials.txt @DIR@/events.txt 0.01
 events=PROCESS_LOG
 buffer_size=10000
 `
@@ -200,7 +200,8 @@ func checkListenerSerials(t *testing.T, k *keeperd) {
 			t.Fatalf("event %d has serial and poolserial %q, want %q", i, line, want)
 		}
 	}
-	t.Logf("listener: %d events for %d lines, serials without gap or repeat", len(lines), ticks)
+	t.Logf("listener: %d events for %d lines, serials without gap or repeat; %d reexecs found it BUSY",
+		len(lines), ticks, len(k.logLines("reexec: event listener serials taken over BUSY")))
 }
 
 // TestReexecExecFails: when the binary is gone, the exec fails, reexec

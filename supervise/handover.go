@@ -79,9 +79,22 @@ type handedProcess struct {
 	// StdinPending is what sendProcessStdin (or the event bus, for a
 	// listener) queued and the old daemon had not written yet.
 	StdinPending []byte `json:",omitempty"`
+	// Notify is a ready=notify program's NOTIFY_SOCKET, nil for none.
+	Notify *handedNotify `json:",omitempty"`
 	// StdoutLog and StderrLog are the log files' paths, so AUTO logs keep
 	// their names.
 	StdoutLog, StderrLog string
+}
+
+// handedNotify is a program's NOTIFY_SOCKET across the exec: the socket
+// (bound to an address with the daemon's pid, the same after the exec)
+// and what the program said on it.
+type handedNotify struct {
+	Fd         int
+	Addr       string
+	UID        uint32 // the program's user: the only sender accepted, with root
+	Status     string // the last STATUS=
+	WatchdogAt time.Time
 }
 
 func encodeHandover(h *handover) ([]byte, error) { return json.Marshal(h) }
@@ -110,7 +123,12 @@ func inherit(f *os.File) (int, error) {
 	if f == nil {
 		return -1, nil
 	}
-	raw, err := f.SyscallConn()
+	return inheritConn(f)
+}
+
+// inheritConn clears FD_CLOEXEC on c's descriptor and returns it.
+func inheritConn(c syscall.Conn) (int, error) {
+	raw, err := c.SyscallConn()
 	if err != nil {
 		return -1, err
 	}
@@ -148,8 +166,8 @@ func (d *Daemon) reexecCheckLocked() error {
 		switch {
 		case p.state == Starting || p.state == Stopping || p.state == Backoff || p.waitingDeps:
 			return fmt.Errorf("%s is %s: %w; try again when it settled", p.namespec(), p.state, ErrReexecUnsettled)
-		case p.pid != 0 && p.notify != nil:
-			return fmt.Errorf("%s waits on a notify socket, which reexec does not hand over yet", p.namespec())
+		case p.pid != 0 && p.notify != nil && p.cfg.Pty:
+			return fmt.Errorf("%s is a pty program with ready = notify, whose notify socket reexec does not hand over yet", p.namespec())
 		}
 	}
 	return nil
@@ -164,10 +182,14 @@ func (d *Daemon) quiesce() {
 	d.mu.Lock()
 	var copiers []*copier
 	var stdins []*stdinQueue
+	var notifies []*notifySocket
 	for _, p := range d.processesLocked(false) {
 		copiers = append(copiers, p.copiers...)
 		if p.stdin != nil && !p.cfg.Pty {
 			stdins = append(stdins, p.stdin)
+		}
+		if p.notify != nil {
+			notifies = append(notifies, p.notify)
 		}
 	}
 	d.mu.Unlock()
@@ -176,6 +198,9 @@ func (d *Daemon) quiesce() {
 	}
 	for _, q := range stdins {
 		q.hold()
+	}
+	for _, ns := range notifies {
+		ns.pause()
 	}
 }
 
@@ -189,6 +214,9 @@ func (d *Daemon) resume() {
 		}
 		if p.stdin != nil && !p.cfg.Pty {
 			p.stdin.release()
+		}
+		if p.notify != nil {
+			p.notify.resume(d, p)
 		}
 	}
 }
@@ -222,6 +250,13 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 					return nil, fmt.Errorf("hand over stdin of %s: %w", p.namespec(), err)
 				}
 				hp.StdinPending = p.stdin.pending()
+			}
+			if p.notify != nil {
+				fd, err := inheritConn(p.notify.conn)
+				if err != nil {
+					return nil, fmt.Errorf("hand over NOTIFY_SOCKET of %s: %w", p.namespec(), err)
+				}
+				hp.Notify = &handedNotify{Fd: fd, Addr: p.notify.addr, UID: p.notify.uid, Status: p.notifyStatus, WatchdogAt: p.watchdogAt}
 			}
 			for _, c := range p.copiers {
 				if !c.paused {
@@ -314,6 +349,9 @@ func (h *handover) closeOnExec() {
 	fds := []int{h.Control}
 	for _, hp := range h.Processes {
 		fds = append(fds, hp.Stdin, hp.Stdout, hp.Stderr)
+		if hp.Notify != nil {
+			fds = append(fds, hp.Notify.Fd)
+		}
 	}
 	for _, fd := range fds {
 		if fd >= 0 {
@@ -351,7 +389,12 @@ func (d *Daemon) adopt() {
 	var adopted int
 	for _, hp := range h.Processes {
 		_, p, ok := d.lookupLocked(hp.Name)
-		files := []*os.File{adoptFile(hp.Stdin, "stdin"), adoptFile(hp.Stdout, "stdout"), adoptFile(hp.Stderr, "stderr")}
+		notifyFd := -1
+		if hp.Notify != nil {
+			notifyFd = hp.Notify.Fd
+		}
+		files := []*os.File{adoptFile(hp.Stdin, "stdin"), adoptFile(hp.Stdout, "stdout"), adoptFile(hp.Stderr, "stderr"),
+			adoptFile(notifyFd, "notify")}
 		if !ok || p == nil {
 			if hp.Pid != 0 {
 				d.log.Warnf("reexec: %s (pid %d) is not in the config any more; left running unsupervised", hp.Name, hp.Pid)
@@ -397,6 +440,9 @@ func (d *Daemon) adopt() {
 		}
 		(&pipes{stdout: files[1], stderr: files[2]}).capture(p, hp.Pid)
 		takeOverListener()
+		if files[3] != nil {
+			d.adoptNotifyLocked(p, files[3], hp.Notify)
+		}
 		gen := p.gen
 		go func() {
 			exit := <-exits
@@ -407,6 +453,9 @@ func (d *Daemon) adopt() {
 		}()
 		if p.state == Running {
 			p.watchHealth(p.pid)
+			if p.notify != nil {
+				p.watchWatchdog(p.pid)
+			}
 		}
 		adopted++
 	}
@@ -418,6 +467,21 @@ func (d *Daemon) adopt() {
 	os.Remove(d.handoverPath())
 	// An exit during the exec left a zombie and no SIGCHLD for us.
 	go d.reaper.reap()
+}
+
+// adoptNotifyLocked makes f, the handed-over NOTIFY_SOCKET of p, p's
+// again, with what the program last said on it; the watchdog goes on from
+// the last WATCHDOG=1.
+func (d *Daemon) adoptNotifyLocked(p *process, f *os.File, hn *handedNotify) {
+	ns, err := d.adoptNotifySocket(p, f, hn.Addr, hn.UID)
+	if err != nil {
+		d.log.Warnf("reexec: %v; its STATUS= and WATCHDOG=1 are not read any more", err)
+		return
+	}
+	p.notify, p.notifyStatus, p.watchdogAt = ns, hn.Status, hn.WatchdogAt
+	if p.watchdogAt.IsZero() {
+		p.watchdogAt = time.Now()
+	}
 }
 
 // handedOverInstance reports whether id is a program instance handed over
@@ -499,7 +563,7 @@ func orphanedHandover(stateDir string, log interface{ Warnf(string, ...any) }) *
 			log.Warnf("reexec: re-adopting %s (pid %d) from a daemon that died while executing its new binary; "+
 				"its output from now on is lost (the pipes went with that daemon) until it is restarted", hp.Name, hp.Pid)
 		}
-		hp.Stdin, hp.Stdout, hp.Stderr, hp.StdinPending = -1, -1, -1, nil
+		hp.Stdin, hp.Stdout, hp.Stderr, hp.StdinPending, hp.Notify = -1, -1, -1, nil, nil
 	}
 	return h
 }

@@ -288,3 +288,50 @@ func TestReexecIntoDyingBinary(t *testing.T) {
 		t.Errorf("the exit of the re-adopted idle_0 logged as %q", l)
 	}
 }
+
+// TestReexecKeepsNotifyProgram: a ready=notify program with a watchdog
+// stays RUNNING, same pid, through ten reexecs, pinging its NOTIFY_SOCKET
+// all along; the new daemon reads it (the STATUS= it sends afterwards
+// shows) and its watchdog restarts the program once it goes silent.
+func TestReexecKeepsNotifyProgram(t *testing.T) {
+	t.Parallel()
+	notify := peer.Need(t, "systemd-notify")
+	k := newKeeperd(t, strings.ReplaceAll(`
+[program:dog]
+command=/bin/sh -c 'NOTIFY --ready --status=serving; i=0; while [ ! -e @DIR@/quiet ]; do @DIR@/sleepy 0.2; NOTIFY WATCHDOG=1; i=$((i+1)); echo $i >@DIR@/pings; done; NOTIFY STATUS=silent; exec @DIR@/sleepy 1000'
+ready=notify
+watchdog_sec=2
+`, "NOTIFY", notify))
+	k.start()
+	pid := rpcField[int](k.waitState("dog", 10*time.Second, "RUNNING"), "pid")
+	for i := range 10 {
+		if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "reexec"); code != 0 {
+			t.Fatalf("reexec %d: exit %d: %s\nlog:\n%s", i, code, out, k.log())
+		}
+	}
+	// Two watchdog periods of pings: a watchdog that lost them would
+	// have restarted it.
+	pings := func() int {
+		n, _ := strconv.Atoi(strings.TrimSpace(readFileOrEmpty(filepath.Join(k.dir, "pings"))))
+		return n
+	}
+	after := pings() + 20
+	waitFor(t, "20 more WATCHDOG=1", 20*time.Second, func() bool { return pings() >= after })
+	s := k.info("dog")
+	if statename(s) != "RUNNING" || rpcField[int](s, "pid") != pid || !strings.Contains(rpcField[string](s, "description"), "serving") {
+		t.Fatalf("after the reexecs dog is %s, pid %d (was %d), %q; log:\n%s", statename(s), rpcField[int](s, "pid"), pid,
+			rpcField[string](s, "description"), k.log())
+	}
+	if err := os.WriteFile(filepath.Join(k.dir, "quiet"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "dog's STATUS=silent read by the new daemon", 10*time.Second, func() bool {
+		return strings.Contains(rpcField[string](k.info("dog"), "description"), "silent")
+	})
+	waitFor(t, "dog restarted for its silent watchdog", 10*time.Second, func() bool {
+		return rpcField[int](k.info("dog"), "pid") != pid
+	})
+	if l := k.logLines("no WATCHDOG=1 for"); len(l) == 0 {
+		t.Errorf("no watchdog restart in the log:\n%s", k.log())
+	}
+}

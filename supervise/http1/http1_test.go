@@ -341,3 +341,50 @@ func TestServeAfterShutdown(t *testing.T) {
 		t.Error("Serve after Shutdown left its listener open")
 	}
 }
+
+// TestShutdownAnswersAcceptedConn: a connection accepted before Shutdown
+// whose request comes after it is answered, not closed: its client may
+// have sent it already (what keeper reexec relies on when it stops the
+// old daemon's [inet_http_server]).
+func TestShutdownAnswersAcceptedConn(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	s := &Server{Handler: echo()}
+	go s.Serve(countingListener{l, &accepted})
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for accepted.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	// Shutdown under way: the listener is closed once it has begun.
+	for time.Now().Before(deadline) {
+		probe, err := net.Dial("unix", l.Addr().String())
+		if err != nil {
+			break
+		}
+		probe.Close()
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Fprintf(c, "GET /late HTTP/1.1\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if !strings.Contains(string(got), "GET /late 0:") {
+		t.Errorf("the request of a connection accepted before Shutdown got %q, want its answer", got)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown = %v, want nil once the request was answered", err)
+	}
+}

@@ -70,10 +70,13 @@ type Server struct {
 
 	mu       sync.Mutex
 	listener net.Listener
-	conns    map[net.Conn]bool // true while a request is being handled
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// conns are the open connections: true while a request is being
+	// handled or none was read yet (its client may have sent one already:
+	// Shutdown waits for it as for a request under way).
+	conns  map[net.Conn]bool
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -130,16 +133,18 @@ func (s *Server) Serve(l net.Listener) error {
 			c.Close()
 			return ErrServerClosed
 		}
-		s.conns[c] = false
+		s.conns[c] = true
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serveConn(c)
 	}
 }
 
-// Shutdown stops accepting, closes idle connections and waits for the
-// requests being handled (streams see their context done) until ctx ends;
-// then it closes what is left.
+// Shutdown stops accepting, closes idle connections (ones that were
+// answered and wait for their next request) and waits for the requests
+// being handled and the first request of the connections just accepted
+// (streams see their context done) until ctx ends; then it closes what is
+// left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.ctx == nil {

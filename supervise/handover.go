@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +59,8 @@ type handover struct {
 	// Events is the event bus: nil in a handover whose pipes are gone
 	// (orphanedHandover).
 	Events *handedEvents `json:",omitempty"`
+	// Inet is the [inet_http_server] listener, nil for none.
+	Inet *handedInet `json:",omitempty"`
 }
 
 // handedProcess is one program's state across the exec. Descriptors are
@@ -297,10 +300,14 @@ func (d *Daemon) Reexec() error {
 	return nil
 }
 
+// inetHandOverWait bounds how long a reexec waits for the requests under
+// way on [inet_http_server] before it executes (and cuts them).
+const inetHandOverWait = time.Second
+
 // execInPlace hands the daemon over to its binary (re-resolved, so one
 // replaced by an install is the new one) in the same pid. It returns only
 // when the exec failed, with the daemon running on as before.
-func (d *Daemon) execInPlace(control *net.UnixListener) error {
+func (d *Daemon) execInPlace(control *net.UnixListener, inet *inetServer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("reexec: find own binary: %w", err)
@@ -310,6 +317,19 @@ func (d *Daemon) execInPlace(control *net.UnixListener) error {
 		return fmt.Errorf("reexec: hand over control socket: %w", err)
 	}
 	defer ctl.Close()
+	// Unlike the control socket's, [inet_http_server]'s requests under way
+	// are answered before the exec (a TCP client does not retry), and the
+	// listening socket is kept in inetFile.
+	ctx, cancel := context.WithTimeout(context.Background(), inetHandOverWait)
+	inetFile, hi, err := inet.handOver(ctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("reexec: %w", err)
+	}
+	if inetFile != nil {
+		defer inetFile.Close()
+		defer inet.takeBack(inetFile, hi) // the exec failed
+	}
 	d.reaper.hold()
 	defer d.reaper.release()
 	d.quiesce()
@@ -322,6 +342,12 @@ func (d *Daemon) execInPlace(control *net.UnixListener) error {
 	h, err := d.handoverLocked(ctl)
 	if err != nil {
 		return fmt.Errorf("reexec: %w", err)
+	}
+	if inetFile != nil {
+		if hi.Fd, err = inherit(inetFile); err != nil {
+			return fmt.Errorf("reexec: hand over [inet_http_server]: %w", err)
+		}
+		h.Inet = hi
 	}
 	b, err := encodeHandover(h)
 	if err != nil {
@@ -347,6 +373,9 @@ func (d *Daemon) execInPlace(control *net.UnixListener) error {
 // closeOnExec marks the descriptors h names close-on-exec again.
 func (h *handover) closeOnExec() {
 	fds := []int{h.Control}
+	if h.Inet != nil {
+		fds = append(fds, h.Inet.Fd)
+	}
 	for _, hp := range h.Processes {
 		fds = append(fds, hp.Stdin, hp.Stdout, hp.Stderr)
 		if hp.Notify != nil {
@@ -555,7 +584,7 @@ func orphanedHandover(stateDir string, log interface{ Warnf(string, ...any) }) *
 		os.Remove(path)
 		return nil
 	}
-	h.Control = -1
+	h.Control, h.Inet = -1, nil
 	h.Events = nil // its listeners' pipes are gone: they are sent nothing more
 	for i := range h.Processes {
 		hp := &h.Processes[i]

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -334,4 +336,83 @@ watchdog_sec=2
 	if l := k.logLines("no WATCHDOG=1 for"); len(l) == 0 {
 		t.Errorf("no watchdog restart in the log:\n%s", k.log())
 	}
+}
+
+// TestReexecKeepsInetServer: clients that each connect to
+// [inet_http_server] (basic auth), ask supervisor.getState and hang up, in
+// a loop through ten reexecs, are all answered: none is refused or cut.
+func TestReexecKeepsInetServer(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	k := newKeeperd(t, fmt.Sprintf("[inet_http_server]\nport=127.0.0.1:%d\nusername=u\npassword=p\n\n"+
+		"[program:idle]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\n", port))
+	k.start()
+	k.waitState("idle", 10*time.Second, "RUNNING")
+	url := fmt.Sprintf("http://127.0.0.1:%d/RPC2", port)
+	const call = `<?xml version="1.0"?><methodCall><methodName>supervisor.getState</methodName><params></params></methodCall>`
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	ask := func() error {
+		req, err := http.NewRequest("POST", url, strings.NewReader(call))
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth("u", "p")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), "RUNNING") {
+			return fmt.Errorf("status %d, %q, %v", resp.StatusCode, body, err)
+		}
+		return nil
+	}
+	if err := ask(); err != nil {
+		t.Fatalf("before the reexecs: %v", err)
+	}
+	stop := make(chan struct{})
+	type tally struct {
+		answered int
+		errs     []error
+	}
+	results := make(chan tally)
+	for range 2 {
+		go func() {
+			var r tally
+			for {
+				select {
+				case <-stop:
+					results <- r
+					return
+				default:
+				}
+				if err := ask(); err != nil {
+					r.errs = append(r.errs, err)
+				} else {
+					r.answered++
+				}
+			}
+		}()
+	}
+	for i := range 10 {
+		if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "reexec"); code != 0 {
+			close(stop)
+			t.Fatalf("reexec %d: exit %d: %s\nlog:\n%s", i, code, out, k.log())
+		}
+	}
+	close(stop)
+	var all tally
+	for range 2 {
+		r := <-results
+		all.answered += r.answered
+		all.errs = append(all.errs, r.errs...)
+	}
+	if len(all.errs) > 0 {
+		t.Errorf("%d of %d requests failed through the reexecs, the first: %v", len(all.errs), len(all.errs)+all.answered, all.errs[0])
+	}
+	if n := len(k.logLines("reexec: keeper")); n != 10 {
+		t.Errorf("%d takeovers in the log, want 10", n)
+	}
+	t.Logf("%d requests answered through ten reexecs", all.answered)
 }

@@ -77,6 +77,9 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// served closes when Serve returns, so that Shutdown waits for a
+	// connection Serve accepted as Shutdown began; nil before Serve.
+	served chan struct{}
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -98,6 +101,8 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listener = l
+	s.served = make(chan struct{})
+	defer close(s.served)
 	s.mu.Unlock()
 	var delay time.Duration // wait before the next accept; 0 outside a run of errors
 	for {
@@ -127,12 +132,9 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
+		// Served even when Shutdown began meanwhile: its client may have
+		// sent a request already, which Shutdown waits for.
 		s.mu.Lock()
-		if s.ctx.Err() != nil {
-			s.mu.Unlock()
-			c.Close()
-			return ErrServerClosed
-		}
 		s.conns[c] = true
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -160,9 +162,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.Close()
 		}
 	}
+	served := s.served
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
+		if served != nil {
+			<-served // no connection is added after
+		}
 		s.wg.Wait()
 		close(done)
 	}()

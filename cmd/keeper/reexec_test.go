@@ -416,3 +416,36 @@ func TestReexecKeepsInetServer(t *testing.T) {
 	}
 	t.Logf("%d requests answered through ten reexecs", all.answered)
 }
+
+// TestReexecKeepsQueuedStdin: what sendProcessStdin queued for a program
+// that does not read its stdin yet (more than its pipe holds) reaches it
+// after a reexec, every line once and in order.
+func TestReexecKeepsQueuedStdin(t *testing.T) {
+	t.Parallel()
+	k := newKeeperd(t, "[program:late]\ncommand=/bin/sh -c 'while [ ! -e @DIR@/go ]; do @DIR@/sleepy 0.05; done; exec cat'\n"+
+		"startsecs=0\nstdout_logfile=@DIR@/late.log\n")
+	k.start()
+	k.waitState("late", 10*time.Second, "RUNNING")
+	const lines = 40000 // about 230 KiB: more than a pipe holds
+	var chunk strings.Builder
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&chunk, "%d\n", i)
+		if i%4000 == 0 {
+			k.mustCall("supervisor.sendProcessStdin", "late", chunk.String())
+			chunk.Reset()
+		}
+	}
+	if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "reexec"); code != 0 {
+		t.Fatalf("reexec: exit %d: %s\nlog:\n%s", code, out, k.log())
+	}
+	if err := os.WriteFile(filepath.Join(k.dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(k.dir, "late.log")
+	waitFor(t, "late to print every line it was sent", 20*time.Second, func() bool {
+		return strings.HasSuffix(readFileOrEmpty(log), fmt.Sprintf("\n%d\n", lines))
+	})
+	if n := checkNumbered(t, log); n != lines {
+		t.Errorf("late printed %d lines, want %d", n, lines)
+	}
+}

@@ -61,6 +61,17 @@ type handover struct {
 	Events *handedEvents `json:",omitempty"`
 	// Inet is the [inet_http_server] listener, nil for none.
 	Inet *handedInet `json:",omitempty"`
+	// PtyNotify are the NOTIFY_SOCKETs of pty programs, which are not in
+	// Processes: the new daemon reconnects to their masters first
+	// (adoptPtyPrograms), then takes these.
+	PtyNotify []handedPtyNotify `json:",omitempty"`
+}
+
+// handedPtyNotify is a running pty program's NOTIFY_SOCKET.
+type handedPtyNotify struct {
+	Name string // namespec
+	Pid  int
+	handedNotify
 }
 
 // handedProcess is one program's state across the exec. Descriptors are
@@ -169,8 +180,6 @@ func (d *Daemon) reexecCheckLocked() error {
 		switch {
 		case p.state == Starting || p.state == Stopping || p.state == Backoff || p.waitingDeps:
 			return fmt.Errorf("%s is %s: %w; try again when it settled", p.namespec(), p.state, ErrReexecUnsettled)
-		case p.pid != 0 && p.notify != nil && p.cfg.Pty:
-			return fmt.Errorf("%s is a pty program with ready = notify, whose notify socket reexec does not hand over yet", p.namespec())
 		}
 	}
 	return nil
@@ -236,6 +245,13 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 		if p.cfg.Pty {
 			// Its master holds it, not the daemon: the next daemon
 			// reconnects to the master (adoptPtyPrograms).
+			if p.pid != 0 && p.notify != nil {
+				hn, err := p.handOverNotify()
+				if err != nil {
+					return nil, err
+				}
+				h.PtyNotify = append(h.PtyNotify, handedPtyNotify{Name: p.namespec(), Pid: p.pid, handedNotify: *hn})
+			}
 			continue
 		}
 		hp := handedProcess{Name: p.namespec(), State: p.state, Pid: p.pid, StartTime: p.main.StartTime,
@@ -255,11 +271,9 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 				hp.StdinPending = p.stdin.pending()
 			}
 			if p.notify != nil {
-				fd, err := inheritConn(p.notify.conn)
-				if err != nil {
-					return nil, fmt.Errorf("hand over NOTIFY_SOCKET of %s: %w", p.namespec(), err)
+				if hp.Notify, err = p.handOverNotify(); err != nil {
+					return nil, err
 				}
-				hp.Notify = &handedNotify{Fd: fd, Addr: p.notify.addr, UID: p.notify.uid, Status: p.notifyStatus, WatchdogAt: p.watchdogAt}
 			}
 			for _, c := range p.copiers {
 				if !c.paused {
@@ -279,6 +293,16 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 		h.Processes = append(h.Processes, hp)
 	}
 	return h, nil
+}
+
+// handOverNotify describes p's NOTIFY_SOCKET for the next daemon, making
+// its descriptor inheritable.
+func (p *process) handOverNotify() (*handedNotify, error) {
+	fd, err := inheritConn(p.notify.conn)
+	if err != nil {
+		return nil, fmt.Errorf("hand over NOTIFY_SOCKET of %s: %w", p.namespec(), err)
+	}
+	return &handedNotify{Fd: fd, Addr: p.notify.addr, UID: p.notify.uid, Status: p.notifyStatus, WatchdogAt: p.watchdogAt}, nil
 }
 
 // handoverPath is where the daemon writes its handover.
@@ -381,6 +405,9 @@ func (h *handover) closeOnExec() {
 		if hp.Notify != nil {
 			fds = append(fds, hp.Notify.Fd)
 		}
+	}
+	for _, pn := range h.PtyNotify {
+		fds = append(fds, pn.Fd)
 	}
 	for _, fd := range fds {
 		if fd >= 0 {
@@ -488,6 +515,18 @@ func (d *Daemon) adopt() {
 		}
 		adopted++
 	}
+	for _, pn := range h.PtyNotify {
+		f := adoptFile(pn.Fd, "notify")
+		// Reconnected to its master by adoptPtyPrograms, still running.
+		if _, p, ok := d.lookupLocked(pn.Name); ok && p != nil && p.cfg.Pty && p.pid == pn.Pid && p.notify == nil {
+			d.adoptNotifyLocked(p, f, &pn.handedNotify)
+			if p.state == Running && p.notify != nil {
+				p.watchWatchdog(p.pid)
+			}
+			continue
+		}
+		f.Close()
+	}
 	d.log.Infof("reexec: keeper %s took over %d running programs", Version, adopted)
 	d.events.dispatch()
 	d.supervising = true
@@ -584,7 +623,7 @@ func orphanedHandover(stateDir string, log interface{ Warnf(string, ...any) }) *
 		os.Remove(path)
 		return nil
 	}
-	h.Control, h.Inet = -1, nil
+	h.Control, h.Inet, h.PtyNotify = -1, nil, nil
 	h.Events = nil // its listeners' pipes are gone: they are sent nothing more
 	for i := range h.Processes {
 		hp := &h.Processes[i]

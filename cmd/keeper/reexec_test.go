@@ -291,50 +291,68 @@ func TestReexecIntoDyingBinary(t *testing.T) {
 	}
 }
 
-// TestReexecKeepsNotifyProgram: a ready=notify program with a watchdog
-// stays RUNNING, same pid, through ten reexecs, pinging its NOTIFY_SOCKET
-// all along; the new daemon reads it (the STATUS= it sends afterwards
-// shows) and its watchdog restarts the program once it goes silent.
+// notifyDogConf is a ready=notify program NAME with a watchdog that pings
+// every 0.2 s, counting its pings in @DIR@/NAME.pings, until @DIR@/quiet
+// appears; then it sends STATUS=silent and goes silent.
+const notifyDogConf = `
+[program:NAME]
+command=/bin/sh -c 'NOTIFY --ready --status=serving; i=0; while [ ! -e @DIR@/quiet ]; do @DIR@/sleepy 0.2; NOTIFY WATCHDOG=1; i=$((i+1)); echo $i >@DIR@/NAME.pings; done; NOTIFY STATUS=silent; exec @DIR@/sleepy 1000'
+ready=notify
+watchdog_sec=2
+`
+
+// TestReexecKeepsNotifyProgram: ready=notify programs with a watchdog, one
+// on a pipe and one on a terminal of its own (pty = true), stay RUNNING,
+// same pid, through ten reexecs, pinging their NOTIFY_SOCKETs all along;
+// the new daemon reads them (the STATUS= they send afterwards shows) and
+// their watchdogs restart them once they go silent.
 func TestReexecKeepsNotifyProgram(t *testing.T) {
 	t.Parallel()
 	notify := peer.Need(t, "systemd-notify")
-	k := newKeeperd(t, strings.ReplaceAll(`
-[program:dog]
-command=/bin/sh -c 'NOTIFY --ready --status=serving; i=0; while [ ! -e @DIR@/quiet ]; do @DIR@/sleepy 0.2; NOTIFY WATCHDOG=1; i=$((i+1)); echo $i >@DIR@/pings; done; NOTIFY STATUS=silent; exec @DIR@/sleepy 1000'
-ready=notify
-watchdog_sec=2
-`, "NOTIFY", notify))
+	dogs := []string{"dog", "ptydog"}
+	conf := strings.NewReplacer("NOTIFY", notify, "NAME", "dog").Replace(notifyDogConf) +
+		strings.NewReplacer("NOTIFY", notify, "NAME", "ptydog").Replace(notifyDogConf) + "pty=true\n"
+	k := newKeeperd(t, conf)
 	k.start()
-	pid := rpcField[int](k.waitState("dog", 10*time.Second, "RUNNING"), "pid")
+	pids := map[string]int{}
+	for _, name := range dogs {
+		pids[name] = rpcField[int](k.waitState(name, 10*time.Second, "RUNNING"), "pid")
+	}
 	for i := range 10 {
 		if out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "reexec"); code != 0 {
 			t.Fatalf("reexec %d: exit %d: %s\nlog:\n%s", i, code, out, k.log())
 		}
 	}
 	// Two watchdog periods of pings: a watchdog that lost them would
-	// have restarted it.
-	pings := func() int {
-		n, _ := strconv.Atoi(strings.TrimSpace(readFileOrEmpty(filepath.Join(k.dir, "pings"))))
-		return n
+	// have restarted them.
+	for _, name := range dogs {
+		pings := func() int {
+			n, _ := strconv.Atoi(strings.TrimSpace(readFileOrEmpty(filepath.Join(k.dir, name+".pings"))))
+			return n
+		}
+		after := pings() + 20
+		waitFor(t, name+"'s 20 more WATCHDOG=1", 20*time.Second, func() bool { return pings() >= after })
 	}
-	after := pings() + 20
-	waitFor(t, "20 more WATCHDOG=1", 20*time.Second, func() bool { return pings() >= after })
-	s := k.info("dog")
-	if statename(s) != "RUNNING" || rpcField[int](s, "pid") != pid || !strings.Contains(rpcField[string](s, "description"), "serving") {
-		t.Fatalf("after the reexecs dog is %s, pid %d (was %d), %q; log:\n%s", statename(s), rpcField[int](s, "pid"), pid,
-			rpcField[string](s, "description"), k.log())
+	for _, name := range dogs {
+		s := k.info(name)
+		if statename(s) != "RUNNING" || rpcField[int](s, "pid") != pids[name] || !strings.Contains(rpcField[string](s, "description"), "serving") {
+			t.Fatalf("after the reexecs %s is %s, pid %d (was %d), %q; log:\n%s", name, statename(s), rpcField[int](s, "pid"), pids[name],
+				rpcField[string](s, "description"), k.log())
+		}
 	}
 	if err := os.WriteFile(filepath.Join(k.dir, "quiet"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "dog's STATUS=silent read by the new daemon", 10*time.Second, func() bool {
-		return strings.Contains(rpcField[string](k.info("dog"), "description"), "silent")
-	})
-	waitFor(t, "dog restarted for its silent watchdog", 10*time.Second, func() bool {
-		return rpcField[int](k.info("dog"), "pid") != pid
-	})
-	if l := k.logLines("no WATCHDOG=1 for"); len(l) == 0 {
-		t.Errorf("no watchdog restart in the log:\n%s", k.log())
+	for _, name := range dogs {
+		waitFor(t, name+"'s STATUS=silent read by the new daemon", 10*time.Second, func() bool {
+			return strings.Contains(rpcField[string](k.info(name), "description"), "silent")
+		})
+		waitFor(t, name+" restarted for its silent watchdog", 10*time.Second, func() bool {
+			return rpcField[int](k.info(name), "pid") != pids[name]
+		})
+		if l := k.logLines("restarting " + name + ": no WATCHDOG=1 for"); len(l) == 0 {
+			t.Errorf("no watchdog restart of %s in the log:\n%s", name, k.log())
+		}
 	}
 }
 

@@ -18,11 +18,12 @@ import (
 )
 
 // keeper reexec executes the daemon's binary again in its own pid: its
-// programs stay its children, and the control socket and the programs'
-// pipes cross the exec as inherited descriptors. The old daemon writes a
-// handover file in the state directory naming them and the programs'
-// states; the new one, told by HandoverEnv, adopts them instead of
-// listening and spawning anew.
+// programs stay its children, and the listening sockets (control and
+// [inet_http_server]), the programs' pipes and their notify sockets cross
+// the exec as inherited descriptors. The old daemon writes a handover file
+// in the state directory naming them, the programs' states and the event
+// bus's (handover_events.go); the new one, told by HandoverEnv, adopts them
+// instead of listening and spawning anew.
 
 // HandoverEnv names, in a re-executed daemon's environment, the handover
 // file it takes over from.

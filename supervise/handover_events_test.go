@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -104,5 +105,49 @@ func TestHandedEventsRoundTrip(t *testing.T) {
 	}
 	if q := got.Events.listener("mon", "a").Event.queued(); q.ev.Payload != "x\xff\xfe\n" || q.ev.serial != 7 || q.poolSerial != 3 {
 		t.Errorf("in-flight event came back as %+v", q)
+	}
+}
+
+// TestEventBusTakeOver: what a new daemon does with a handed-over bus whose
+// pools its config changed.
+func TestEventBusTakeOver(t *testing.T) {
+	handed := &handedEvents{Serial: 20, Pools: []handedPool{{Name: "mon", Serial: 7, Buffer: []handedEvent{
+		{Name: "TICK_5", Payload: []byte("when:5"), Serial: 18, PoolSerial: 5},
+		{Name: "TICK_5", Payload: []byte("when:10"), Serial: 19, PoolSerial: 6},
+		{Name: "TICK_5", Payload: []byte("when:15"), Serial: 20, PoolSerial: 7},
+	}}}}
+	tests := []struct {
+		name       string
+		pool       string // the pool the new config has
+		size       int
+		wantBuffer []int64 // pool serials left in the buffer
+		wantSerial int64   // the pool's last serial
+		wantLog    string
+	}{
+		{"same pool", "mon", 10, []int64{5, 6, 7}, 7, ""},
+		{"smaller buffer keeps the newest", "mon", 2, []int64{6, 7}, 7, "pool mon event buffer overflowed, discarding event 18"},
+		{"pool gone", "other", 10, nil, -1, "pool mon is not in the config any more; 3 buffered events dropped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tp := newTestPool(tt.size, "EVENT")
+			tp.name = tt.pool
+			bus := newEventBus()
+			bus.pools[tt.pool] = tp.listenerPool
+			bus.publish(groupEvent(eventGroupAdded, tt.pool)) // what a start buffers: replaced
+			var warnings []string
+			bus.takeOver(handed, func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) })
+			var got []int64
+			for _, qe := range tp.buffer {
+				got = append(got, qe.poolSerial)
+			}
+			if !reflect.DeepEqual(got, tt.wantBuffer) || tp.serial != tt.wantSerial || bus.serial != 20 {
+				t.Errorf("buffer %v, pool serial %d, bus serial %d; want %v, %d, 20", got, tp.serial, bus.serial, tt.wantBuffer, tt.wantSerial)
+			}
+			logged := strings.Join(warnings, "\n") + tp.log.String()
+			if tt.wantLog == "" && logged != "" || !strings.Contains(logged, tt.wantLog) {
+				t.Errorf("logged %q, want %q", logged, tt.wantLog)
+			}
+		})
 	}
 }

@@ -441,7 +441,9 @@ func (d *Daemon) Run(ctx context.Context) (restart bool) {
 		}
 	}
 	d.mu.Lock()
-	d.publishLocked(supervisorStateEvent(eventSupervisorRunning))
+	if !d.executedInPlace() { // a reexec is no start (handover_events.go)
+		d.publishLocked(supervisorStateEvent(eventSupervisorRunning))
+	}
 	d.startAutostartLocked(nil)
 	d.mu.Unlock()
 	watchCtx, stopWatching := context.WithCancel(ctx)

@@ -292,30 +292,31 @@ func (d *Daemon) processStateChanged(p *process, from State) {
 
 // captureListener reads a listener's stdout, its protocol channel, for the
 // spawn that was just started: it goes to the pool's parser and, as
-// supervisord does, to the stdout log when there is one.
+// supervisord does, to the stdout log when there is one. Its copier pauses
+// for a reexec as any program's does.
 func (d *Daemon) captureListener(p *process, r *os.File) {
 	pool := d.poolOf(p)
-	stdin := p.stdin
-	c := pool.started(p.cfg.Name, stdin.Write)
-	dst := p.stdout
-	go func() {
-		defer r.Close()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				if dst != nil {
-					dst.Write(buf[:n])
-				}
-				d.mu.Lock()
-				pool.feed(c, buf[:n])
-				d.mu.Unlock()
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	c := pool.started(p.cfg.Name, p.stdin.Write)
+	p.copy(r, "stdout", listenerOutput{d: d, pool: pool, conn: c, log: p.stdout})
+}
+
+// listenerOutput is where a listener's stdout goes: its log, if any, and
+// its pool's parser.
+type listenerOutput struct {
+	d    *Daemon
+	pool *listenerPool
+	conn *listenerConn
+	log  *logfile.File
+}
+
+func (w listenerOutput) Write(b []byte) (int, error) {
+	if w.log != nil {
+		w.log.Write(b)
+	}
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	w.pool.feed(w.conn, b)
+	return len(b), nil
 }
 
 // listenerExitedLocked re-buffers the event a listener process that

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,11 +20,12 @@ import (
 )
 
 // keeper reexec executes the daemon's binary again in its own pid: its
-// programs stay its children, and the control socket and the programs'
-// pipes cross the exec as inherited descriptors. The old daemon writes a
-// handover file in the state directory naming them and the programs'
-// states; the new one, told by HandoverEnv, adopts them instead of
-// listening and spawning anew.
+// programs stay its children, and the listening sockets (control and
+// [inet_http_server]), the programs' pipes and their notify sockets cross
+// the exec as inherited descriptors. The old daemon writes a handover file
+// in the state directory naming them, the programs' states and the event
+// bus's (handover_events.go); the new one, told by HandoverEnv, adopts them
+// instead of listening and spawning anew.
 
 // HandoverEnv names, in a re-executed daemon's environment, the handover
 // file it takes over from.
@@ -64,6 +66,22 @@ type handover struct {
 	// MovedSessions is the session masters already moved to the sessions
 	// cgroup (pid to start time): they are not moved again.
 	MovedSessions map[int]uint64 `json:",omitempty"`
+	// Events is the event bus: nil in a handover whose pipes are gone
+	// (orphanedHandover).
+	Events *handedEvents `json:",omitempty"`
+	// Inet is the [inet_http_server] listener, nil for none.
+	Inet *handedInet `json:",omitempty"`
+	// PtyNotify are the NOTIFY_SOCKETs of pty programs, which are not in
+	// Processes: the new daemon reconnects to their masters first
+	// (adoptPtyPrograms), then takes these.
+	PtyNotify []handedPtyNotify `json:",omitempty"`
+}
+
+// handedPtyNotify is a running pty program's NOTIFY_SOCKET.
+type handedPtyNotify struct {
+	Name string // namespec
+	Pid  int
+	handedNotify
 }
 
 // handedProcess is one program's state across the exec. Descriptors are
@@ -82,9 +100,25 @@ type handedProcess struct {
 	Stdin      int
 	Stdout     int
 	Stderr     int
+	// StdinPending is what sendProcessStdin (or the event bus, for a
+	// listener) queued and the old daemon had not written yet.
+	StdinPending []byte `json:",omitempty"`
+	// Notify is a ready=notify program's NOTIFY_SOCKET, nil for none.
+	Notify *handedNotify `json:",omitempty"`
 	// StdoutLog and StderrLog are the log files' paths, so AUTO logs keep
 	// their names.
 	StdoutLog, StderrLog string
+}
+
+// handedNotify is a program's NOTIFY_SOCKET across the exec: the socket
+// (bound to an address with the daemon's pid, the same after the exec)
+// and what the program said on it.
+type handedNotify struct {
+	Fd         int
+	Addr       string
+	UID        uint32 // the program's user: the only sender accepted, with root
+	Status     string // the last STATUS=
+	WatchdogAt time.Time
 }
 
 func encodeHandover(h *handover) ([]byte, error) { return json.Marshal(h) }
@@ -113,7 +147,12 @@ func inherit(f *os.File) (int, error) {
 	if f == nil {
 		return -1, nil
 	}
-	raw, err := f.SyscallConn()
+	return inheritConn(f)
+}
+
+// inheritConn clears FD_CLOEXEC on c's descriptor and returns it.
+func inheritConn(c syscall.Conn) (int, error) {
+	raw, err := c.SyscallConn()
 	if err != nil {
 		return -1, err
 	}
@@ -151,10 +190,6 @@ func (d *Daemon) reexecCheckLocked() error {
 		switch {
 		case p.state == Starting || p.state == Stopping || p.state == Backoff || p.waitingDeps:
 			return fmt.Errorf("%s is %s: %w; try again when it settled", p.namespec(), p.state, ErrReexecUnsettled)
-		case p.pid != 0 && p.notify != nil:
-			return fmt.Errorf("%s waits on a notify socket, which reexec does not hand over yet", p.namespec())
-		case p.pid != 0 && d.poolOf(p) != nil:
-			return fmt.Errorf("%s is an event listener, which reexec does not hand over yet", p.namespec())
 		}
 	}
 	return nil
@@ -162,26 +197,48 @@ func (d *Daemon) reexecCheckLocked() error {
 
 // quiesce stops the programs' output copiers where they are: what they have
 // read is written, what they have not stays in the pipes for the next
-// daemon. It returns once every copier stopped.
+// daemon. It stops the writers of their stdin queues too, so what is queued
+// and not written can be handed over (handoverLocked). It returns once
+// every copier and writer stopped.
 func (d *Daemon) quiesce() {
 	d.mu.Lock()
 	var copiers []*copier
+	var stdins []*stdinQueue
+	var notifies []*notifySocket
 	for _, p := range d.processesLocked(false) {
 		copiers = append(copiers, p.copiers...)
+		if p.stdin != nil && !p.cfg.Pty {
+			stdins = append(stdins, p.stdin)
+		}
+		if p.notify != nil {
+			notifies = append(notifies, p.notify)
+		}
 	}
 	d.mu.Unlock()
 	for _, c := range copiers {
 		c.pause()
 	}
+	for _, q := range stdins {
+		q.hold()
+	}
+	for _, ns := range notifies {
+		ns.pause()
+	}
 }
 
-// resume restarts the copiers quiesce stopped (the exec failed).
+// resume restarts the copiers and writers quiesce stopped (the exec failed).
 func (d *Daemon) resume() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, p := range d.processesLocked(false) {
 		for _, c := range p.copiers {
 			c.resume()
+		}
+		if p.stdin != nil && !p.cfg.Pty {
+			p.stdin.release()
+		}
+		if p.notify != nil {
+			p.notify.resume(d, p)
 		}
 	}
 }
@@ -193,11 +250,18 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hand over control socket: %w", err)
 	}
-	h := &handover{Execs: int(execs.Load()) + 1, Control: fd}
+	h := &handover{Execs: int(execs.Load()) + 1, Control: fd, Events: d.events.handOver()}
 	for _, p := range d.processesLocked(false) {
 		if p.cfg.Pty {
 			// Its master holds it, not the daemon: the next daemon
 			// reconnects to the master (adoptPtyPrograms).
+			if p.pid != 0 && p.notify != nil {
+				hn, err := p.handOverNotify()
+				if err != nil {
+					return nil, err
+				}
+				h.PtyNotify = append(h.PtyNotify, handedPtyNotify{Name: p.namespec(), Pid: p.pid, handedNotify: *hn})
+			}
 			continue
 		}
 		hp := handedProcess{Name: p.namespec(), State: p.state, Pid: p.pid, StartTime: p.main.StartTime,
@@ -213,6 +277,12 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 			if p.stdin != nil {
 				if hp.Stdin, err = inherit(p.stdin.f.(*os.File)); err != nil {
 					return nil, fmt.Errorf("hand over stdin of %s: %w", p.namespec(), err)
+				}
+				hp.StdinPending = p.stdin.pending()
+			}
+			if p.notify != nil {
+				if hp.Notify, err = p.handOverNotify(); err != nil {
+					return nil, err
 				}
 			}
 			for _, c := range p.copiers {
@@ -235,6 +305,16 @@ func (d *Daemon) handoverLocked(control *os.File) (*handover, error) {
 	return h, nil
 }
 
+// handOverNotify describes p's NOTIFY_SOCKET for the next daemon, making
+// its descriptor inheritable.
+func (p *process) handOverNotify() (*handedNotify, error) {
+	fd, err := inheritConn(p.notify.conn)
+	if err != nil {
+		return nil, fmt.Errorf("hand over NOTIFY_SOCKET of %s: %w", p.namespec(), err)
+	}
+	return &handedNotify{Fd: fd, Addr: p.notify.addr, UID: p.notify.uid, Status: p.notifyStatus, WatchdogAt: p.watchdogAt}, nil
+}
+
 // handoverPath is where the daemon writes its handover.
 func (d *Daemon) handoverPath() string { return filepath.Join(d.stateDir, handoverName) }
 
@@ -254,10 +334,14 @@ func (d *Daemon) Reexec() error {
 	return nil
 }
 
+// inetHandOverWait bounds how long a reexec waits for the requests under
+// way on [inet_http_server] before it executes (and cuts them).
+const inetHandOverWait = time.Second
+
 // execInPlace hands the daemon over to its binary (re-resolved, so one
 // replaced by an install is the new one) in the same pid. It returns only
 // when the exec failed, with the daemon running on as before.
-func (d *Daemon) execInPlace(control *net.UnixListener) error {
+func (d *Daemon) execInPlace(control *net.UnixListener, inet *inetServer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("reexec: find own binary: %w", err)
@@ -276,6 +360,19 @@ func (d *Daemon) execInPlace(control *net.UnixListener) error {
 		verified, moved = maps.Clone(d.verified), maps.Clone(d.track.moved)
 		d.sessionsMu.Unlock()
 	}
+	// Unlike the control socket's, [inet_http_server]'s requests under way
+	// are answered before the exec (a TCP client does not retry), and the
+	// listening socket is kept in inetFile.
+	ctx, cancel := context.WithTimeout(context.Background(), inetHandOverWait)
+	inetFile, hi, err := inet.handOver(ctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("reexec: %w", err)
+	}
+	if inetFile != nil {
+		defer inetFile.Close()
+		defer inet.takeBack(inetFile, hi) // the exec failed
+	}
 	d.reaper.hold()
 	defer d.reaper.release()
 	d.quiesce()
@@ -290,6 +387,12 @@ func (d *Daemon) execInPlace(control *net.UnixListener) error {
 		return fmt.Errorf("reexec: %w", err)
 	}
 	h.Verified, h.MovedSessions = verified, moved
+	if inetFile != nil {
+		if hi.Fd, err = inherit(inetFile); err != nil {
+			return fmt.Errorf("reexec: hand over [inet_http_server]: %w", err)
+		}
+		h.Inet = hi
+	}
 	b, err := encodeHandover(h)
 	if err != nil {
 		return fmt.Errorf("reexec: %w", err)
@@ -314,8 +417,17 @@ func (d *Daemon) execInPlace(control *net.UnixListener) error {
 // closeOnExec marks the descriptors h names close-on-exec again.
 func (h *handover) closeOnExec() {
 	fds := []int{h.Control}
+	if h.Inet != nil {
+		fds = append(fds, h.Inet.Fd)
+	}
 	for _, hp := range h.Processes {
 		fds = append(fds, hp.Stdin, hp.Stdout, hp.Stderr)
+		if hp.Notify != nil {
+			fds = append(fds, hp.Notify.Fd)
+		}
+	}
+	for _, pn := range h.PtyNotify {
+		fds = append(fds, pn.Fd)
 	}
 	for _, fd := range fds {
 		if fd >= 0 {
@@ -345,10 +457,20 @@ func (d *Daemon) adopt() {
 		d.supervising = true
 		return
 	}
+	if h.Events != nil {
+		// Before the listeners' connections are made, which may send
+		// what is buffered.
+		d.events.takeOver(h.Events, d.log.Warnf)
+	}
 	var adopted int
 	for _, hp := range h.Processes {
 		_, p, ok := d.lookupLocked(hp.Name)
-		files := []*os.File{adoptFile(hp.Stdin, "stdin"), adoptFile(hp.Stdout, "stdout"), adoptFile(hp.Stderr, "stderr")}
+		notifyFd := -1
+		if hp.Notify != nil {
+			notifyFd = hp.Notify.Fd
+		}
+		files := []*os.File{adoptFile(hp.Stdin, "stdin"), adoptFile(hp.Stdout, "stdout"), adoptFile(hp.Stderr, "stderr"),
+			adoptFile(notifyFd, "notify")}
 		if !ok || p == nil {
 			if hp.Pid != 0 {
 				d.log.Warnf("reexec: %s (pid %d) is not in the config any more; left running unsupervised", hp.Name, hp.Pid)
@@ -363,23 +485,40 @@ func (d *Daemon) adopt() {
 		}
 		p.pid = hp.Pid
 		p.main = proctree.Identity{PID: hp.Pid, StartTime: hp.StartTime}
+		// A listener's place in the protocol, once its stdout is
+		// captured: without a connection (it exited, or its stdout was
+		// not handed over) its event goes back to the pool's buffer.
+		takeOverListener := func() {
+			if pool := d.poolOf(p); pool != nil {
+				pool.takeOverListener(p.cfg.Name, h.Events.listener(p.group, p.cfg.Name))
+			}
+		}
 		if id, err := proctree.IdentityOf(hp.Pid); err != nil || id != p.main {
 			// Reaped by the old daemon before it handed over: the exit
 			// status went with it.
 			d.log.Warnf("reexec: %s (pid %d) exited during the handover; its exit status is unknown", hp.Name, hp.Pid)
 			closeFiles(files)
+			takeOverListener()
 			p.finish(p.gen, Exit{Pid: hp.Pid, Status: unknownExit})
 			continue
 		}
 		exits, ok := d.watchAdopted(hp.Pid)
 		if !ok {
 			closeFiles(files)
+			takeOverListener()
 			continue
 		}
 		if files[0] != nil {
 			p.stdin = newStdinQueue(files[0])
+			if len(hp.StdinPending) > 0 {
+				_ = p.stdin.Write(hp.StdinPending)
+			}
 		}
 		(&pipes{stdout: files[1], stderr: files[2]}).capture(p, hp.Pid)
+		takeOverListener()
+		if files[3] != nil {
+			d.adoptNotifyLocked(p, files[3], hp.Notify)
+		}
 		gen := p.gen
 		go func() {
 			exit := <-exits
@@ -390,10 +529,26 @@ func (d *Daemon) adopt() {
 		}()
 		if p.state == Running {
 			p.watchHealth(p.pid)
+			if p.notify != nil {
+				p.watchWatchdog(p.pid)
+			}
 		}
 		adopted++
 	}
+	for _, pn := range h.PtyNotify {
+		f := adoptFile(pn.Fd, "notify")
+		// Reconnected to its master by adoptPtyPrograms, still running.
+		if _, p, ok := d.lookupLocked(pn.Name); ok && p != nil && p.cfg.Pty && p.pid == pn.Pid && p.notify == nil {
+			d.adoptNotifyLocked(p, f, &pn.handedNotify)
+			if p.state == Running && p.notify != nil {
+				p.watchWatchdog(p.pid)
+			}
+			continue
+		}
+		f.Close()
+	}
 	d.log.Infof("reexec: keeper %s took over %d running programs", Version, adopted)
+	d.events.dispatch()
 	d.supervising = true
 	// Taken over: a daemon started after this one's death stops them as
 	// leftovers again.
@@ -405,6 +560,21 @@ func (d *Daemon) adopt() {
 // executedInPlace reports whether this daemon took over from the one that
 // executed it (keeper reexec), not from one that died.
 func (d *Daemon) executedInPlace() bool { return d.handedOver != nil && d.handedOver.Control >= 0 }
+
+// adoptNotifyLocked makes f, the handed-over NOTIFY_SOCKET of p, p's
+// again, with what the program last said on it; the watchdog goes on from
+// the last WATCHDOG=1.
+func (d *Daemon) adoptNotifyLocked(p *process, f *os.File, hn *handedNotify) {
+	ns, err := d.adoptNotifySocket(p, f, hn.Addr, hn.UID)
+	if err != nil {
+		d.log.Warnf("reexec: %v; its STATUS= and WATCHDOG=1 are not read any more", err)
+		return
+	}
+	p.notify, p.notifyStatus, p.watchdogAt = ns, hn.Status, hn.WatchdogAt
+	if p.watchdogAt.IsZero() {
+		p.watchdogAt = time.Now()
+	}
+}
 
 // handedOverInstance reports whether id is a program instance handed over
 // by the daemon that executed this one: not a leftover to stop.
@@ -477,14 +647,15 @@ func orphanedHandover(stateDir string, log interface{ Warnf(string, ...any) }) *
 		os.Remove(path)
 		return nil
 	}
-	h.Control = -1
+	h.Control, h.Inet, h.PtyNotify = -1, nil, nil
+	h.Events = nil // its listeners' pipes are gone: they are sent nothing more
 	for i := range h.Processes {
 		hp := &h.Processes[i]
 		if hp.Pid != 0 {
 			log.Warnf("reexec: re-adopting %s (pid %d) from a daemon that died while executing its new binary; "+
 				"its output from now on is lost (the pipes went with that daemon) until it is restarted", hp.Name, hp.Pid)
 		}
-		hp.Stdin, hp.Stdout, hp.Stderr = -1, -1, -1
+		hp.Stdin, hp.Stdout, hp.Stderr, hp.StdinPending, hp.Notify = -1, -1, -1, nil, nil
 	}
 	return h
 }

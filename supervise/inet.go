@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,6 +46,9 @@ type inetServer struct {
 	maxConns      int
 	idle, reading time.Duration
 
+	// mu guards addr, ln and srv: a reexec (execOnRequest) and a restart
+	// (Run's loop) may come at once.
+	mu      sync.Mutex
 	addr    string       // where ln listens; "" when nothing does
 	ln      net.Listener // opened by open, served once serve is called
 	srv     *http1.Server
@@ -62,6 +66,8 @@ func newInetServer(log *logfile.Logger) *inetServer {
 // nothing until serve gives it its handler, so no request is ever answered
 // with the credentials of another config. Port 0 listens nowhere.
 func (s *inetServer) open(c InetConfig) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	addr := ""
 	if c.Port != 0 {
 		addr = c.Addr()
@@ -70,7 +76,7 @@ func (s *inetServer) open(c InetConfig) error {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	s.shutdown(ctx)
+	s.shutdownLocked(ctx)
 	cancel()
 	if addr == "" {
 		return nil
@@ -95,6 +101,8 @@ func (s *inetServer) open(c InetConfig) error {
 // serve serves the open listener with h, or gives the one served already
 // h for its next requests.
 func (s *inetServer) serve(h http1.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.handler.Store(&h)
 	if s.ln == nil || s.srv != nil {
 		return
@@ -124,6 +132,12 @@ func (s *inetServer) serve(h http1.Handler) {
 // shutdown closes the listener and its connections, waiting for requests
 // under way until ctx ends.
 func (s *inetServer) shutdown(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shutdownLocked(ctx)
+}
+
+func (s *inetServer) shutdownLocked(ctx context.Context) {
 	switch {
 	case s.srv != nil:
 		if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -134,6 +148,60 @@ func (s *inetServer) shutdown(ctx context.Context) {
 		s.ln.Close()
 	}
 	s.addr, s.ln, s.srv = "", nil, nil
+}
+
+// handedInet is the [inet_http_server] listener across a reexec.
+type handedInet struct {
+	Fd   int
+	Addr string // as open names it, so that the same config keeps it
+}
+
+// handOver stops serving for a reexec: nothing more is accepted, the
+// requests under way and those of connections just accepted are answered
+// (until ctx ends), and the connections closed; but the listening socket
+// stays open in the returned duplicate, where clients that connect
+// meanwhile wait in the backlog for the next daemon. It returns nil when
+// nothing listens.
+func (s *inetServer) handOver(ctx context.Context) (*os.File, *handedInet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tl, ok := s.ln.(*net.TCPListener)
+	if !ok {
+		return nil, nil, nil
+	}
+	f, err := tl.File()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hand over [inet_http_server] on %s: %w", s.addr, err)
+	}
+	hi := &handedInet{Fd: -1, Addr: s.addr}
+	s.shutdownLocked(ctx)
+	return f, hi, nil
+}
+
+// takeBack serves f, the duplicate handOver returned, again (the exec
+// failed). The caller closes f.
+func (s *inetServer) takeBack(f *os.File, hi *handedInet) {
+	if err := s.adopt(f, hi.Addr); err != nil {
+		s.log.Errorf("reexec: %v; [inet_http_server] is not served until the next restart", err)
+		return
+	}
+	if h := s.handler.Load(); h != nil {
+		s.serve(*h)
+	}
+}
+
+// adopt listens on f, the [inet_http_server] socket at addr a daemon that
+// executed this one handed over (or handOver returned), instead of
+// opening one. The caller closes f.
+func (s *inetServer) adopt(f *os.File, addr string) error {
+	ln, err := net.FileListener(f) // a duplicate, close-on-exec
+	if err != nil {
+		return fmt.Errorf("adopt [inet_http_server] on %s: %w", addr, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addr, s.ln = addr, ln
+	return nil
 }
 
 // connLimit is a listener that holds at most cap(slots) connections open:

@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -119,6 +120,7 @@ func (p *process) becomeReady(why string) {
 	p.d.log.Infof("success: %s entered RUNNING state, ready (%s)", p.cfg.Name, why)
 	p.changeState(Running)
 	p.watchHealth(p.pid)
+	p.watchdogAt = time.Now()
 	p.watchWatchdog(p.pid)
 }
 
@@ -186,6 +188,11 @@ func (d *Daemon) probe(c ReadyCheck, timeout time.Duration) bool {
 type notifySocket struct {
 	conn *net.UnixConn
 	addr string
+	uid  uint32 // the program's user
+	// done closes when the reader returns; paused says it was stopped by
+	// pause, the socket still open.
+	done   chan struct{}
+	paused bool
 }
 
 // openNotifySocket makes p's notify socket and starts reading it.
@@ -208,23 +215,68 @@ func (d *Daemon) openNotifySocket(p *process, uid uint32) (*notifySocket, error)
 		conn.Close()
 		return nil, fmt.Errorf("open NOTIFY_SOCKET for %s: %w", p.namespec(), err)
 	}
-	ns := &notifySocket{conn: conn, addr: addr}
-	go d.readNotify(p, ns, uid)
+	ns := &notifySocket{conn: conn, addr: addr, uid: uid}
+	ns.start(d, p)
 	return ns, nil
 }
 
-// readNotify handles the datagrams of p's notify socket until it closes:
-// READY=1 makes a STARTING process RUNNING, STATUS= is shown in status.
-func (d *Daemon) readNotify(p *process, ns *notifySocket, uid uint32) {
+// adoptNotifySocket takes over f, the notify socket at addr that a daemon
+// that executed this one handed over for p, and starts reading it.
+func (d *Daemon) adoptNotifySocket(p *process, f *os.File, addr string, uid uint32) (*notifySocket, error) {
+	c, err := net.FileConn(f) // a duplicate, close-on-exec
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("adopt NOTIFY_SOCKET of %s: %w", p.namespec(), err)
+	}
+	conn, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("adopt NOTIFY_SOCKET of %s: not a unix socket", p.namespec())
+	}
+	ns := &notifySocket{conn: conn, addr: addr, uid: uid}
+	ns.start(d, p)
+	return ns, nil
+}
+
+func (ns *notifySocket) start(d *Daemon, p *process) {
+	ns.paused = false
+	ns.done = make(chan struct{})
+	go d.readNotify(p, ns)
+}
+
+// pause stops the reader between two datagrams, so that what it has not
+// read stays in the socket for the next daemon, and waits for it.
+func (ns *notifySocket) pause() {
+	_ = ns.conn.SetReadDeadline(time.Now())
+	<-ns.done
+	_ = ns.conn.SetReadDeadline(time.Time{})
+}
+
+// resume starts a paused reader again (the exec failed).
+func (ns *notifySocket) resume(d *Daemon, p *process) {
+	if ns.paused {
+		ns.start(d, p)
+	}
+}
+
+// readNotify handles the datagrams of p's notify socket until it closes or
+// is paused: READY=1 makes a STARTING process RUNNING, STATUS= is shown in
+// status.
+func (d *Daemon) readNotify(p *process, ns *notifySocket) {
+	defer close(ns.done)
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 	for {
 		n, oobn, _, _, err := ns.conn.ReadMsgUnix(buf, oob)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			ns.paused = true
+			return
+		}
 		if err != nil {
 			return
 		}
 		sender, ok := senderUID(oob[:oobn])
-		if !ok || (sender != 0 && sender != uid) {
+		if !ok || (sender != 0 && sender != ns.uid) {
 			d.log.Warnf("%s: NOTIFY_SOCKET message from uid %d ignored: only the program's user may send", p.namespec(), sender)
 			continue
 		}
@@ -264,13 +316,12 @@ func (ns *notifySocket) close() { ns.conn.Close() }
 
 // watchWatchdog restarts the process running as pid, a ready=notify
 // process with watchdog_sec, when it goes watchdog_sec without sending
-// WATCHDOG=1 (systemd's Watchdog). Called under the lock.
+// WATCHDOG=1 (systemd's Watchdog) since watchdogAt. Called under the lock.
 func (p *process) watchWatchdog(pid int) {
 	every := p.cfg.Watchdog
 	if every <= 0 {
 		return
 	}
-	p.watchdogAt = time.Now()
 	go func() {
 		for {
 			time.Sleep(every / 4)

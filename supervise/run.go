@@ -114,6 +114,13 @@ func Run(opts RunOptions) error {
 	}
 	// Before NewDaemon drops privileges: the port may be below 1024.
 	inet := newInetServer(log)
+	if handedOver != nil && handedOver.Inet != nil {
+		f := os.NewFile(uintptr(handedOver.Inet.Fd), "inet")
+		if err := inet.adopt(f, handedOver.Inet.Addr); err != nil {
+			log.Errorf("reexec: %v; listening again", err)
+		}
+		f.Close()
+	}
 	if err := inet.open(cfg.Inet); err != nil {
 		ln.Close()
 		return fail(err)
@@ -159,7 +166,7 @@ func Run(opts RunOptions) error {
 		return fail(err)
 	}
 	control := ln.(*peerListener).UnixListener
-	go execOnRequest(d, control)
+	go execOnRequest(d, control, inet)
 	h := d.HTTPHandler()
 	handler.Store(&h)
 	go srv.Serve(ln)
@@ -223,7 +230,7 @@ func Run(opts RunOptions) error {
 			}
 		}
 		d = nd
-		go execOnRequest(d, control)
+		go execOnRequest(d, control, inet)
 		h := d.HTTPHandler()
 		handler.Store(&h)
 		if err := inet.open(d.cfg.Inet); err != nil {
@@ -307,11 +314,11 @@ func writePidfile(path string) error {
 
 // execOnRequest executes the daemon's binary in place each time d is asked
 // to (Reexec), until d stops; a failed exec leaves d running.
-func execOnRequest(d *Daemon, control *net.UnixListener) {
+func execOnRequest(d *Daemon, control *net.UnixListener, inet *inetServer) {
 	for {
 		select {
 		case <-d.reexec:
-			if err := d.execInPlace(control); err != nil {
+			if err := d.execInPlace(control, inet); err != nil {
 				d.log.Errorf("%v", err)
 			}
 		case <-d.stopped:

@@ -3,7 +3,9 @@ package supervise
 import (
 	"errors"
 	"io"
+	"os"
 	"sync"
+	"time"
 )
 
 // maxStdinPending bounds what sendProcessStdin may queue for a program that
@@ -29,7 +31,11 @@ type stdinQueue struct {
 	// they count toward the bound.
 	writing int
 	err     error // set once the pipe is closed or broken
+	held    bool  // hold stopped the writer: Write queues, nothing is written
 	wake    chan struct{}
+	// writeMu is held by the goroutine from taking a chunk until it is
+	// written or put back, so hold knows when the writer stopped.
+	writeMu sync.Mutex
 }
 
 // newStdinQueue starts writing to f, the parent's end of the stdin pipe (or
@@ -81,20 +87,85 @@ func (q *stdinQueue) fail(err error) {
 func (q *stdinQueue) run() {
 	for range q.wake {
 		for {
-			q.mu.Lock()
-			chunk, err := q.buf, q.err
-			q.buf, q.writing = nil, len(chunk)
-			q.mu.Unlock()
-			if err != nil {
+			done, more := q.writeChunk()
+			if done {
 				return
 			}
-			if len(chunk) == 0 {
+			if !more {
 				break
-			}
-			if _, err := q.f.Write(chunk); err != nil {
-				q.fail(errStdinClosed)
-				return
 			}
 		}
 	}
+}
+
+// writeChunk writes what is queued; it reports whether the writer is done
+// (the pipe closed or broke) and whether it wrote something, so more may
+// come. A write cut short by hold puts the rest back at the head.
+func (q *stdinQueue) writeChunk() (done, more bool) {
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	q.mu.Lock()
+	chunk, err := q.buf, q.err
+	if q.held {
+		chunk = nil
+	} else {
+		q.buf = nil
+	}
+	q.writing = len(chunk)
+	q.mu.Unlock()
+	if err != nil {
+		return true, false
+	}
+	if len(chunk) == 0 {
+		return false, false
+	}
+	n, err := q.f.Write(chunk)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		q.mu.Lock()
+		q.buf = append(chunk[n:len(chunk):len(chunk)], q.buf...)
+		q.writing = 0
+		q.mu.Unlock()
+		return false, false
+	}
+	if err != nil {
+		q.fail(errStdinClosed)
+		return true, false
+	}
+	return false, true
+}
+
+// hold stops the writer between two writes (one blocked on a full pipe
+// returns with what it wrote) so that what is still queued can be handed
+// over with the pipe (pending); Write still queues meanwhile. Only a pipe
+// (an *os.File) can be held.
+func (q *stdinQueue) hold() {
+	f, ok := q.f.(*os.File)
+	if !ok {
+		return
+	}
+	q.mu.Lock()
+	q.held = true
+	q.mu.Unlock()
+	_ = f.SetWriteDeadline(time.Now())
+	q.writeMu.Lock() // the writer stopped
+	q.writeMu.Unlock()
+	_ = f.SetWriteDeadline(time.Time{})
+}
+
+// release lets the writer go on after hold (the exec failed).
+func (q *stdinQueue) release() {
+	q.mu.Lock()
+	q.held = false
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pending returns what is queued and not written yet.
+func (q *stdinQueue) pending() []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]byte(nil), q.buf...)
 }

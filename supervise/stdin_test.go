@@ -3,6 +3,7 @@ package supervise
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"testing"
@@ -86,5 +87,55 @@ func TestStdinQueueBrokenPipe(t *testing.T) {
 	}
 	if err := q.Write([]byte("z")); !errors.Is(err, errStdinClosed) {
 		t.Errorf("write to a broken pipe: %v, want errStdinClosed", err)
+	}
+}
+
+// TestStdinQueueHold: hold stops the writer blocked on a full pipe, and
+// what the pipe holds followed by pending is every byte queued, once and
+// in order (what reexec hands over); release writes the rest.
+func TestStdinQueueHold(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	q := newStdinQueue(w)
+	defer q.Close()
+	var want bytes.Buffer
+	for i := range 20000 { // about 200 KiB: more than a pipe holds
+		line := fmt.Appendf(nil, "%d\n", i)
+		want.Write(line)
+		if err := q.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.hold()
+	if err := q.Write([]byte("after\n")); err != nil { // queued, not written
+		t.Fatal(err)
+	}
+	want.WriteString("after\n")
+	pending := q.pending()
+	// Read what the pipe holds, without waiting for more.
+	var inPipe bytes.Buffer
+	buf := make([]byte, 64<<10)
+	_ = r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		n, err := r.Read(buf)
+		inPipe.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if got := append(inPipe.Bytes(), pending...); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("the pipe held %d bytes and %d were pending: not the %d queued, in order", inPipe.Len(), len(pending), want.Len())
+	}
+	if len(pending) == 0 {
+		t.Fatal("nothing was pending: the test did not fill the pipe")
+	}
+	q.release()
+	_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, len(pending))
+	if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, pending) {
+		t.Fatalf("after release the reader got %q, %v; want the pending bytes", got, err)
 	}
 }

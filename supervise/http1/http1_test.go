@@ -341,3 +341,108 @@ func TestServeAfterShutdown(t *testing.T) {
 		t.Error("Serve after Shutdown left its listener open")
 	}
 }
+
+// TestShutdownAnswersAcceptedConn: a connection accepted before Shutdown
+// whose request comes after it is answered, not closed: its client may
+// have sent it already (what keeper reexec relies on when it stops the
+// old daemon's [inet_http_server]).
+func TestShutdownAnswersAcceptedConn(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	s := &Server{Handler: echo()}
+	go s.Serve(countingListener{l, &accepted})
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for accepted.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	// Shutdown under way: the listener is closed once it has begun.
+	for time.Now().Before(deadline) {
+		probe, err := net.Dial("unix", l.Addr().String())
+		if err != nil {
+			break
+		}
+		probe.Close()
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Fprintf(c, "GET /late HTTP/1.1\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if !strings.Contains(string(got), "GET /late 0:") {
+		t.Errorf("the request of a connection accepted before Shutdown got %q, want its answer", got)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown = %v, want nil once the request was answered", err)
+	}
+}
+
+// lateListener returns a connection it accepted only once it is closed:
+// what Serve sees when Shutdown begins as Accept returns.
+type lateListener struct {
+	net.Listener
+	accepted, closed chan struct{}
+}
+
+func (l lateListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted <- struct{}{}
+	}
+	<-l.closed
+	return c, err
+}
+
+func (l lateListener) Close() error {
+	select {
+	case <-l.closed:
+	default:
+		close(l.closed)
+	}
+	return l.Listener.Close()
+}
+
+// TestShutdownAnswersConnAcceptedMeanwhile: a connection Serve accepts as
+// Shutdown begins is answered, not closed with its request unread.
+func TestShutdownAnswersConnAcceptedMeanwhile(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: echo()}
+	served := make(chan error, 1)
+	accepted := make(chan struct{}, 1)
+	go func() { served <- s.Serve(lateListener{l, accepted, make(chan struct{})}) }()
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /meanwhile HTTP/1.1\r\n\r\n")
+	<-accepted
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v, want nil once the request was answered", err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if !strings.Contains(string(got), "GET /meanwhile 0:") {
+		t.Errorf("the request of a connection accepted as Shutdown began got %q, want its answer", got)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve = %v, want ErrServerClosed", err)
+	}
+}

@@ -70,10 +70,16 @@ type Server struct {
 
 	mu       sync.Mutex
 	listener net.Listener
-	conns    map[net.Conn]bool // true while a request is being handled
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// conns are the open connections: true while a request is being
+	// handled or none was read yet (its client may have sent one already:
+	// Shutdown waits for it as for a request under way).
+	conns  map[net.Conn]bool
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// served closes when Serve returns, so that Shutdown waits for a
+	// connection Serve accepted as Shutdown began; nil before Serve.
+	served chan struct{}
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -95,6 +101,8 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listener = l
+	s.served = make(chan struct{})
+	defer close(s.served)
 	s.mu.Unlock()
 	var delay time.Duration // wait before the next accept; 0 outside a run of errors
 	for {
@@ -124,22 +132,21 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
+		// Served even when Shutdown began meanwhile: its client may have
+		// sent a request already, which Shutdown waits for.
 		s.mu.Lock()
-		if s.ctx.Err() != nil {
-			s.mu.Unlock()
-			c.Close()
-			return ErrServerClosed
-		}
-		s.conns[c] = false
+		s.conns[c] = true
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serveConn(c)
 	}
 }
 
-// Shutdown stops accepting, closes idle connections and waits for the
-// requests being handled (streams see their context done) until ctx ends;
-// then it closes what is left.
+// Shutdown stops accepting, closes idle connections (ones that were
+// answered and wait for their next request) and waits for the requests
+// being handled and the first request of the connections just accepted
+// (streams see their context done) until ctx ends; then it closes what is
+// left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.ctx == nil {
@@ -155,9 +162,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.Close()
 		}
 	}
+	served := s.served
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
+		if served != nil {
+			<-served // no connection is added after
+		}
 		s.wg.Wait()
 		close(done)
 	}()

@@ -1,12 +1,11 @@
 package detach
 
 import (
+	"io"
 	"os"
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // keepCap is the largest output buffer a client keeps for reuse; bigger
@@ -112,7 +111,7 @@ func (c *client) tryWrite(p []byte) (n int, ok bool) {
 	var werr error
 	err := c.raw.Write(func(fd uintptr) bool {
 		for {
-			n, werr = unix.Write(int(fd), p)
+			n, werr = writeNB(int(fd), p)
 			if werr != syscall.EINTR {
 				return true
 			}
@@ -127,6 +126,59 @@ func (c *client) tryWrite(p []byte) (n int, ok bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// writeAll writes p whole, waiting in the runtime's poller while the
+// socket is full, until the write deadline.
+func (c *client) writeAll(p []byte) error {
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for len(p) > 0 {
+			n, err := writeNB(int(fd), p)
+			switch {
+			case n > 0:
+				p = p[n:]
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return false
+			case err == nil:
+				werr = io.ErrShortWrite
+				return true
+			default:
+				werr = err
+				return true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+// read reads what the client sent, waiting in the runtime's poller until
+// there is something: io.EOF when it hung up, os.ErrDeadlineExceeded past
+// the read deadline.
+func (c *client) read(p []byte) (n int, err error) {
+	var rerr error
+	err = c.raw.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = readNB(int(fd), p)
+			if rerr != syscall.EINTR {
+				return rerr != syscall.EAGAIN
+			}
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case rerr != nil:
+		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 func (c *client) kick() {
@@ -156,7 +208,7 @@ func (c *client) writeLoop() {
 		c.busy = true
 		c.mu.Unlock()
 
-		_, err := c.conn.Write(batch)
+		err := c.writeAll(batch)
 
 		c.mu.Lock()
 		c.busy = false

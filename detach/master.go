@@ -334,7 +334,7 @@ const (
 func (m *Master) readPty(buf []byte) (n int, idle bool, readErr error) {
 	err := m.ptyRaw.Read(func(fd uintptr) bool {
 		for n+ttyChunk <= len(buf) {
-			c, err := unix.Read(int(fd), buf[n:])
+			c, err := readNB(int(fd), buf[n:])
 			switch {
 			case c > 0:
 				n += c
@@ -501,7 +501,7 @@ func (m *Master) readClient(c *client) {
 	buf := make([]byte, 16*PacketSize)
 	graced := false
 	for {
-		n, err := c.conn.Read(buf)
+		n, err := c.read(buf)
 		framer.Feed(buf[:n], func(p Packet) { m.handle(c, p) })
 		if err != nil {
 			if c.pendingAttach && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -624,7 +624,7 @@ func (m *Master) writePty(b []byte) {
 	defer m.ptyWrite.Unlock()
 	_ = m.ptyRaw.Write(func(fd uintptr) bool {
 		for len(b) > 0 {
-			n, err := unix.Write(int(fd), b)
+			n, err := writeNB(int(fd), b)
 			switch {
 			case n > 0:
 				b = b[n:]

@@ -1,0 +1,60 @@
+package detach
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestClientReadRaw: the master's raw read of a client socket returns what
+// the peer sent, waits in the poller until the read deadline, and says
+// io.EOF once the peer hung up.
+func TestClientReadRaw(t *testing.T) {
+	c, peer := socketPair(t, func() {})
+	buf := make([]byte, 64)
+	if _, err := peer.Write([]byte("keys")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.read(buf); err != nil || string(buf[:n]) != "keys" {
+		t.Fatalf("read = %q, %v; want \"keys\", nil", buf[:n], err)
+	}
+	c.conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if n, err := c.read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read with nothing sent = %d, %v; want the deadline", n, err)
+	}
+	c.conn.SetReadDeadline(time.Time{})
+	peer.Close()
+	if n, err := c.read(buf); err != io.EOF {
+		t.Fatalf("read after hang-up = %d, %v; want io.EOF", n, err)
+	}
+}
+
+// TestClientWriteAllRaw: a write far bigger than the socket's buffer goes
+// out whole and in order, waiting in the poller while the peer catches up.
+func TestClientWriteAllRaw(t *testing.T) {
+	c, peer := socketPair(t, func() {})
+	want := make([]byte, 1<<20)
+	for i := range want {
+		want[i] = byte(i % 251)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	if err := c.writeAll(want); err != nil {
+		t.Fatalf("writeAll: %v", err)
+	}
+	c.close()
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, want) {
+			t.Fatalf("peer read %d bytes, not the %d written in order", len(b), len(want))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("peer did not get the write in 10s")
+	}
+}

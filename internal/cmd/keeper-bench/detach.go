@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,6 +52,7 @@ type results struct {
 	floodRSS  []int64
 	floodCPU  []time.Duration // the master's CPU time during a flood
 	echoCPU   []time.Duration // ... during the measured echo round trips
+	echoAfter []time.Duration // every round trip timed right after a flood
 	idleTotal idleMemory      // summed memory of the idle sessions' masters
 }
 
@@ -132,8 +134,9 @@ func runDetach(args []string, stdout io.Writer) error {
 			rs.idleRSS = append(rs.idleRSS, f.idle)
 			rs.floodRSS = append(rs.floodRSS, f.after)
 			rs.floodCPU = append(rs.floodCPU, f.cpu)
-			fmt.Fprintf(stdout, "round %d %-6s  flood %6.1f MB/s, master CPU %4.0f ms,   master RSS idle %5.2f MB (%s), after flood %5.2f MB\n",
-				r, im.name, f.mbps, millis(f.cpu), mbytes(f.idle), f.idleDetail, mbytes(f.after))
+			rs.echoAfter = append(rs.echoAfter, f.echo...)
+			fmt.Fprintf(stdout, "round %d %-6s  flood %6.1f MB/s, master CPU %4.0f ms,   master RSS idle %5.2f MB (%s), after flood %5.2f MB; then echo first %.0f µs, slowest %.0f µs\n",
+				r, im.name, f.mbps, millis(f.cpu), mbytes(f.idle), f.idleDetail, mbytes(f.after), micros(f.echo[0]), micros(slices.Max(f.echo)))
 		}
 		mbps, err := b.direct()
 		if err != nil {
@@ -235,12 +238,17 @@ func implFor(name, bin string, pre ...string) (*impl, error) {
 
 // floodFigures is what one throughput run measures.
 type floodFigures struct {
-	mbps       float64       // from the go keystroke to the last byte
-	idle       int64         // master RSS after one client attached and detached
-	idleDetail string        // what that RSS is made of
-	after      int64         // master RSS after the flood, client gone
-	cpu        time.Duration // master CPU time during the flood
+	mbps       float64         // from the go keystroke to the last byte
+	idle       int64           // master RSS after one client attached and detached
+	idleDetail string          // what that RSS is made of
+	after      int64           // master RSS after the flood, client gone
+	cpu        time.Duration   // master CPU time during the flood
+	echo       []time.Duration // keystroke round trips right after it
 }
+
+// afterFloodTrips is how many keystrokes are timed right after each flood,
+// while the master may still be catching up on it (the emulator parsing).
+const afterFloodTrips = 20
 
 // throughput floods one attached client with b.flood bytes.
 func (b *bench) throughput(im *impl) (f floodFigures, err error) {
@@ -318,6 +326,9 @@ func (b *bench) throughput(im *impl) (f floodFigures, err error) {
 	if got != b.flood {
 		return fail(fmt.Errorf("got %d bytes, want %d", got, b.flood))
 	}
+	if f.echo, err = echoTrips(c, afterFloodTrips); err != nil {
+		return fail(fmt.Errorf("echo after the flood: %w", err))
+	}
 	if err := c.detach(); err != nil {
 		return fail(err)
 	}
@@ -346,12 +357,6 @@ func (b *bench) latency(im *impl) (rts []time.Duration, cpu time.Duration, err e
 	if err := c.attach(); err != nil {
 		return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
 	}
-	var keys [26][]byte
-	for i := range keys {
-		keys[i] = detach.AppendPush(nil, []byte{'a' + byte(i)})
-	}
-	buf := make([]byte, 64)
-	out := make([]time.Duration, 0, b.trips)
 	if b.trace != nil {
 		if err := b.trace.start(s.master, im.name+"-echo"); err != nil {
 			return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
@@ -362,34 +367,49 @@ func (b *bench) latency(im *impl) (rts []time.Duration, cpu time.Duration, err e
 			}
 		}()
 	}
-	for i := range b.warmup + b.trips {
-		k := i % len(keys)
-		t0 := time.Now()
-		if err := c.send(keys[k]); err != nil {
-			return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
-		}
-		n, err := c.read(buf)
-		rt := time.Since(t0)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s echo: round trip %d: %w", im.name, i, err)
-		}
-		if n != 1 || buf[0] != 'a'+byte(k) {
-			return nil, 0, fmt.Errorf("%s echo: round trip %d: got %q, want %q", im.name, i, buf[:n], 'a'+byte(k))
-		}
-		if i == b.warmup-1 {
-			if cpu, err = cpuTime(s.master); err != nil {
-				return nil, 0, err
-			}
-		}
-		if i >= b.warmup {
-			out = append(out, rt)
-		}
+	if _, err := echoTrips(c, b.warmup); err != nil {
+		return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
+	}
+	if cpu, err = cpuTime(s.master); err != nil {
+		return nil, 0, err
+	}
+	out, err := echoTrips(c, b.trips)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
 	}
 	cpu1, err := cpuTime(s.master)
 	if err != nil {
 		return nil, 0, err
 	}
 	return out, cpu1 - cpu, nil
+}
+
+// echoTrips times n single keystrokes sent to an echo program until each
+// comes back, one at a time.
+func echoTrips(c *client, n int) ([]time.Duration, error) {
+	var keys [26][]byte
+	for i := range keys {
+		keys[i] = detach.AppendPush(nil, []byte{'a' + byte(i)})
+	}
+	buf := make([]byte, 64)
+	out := make([]time.Duration, 0, n)
+	for i := range n {
+		k := i % len(keys)
+		t0 := time.Now()
+		if err := c.send(keys[k]); err != nil {
+			return nil, err
+		}
+		got, err := c.read(buf)
+		rt := time.Since(t0)
+		if err != nil {
+			return nil, fmt.Errorf("round trip %d: %w", i, err)
+		}
+		if got != 1 || buf[0] != 'a'+byte(k) {
+			return nil, fmt.Errorf("round trip %d: got %q, want %q", i, buf[:got], 'a'+byte(k))
+		}
+		out = append(out, rt)
+	}
+	return out, nil
 }
 
 // idleSessions starts n sessions of "sleep 600" and returns the sum of
@@ -537,6 +557,10 @@ func printTable(w io.Writer, k, d *results, rounds, trips, nsessions int) {
 	pass = ek/ed <= targetEchoMedian
 	row("echo latency median", "µs", ek, ed, "%.1f", fmt.Sprintf("<= %.1fx", targetEchoMedian), &pass)
 	row("echo latency p99", "µs", micros(percentile(k.echo, 99)), micros(percentile(d.echo, 99)), "%.1f", "", nil)
+	sortDurations(k.echoAfter)
+	sortDurations(d.echoAfter)
+	row("echo right after a flood, median", "µs", micros(percentile(k.echoAfter, 50)), micros(percentile(d.echoAfter, 50)), "%.1f", "", nil)
+	row("echo right after a flood, p99", "µs", micros(percentile(k.echoAfter, 99)), micros(percentile(d.echoAfter, 99)), "%.1f", "", nil)
 	row("  master CPU per round trip", "µs", micros(medianDuration(k.echoCPU))/float64(trips), micros(medianDuration(d.echoCPU))/float64(trips), "%.1f", "", nil)
 	ik, id := medianInt(k.idleRSS), medianInt(d.idleRSS)
 	pass = ik <= targetIdleRSS

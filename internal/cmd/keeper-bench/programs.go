@@ -14,8 +14,8 @@ const floodChunk = 64 << 10
 
 // runFlood is the flood program: it puts its terminal in raw mode, waits
 // for one byte on stdin (after writing R, with -ready), writes -bytes bytes
-// of printable data to stdout in floodChunk writes, then idles until its
-// terminal hangs up.
+// of printable data to stdout in floodChunk writes, then echoes what it
+// reads until its terminal hangs up.
 func runFlood(args []string) error {
 	fs := flag.NewFlagSet("flood", flag.ContinueOnError)
 	n := fs.Int64("bytes", 64<<20, "bytes to write after the go byte")
@@ -46,10 +46,15 @@ func runFlood(args []string) error {
 		}
 		left -= int64(len(chunk))
 	}
-	// Idle until the session ends: the read fails when the pty hangs up.
+	// Then echo, as the echo program does, until the pty hangs up: the
+	// benchmark times keystrokes right after the flood.
 	for {
-		if _, err := readSome(0, b[:]); err != nil {
+		n, err := readSome(0, buf)
+		if err != nil {
 			return nil
+		}
+		if err := writeAll(1, buf[:n]); err != nil {
+			return fmt.Errorf("flood stdout: %w", err)
 		}
 	}
 }

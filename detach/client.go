@@ -17,6 +17,7 @@ const keepCap = 64 << 10
 type client struct {
 	conn    *os.File
 	raw     syscall.RawConn
+	fd      int    // conn's descriptor, for polling it alongside others
 	onDrain func() // called after each batch written
 
 	attached bool // guarded by Master.mu
@@ -39,9 +40,12 @@ type client struct {
 
 func newClient(conn *os.File, onDrain func()) *client {
 	raw, _ := conn.SyscallConn()
+	fd := -1
+	_ = raw.Control(func(f uintptr) { fd = int(f) })
 	return &client{
 		conn:    conn,
 		raw:     raw,
+		fd:      fd,
 		onDrain: onDrain,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),

@@ -272,14 +272,32 @@ func (m *Master) Serve() int {
 // closes. This loop is the single place output passes through. When the
 // pty has nothing to read and the emulator has output left to parse, it
 // parses a chunk: the emulator only ever gets the time forwarding leaves.
+// Keys a client sent go first: the loop then waits on the pty a moment,
+// which lets the goroutine reading them run.
 func (m *Master) pump() {
 	<-m.gate
 	buf := make([]byte, readBatch)
 	var sinceTrim int
+	yielding := false
 	for {
-		n, idle, err := m.readPty(buf)
+		n, idle, err := m.readPty(buf, !yielding)
+		if yielding {
+			yielding = false
+			_ = m.pty.SetReadDeadline(time.Time{})
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+		}
 		if idle {
-			m.parseSome()
+			if m.inputWaiting() {
+				// Wait on the pty instead, for at most inputYield: the
+				// scheduler then polls, and the client's keys go in
+				// now, not after the backlog was parsed.
+				yielding = m.pty.SetReadDeadline(time.Now().Add(inputYield)) == nil
+			}
+			if !yielding {
+				m.parseSome()
+			}
 			continue
 		}
 		if n > 0 {
@@ -300,6 +318,36 @@ func (m *Master) pump() {
 			return
 		}
 	}
+}
+
+// inputYield is how long the output loop, with a backlog to parse, stops
+// parsing when a client sent something: long enough for the client's
+// keys to reach the program, which answers by waking the loop anyway.
+const inputYield = time.Millisecond
+
+// inputWaiting reports whether a client sent something not yet read. With
+// GOMAXPROCS=1 the goroutine reading it runs only once the output loop
+// waits, so while the loop parses a backlog it asks the kernel itself.
+func (m *Master) inputWaiting() bool {
+	var fds [8]unix.PollFd
+	m.mu.Lock()
+	polled := fds[:0]
+	for c := range m.clients {
+		if len(polled) == len(fds) {
+			break
+		}
+		polled = append(polled, unix.PollFd{Fd: int32(c.fd), Events: unix.POLLIN})
+	}
+	m.mu.Unlock()
+	if n, err := unix.Poll(polled, 0); err != nil || n == 0 {
+		return false
+	}
+	for _, p := range polled {
+		if p.Revents&unix.POLLIN != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // After a burst of output (trimAfter bytes) the master hands the memory
@@ -330,8 +378,9 @@ const (
 // readPty reads what the pty holds into buf, several reads to one batch so
 // a flood costs fewer writes to clients, and waits in the runtime's poller
 // only when nothing at all was read: an interactive echo goes out at once.
-// Instead of waiting it reports idle when the emulator has output to parse.
-func (m *Master) readPty(buf []byte) (n int, idle bool, readErr error) {
+// Instead of waiting it reports idle when the emulator has output to parse
+// (unless mayIdle is false).
+func (m *Master) readPty(buf []byte, mayIdle bool) (n int, idle bool, readErr error) {
 	err := m.ptyRaw.Read(func(fd uintptr) bool {
 		for n+ttyChunk <= len(buf) {
 			c, err := readNB(int(fd), buf[n:])
@@ -346,7 +395,7 @@ func (m *Master) readPty(buf []byte) (n int, idle bool, readErr error) {
 				}
 			case err == syscall.EINTR:
 			case err == syscall.EAGAIN:
-				if n == 0 && m.scr != nil && m.scr.backlog.Load() {
+				if n == 0 && mayIdle && m.scr != nil && m.scr.backlog.Load() {
 					idle = true
 					return true
 				}
@@ -406,9 +455,9 @@ func (m *Master) sendLocked(p []byte) {
 }
 
 // waitRoom waits until a client drained or the client set changed,
-// parsing the emulator's backlog meanwhile.
+// parsing the emulator's backlog meanwhile unless a client's keys wait.
 func (m *Master) waitRoom() {
-	for m.scr.backlog.Load() {
+	for m.scr.backlog.Load() && !m.inputWaiting() {
 		select {
 		case <-m.room:
 			return

@@ -58,3 +58,30 @@ func TestClientWriteAllRaw(t *testing.T) {
 		t.Fatal("peer did not get the write in 10s")
 	}
 }
+
+// TestInputWaiting: the output loop sees a client's unread keys (and only
+// those) without reading them, so it can stop parsing a backlog for them.
+func TestInputWaiting(t *testing.T) {
+	m := testMaster(t)
+	if m.inputWaiting() {
+		t.Fatal("input waiting with no client")
+	}
+	c, peer := m.attachTest(t)
+	if m.inputWaiting() {
+		t.Fatal("input waiting before the client sent anything")
+	}
+	key := Packet{Type: MsgPush, Len: 1, Data: [payloadSize]byte{'k'}}.Encode()
+	if _, err := peer.Write(key[:]); err != nil {
+		t.Fatal(err)
+	}
+	if !m.inputWaiting() {
+		t.Fatal("a client's key not seen as waiting")
+	}
+	buf := make([]byte, PacketSize)
+	if _, err := c.read(buf); err != nil {
+		t.Fatal(err)
+	}
+	if m.inputWaiting() {
+		t.Fatal("input waiting after the key was read")
+	}
+}

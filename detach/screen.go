@@ -23,7 +23,11 @@ package detach
 // client is full), a chunk at a time, so forwarding never waits for a
 // backlog to be parsed. The lowest priority GOMAXPROCS(1) can express is
 // this: a separate goroutine kept runnable would keep the scheduler from
-// polling the pty (it polls when nothing else is runnable, or every 10 ms). While no client is attached the output is parsed as it is read.
+// polling the pty (it polls when nothing else is runnable, or every 10 ms).
+// For the same reason the loop asks the kernel whether a client sent keys
+// before each chunk, and if one did, waits on the pty instead for a moment
+// (inputYield): the keys go to the program at once, not after the backlog.
+// While no client is attached the output is parsed as it is read.
 // If the ring overruns (a flood faster than the parser, with a client
 // attached), the bytes that fell out are lost to the emulator: the next
 // client to attach still gets the best repaint the emulator has, and the
@@ -110,7 +114,7 @@ const (
 	defaultScrollback = 1 << 20
 	defaultRing       = 1 << 20
 	minRing           = 4 << 10
-	parseChunk        = 8 << 10 // bytes parsed at a time in the output loop's idle time
+	parseChunk        = 2 << 10 // bytes parsed at a time in the output loop's idle time
 )
 
 // ScreenOptions configures a master's terminal emulator. The zero value is

@@ -52,6 +52,7 @@ type results struct {
 	floodRSS  []int64
 	floodCPU  []time.Duration // the master's CPU time during a flood
 	echoCPU   []time.Duration // ... during the measured echo round trips
+	echoRuns  []float64       // times the master's threads were put on a CPU, per round trip
 	echoAfter []time.Duration // every round trip timed right after a flood
 	idleTotal idleMemory      // summed memory of the idle sessions' masters
 }
@@ -145,15 +146,16 @@ func runDetach(args []string, stdout io.Writer) error {
 		direct = append(direct, mbps)
 		fmt.Fprintf(stdout, "round %d direct  flood %6.1f MB/s   (no master: the flood program's pty read by keeper-bench)\n", r, mbps)
 		for _, im := range order {
-			rt, cpu, err := b.latency(im)
+			rt, cpu, runs, err := b.latency(im)
 			if err != nil {
 				return fmt.Errorf("round %d: %w", r, err)
 			}
 			res[im].echo = append(res[im].echo, rt...)
 			res[im].echoCPU = append(res[im].echoCPU, cpu)
+			res[im].echoRuns = append(res[im].echoRuns, float64(runs)/float64(len(rt)))
 			sortDurations(rt)
-			fmt.Fprintf(stdout, "round %d %-6s  echo median %6.1f µs, p99 %6.1f µs, master CPU %5.1f µs per round trip\n",
-				r, im.name, micros(percentile(rt, 50)), micros(percentile(rt, 99)), micros(cpu)/float64(len(rt)))
+			fmt.Fprintf(stdout, "round %d %-6s  echo median %6.1f µs, p99 %6.1f µs, master CPU %5.1f µs and %.2f times on a CPU per round trip\n",
+				r, im.name, micros(percentile(rt, 50)), micros(percentile(rt, 99)), micros(cpu)/float64(len(rt)), float64(runs)/float64(len(rt)))
 		}
 	}
 	for _, im := range []*impl{keeper, dtach} {
@@ -208,7 +210,7 @@ func (b *bench) traceAll(w io.Writer, impls ...*impl) error {
 		}
 		fmt.Fprintf(w, "\n== %s master, %d MiB flood under strace (%.0f MB/s traced) ==\n%s\n",
 			im.name, b.flood>>20, f.mbps, b.traced[im.name+" flood"])
-		rt, _, err := b.latency(im)
+		rt, _, _, err := b.latency(im)
 		if err != nil {
 			return err
 		}
@@ -343,23 +345,23 @@ func (b *bench) throughput(im *impl) (f floodFigures, err error) {
 // latency times single keystrokes sent to an echo program until each
 // comes back, one at a time, and returns the master's CPU time over the
 // measured round trips.
-func (b *bench) latency(im *impl) (rts []time.Duration, cpu time.Duration, err error) {
+func (b *bench) latency(im *impl) (rts []time.Duration, cpu time.Duration, runs int64, err error) {
 	s, err := b.lab.start(im, b.self, "echo")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	defer b.lab.kill(s)
 	c, err := dial(s.sock)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
+		return nil, 0, 0, fmt.Errorf("%s echo: %w", im.name, err)
 	}
 	defer c.close()
 	if err := c.attach(); err != nil {
-		return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
+		return nil, 0, 0, fmt.Errorf("%s echo: %w", im.name, err)
 	}
 	if b.trace != nil {
 		if err := b.trace.start(s.master, im.name+"-echo"); err != nil {
-			return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
+			return nil, 0, 0, fmt.Errorf("%s echo: %w", im.name, err)
 		}
 		defer func() {
 			if sum, err := b.trace.stop(); err == nil {
@@ -368,20 +370,21 @@ func (b *bench) latency(im *impl) (rts []time.Duration, cpu time.Duration, err e
 		}()
 	}
 	if _, err := echoTrips(c, b.warmup); err != nil {
-		return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
+		return nil, 0, 0, fmt.Errorf("%s echo: %w", im.name, err)
 	}
-	if cpu, err = cpuTime(s.master); err != nil {
-		return nil, 0, err
+	cpu0, runs0, err := schedStat(s.master)
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	out, err := echoTrips(c, b.trips)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s echo: %w", im.name, err)
+		return nil, 0, 0, fmt.Errorf("%s echo: %w", im.name, err)
 	}
-	cpu1, err := cpuTime(s.master)
+	cpu1, runs1, err := schedStat(s.master)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	return out, cpu1 - cpu, nil
+	return out, cpu1 - cpu0, runs1 - runs0, nil
 }
 
 // echoTrips times n single keystrokes sent to an echo program until each
@@ -562,6 +565,7 @@ func printTable(w io.Writer, k, d *results, rounds, trips, nsessions int) {
 	row("echo right after a flood, median", "µs", micros(percentile(k.echoAfter, 50)), micros(percentile(d.echoAfter, 50)), "%.1f", "", nil)
 	row("echo right after a flood, p99", "µs", micros(percentile(k.echoAfter, 99)), micros(percentile(d.echoAfter, 99)), "%.1f", "", nil)
 	row("  master CPU per round trip", "µs", micros(medianDuration(k.echoCPU))/float64(trips), micros(medianDuration(d.echoCPU))/float64(trips), "%.1f", "", nil)
+	row("  master on a CPU per round trip", "x", medianFloat(k.echoRuns), medianFloat(d.echoRuns), "%.2f", "", nil)
 	ik, id := medianInt(k.idleRSS), medianInt(d.idleRSS)
 	pass = ik <= targetIdleRSS
 	row("master RSS idle (median)", "MB", mbytes(ik), mbytes(id), "%.2f", fmt.Sprintf("<= %d MB", targetIdleRSS/1000000), &pass)

@@ -336,26 +336,35 @@ func memDetail(pid int) string {
 // /proc/PID/stat are too coarse for a few thousand round trips). Time of
 // threads that already exited is missing; neither master ends threads.
 func cpuTime(pid int) (time.Duration, error) {
+	cpu, _, err := schedStat(pid)
+	return cpu, err
+}
+
+// schedStat returns the CPU time pid's live threads have used so far and
+// how many times they were put on a CPU (each a wake-up or a switch back),
+// from /proc/PID/task/*/schedstat.
+func schedStat(pid int) (cpu time.Duration, runs int64, err error) {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, fmt.Errorf("read CPU time of %d: %w", pid, err)
+		return 0, 0, fmt.Errorf("read CPU time of %d: %w", pid, err)
 	}
-	var total time.Duration
 	for _, e := range ents {
 		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
 		if err != nil {
 			continue // the thread ended
 		}
 		f := strings.Fields(string(b))
-		if len(f) < 1 {
+		if len(f) < 3 {
 			continue
 		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("read CPU time of %d: bad schedstat %q", pid, b)
+		ns, err1 := strconv.ParseInt(f[0], 10, 64)
+		n, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, 0, fmt.Errorf("read CPU time of %d: bad schedstat %q", pid, b)
 		}
-		total += time.Duration(ns)
+		cpu += time.Duration(ns)
+		runs += n
 	}
-	return total, nil
+	return cpu, runs, nil
 }

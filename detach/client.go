@@ -134,9 +134,14 @@ func (c *client) tryWrite(p []byte) (n int, ok bool) {
 
 // writeAll writes p whole, waiting in the runtime's poller while the
 // socket is full, until the write deadline.
-func (c *client) writeAll(p []byte) error {
+func (c *client) writeAll(p []byte) error { return writeAllNB(c.raw, p) }
+
+// writeAllNB writes p whole to a non-blocking descriptor with writeNB,
+// waiting in the runtime's poller while it is full, until its write
+// deadline.
+func writeAllNB(raw syscall.RawConn, p []byte) error {
 	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
+	err := raw.Write(func(fd uintptr) bool {
 		for len(p) > 0 {
 			n, err := writeNB(int(fd), p)
 			switch {

@@ -231,7 +231,7 @@ func (f *logFeed) writeLoop() {
 			}
 			f.mu.Unlock()
 
-			if _, err := conn.Write(msg); err != nil {
+			if err := writeFile(conn, msg); err != nil {
 				f.mu.Lock()
 				if f.conn == conn {
 					f.conn = nil

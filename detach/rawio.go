@@ -1,6 +1,7 @@
 package detach
 
 import (
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -33,4 +34,14 @@ func writeNB(fd int, p []byte) (int, error) {
 		return 0, errno
 	}
 	return int(n), nil
+}
+
+// writeFile writes p whole to conn, a socket in the runtime's poller, as
+// writeAllNB does: the log client of a held master gets every echo too.
+func writeFile(conn *os.File, p []byte) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return writeAllNB(raw, p)
 }

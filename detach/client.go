@@ -136,36 +136,6 @@ func (c *client) tryWrite(p []byte) (n int, ok bool) {
 // socket is full, until the write deadline.
 func (c *client) writeAll(p []byte) error { return writeAllNB(c.raw, p) }
 
-// writeAllNB writes p whole to a non-blocking descriptor with writeNB,
-// waiting in the runtime's poller while it is full, until its write
-// deadline.
-func writeAllNB(raw syscall.RawConn, p []byte) error {
-	var werr error
-	err := raw.Write(func(fd uintptr) bool {
-		for len(p) > 0 {
-			n, err := writeNB(int(fd), p)
-			switch {
-			case n > 0:
-				p = p[n:]
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return false
-			case err == nil:
-				werr = io.ErrShortWrite
-				return true
-			default:
-				werr = err
-				return true
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return werr
-}
-
 // read reads what the client sent, waiting in the runtime's poller until
 // there is something: io.EOF when it hung up, os.ErrDeadlineExceeded past
 // the read deadline.

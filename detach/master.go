@@ -336,6 +336,9 @@ func (m *Master) inputWaiting() bool {
 		if len(polled) == len(fds) {
 			break
 		}
+		if c.isClosed() {
+			continue // its descriptor number may be another file's by now
+		}
 		polled = append(polled, unix.PollFd{Fd: int32(c.fd), Events: unix.POLLIN})
 	}
 	m.mu.Unlock()

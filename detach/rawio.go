@@ -1,7 +1,9 @@
 package detach
 
 import (
+	"io"
 	"os"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +36,36 @@ func writeNB(fd int, p []byte) (int, error) {
 		return 0, errno
 	}
 	return int(n), nil
+}
+
+// writeAllNB writes p whole to a non-blocking descriptor with writeNB,
+// waiting in the runtime's poller while it is full, until its write
+// deadline.
+func writeAllNB(raw syscall.RawConn, p []byte) error {
+	var werr error
+	err := raw.Write(func(fd uintptr) bool {
+		for len(p) > 0 {
+			n, err := writeNB(int(fd), p)
+			switch {
+			case n > 0:
+				p = p[n:]
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return false
+			case err == nil:
+				werr = io.ErrShortWrite
+				return true
+			default:
+				werr = err
+				return true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return werr
 }
 
 // writeFile writes p whole to conn, a socket in the runtime's poller, as

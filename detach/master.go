@@ -77,6 +77,7 @@ type Master struct {
 
 	ptyWrite    sync.Mutex  // keeps each client's keystrokes whole
 	trimPending atomic.Bool // a memory trim is scheduled
+	lastFlood   time.Time   // the output loop's: when a read last found the tty's buffer full
 
 	scr     *screen     // the terminal's state, nil with the emulator off
 	cast    *castWriter // the recording, nil without one
@@ -300,6 +301,9 @@ func (m *Master) pump() {
 			}
 			continue
 		}
+		if n >= ttyChunk {
+			m.lastFlood = time.Now()
+		}
 		if n > 0 {
 			if m.feed != nil {
 				m.feed.output(buf[:n])
@@ -324,6 +328,10 @@ func (m *Master) pump() {
 // parsing when a client sent something: long enough for the client's
 // keys to reach the program, which answers by waking the loop anyway.
 const inputYield = time.Millisecond
+
+// parseQuiet is how long after a flood's last full read the output loop,
+// waiting for a full client, starts parsing the emulator's backlog again.
+const parseQuiet = 5 * time.Millisecond
 
 // inputWaiting reports whether a client sent something not yet read. With
 // GOMAXPROCS=1 the goroutine reading it runs only once the output loop
@@ -458,9 +466,22 @@ func (m *Master) sendLocked(p []byte) {
 }
 
 // waitRoom waits until a client drained or the client set changed,
-// parsing the emulator's backlog meanwhile unless a client's keys wait.
+// parsing the emulator's backlog meanwhile, unless a client's keys wait or
+// a flood goes on (output read a full tty buffer at a time): parsing then
+// takes the CPU the clients need to catch up, for bytes mostly overwritten
+// before anyone looks.
 func (m *Master) waitRoom() {
 	for m.scr.backlog.Load() && !m.inputWaiting() {
+		if wait := time.Until(m.lastFlood.Add(parseQuiet)); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-m.room:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
 		select {
 		case <-m.room:
 			return

@@ -242,3 +242,41 @@ func TestBroadcastDropsClientFarBehind(t *testing.T) {
 		t.Fatalf("%d clients attached, want only the reading one", attached)
 	}
 }
+
+// TestWaitRoomParsesOnlyAfterFlood: waiting for a full client, the output
+// loop parses the emulator's backlog meanwhile, but not while a flood goes
+// on (its bytes are mostly overwritten before anyone looks); either way it
+// returns once a client has room.
+func TestWaitRoomParsesOnlyAfterFlood(t *testing.T) {
+	for _, flooding := range []bool{true, false} {
+		m := testMaster(t)
+		m.scr = newScreen(ScreenOptions{}, DefaultWinsize)
+		m.mu.Lock()
+		m.scr.push(bytes.Repeat([]byte("backlog line\r\n"), 4096))
+		m.mu.Unlock()
+		if flooding {
+			m.lastFlood = time.Now().Add(time.Hour) // a flood that goes on
+		}
+		done := make(chan struct{})
+		go func() {
+			m.waitRoom()
+			close(done)
+		}()
+		if flooding {
+			// Not an event to wait for: the time in which the old loop
+			// parsed the whole backlog, and this one must parse none.
+			time.Sleep(50 * time.Millisecond)
+		} else {
+			waitUntil(t, "the backlog parsed", func() bool { return !m.scr.backlog.Load() })
+		}
+		m.signalRoom()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("flooding %v: waitRoom did not return once there was room", flooding)
+		}
+		if flooding && !m.scr.backlog.Load() {
+			t.Error("the backlog was parsed while a flood went on")
+		}
+	}
+}

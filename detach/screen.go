@@ -27,9 +27,11 @@ package detach
 // For the same reason the loop asks the kernel whether a client sent keys
 // before each chunk, and if one did, waits on the pty instead for a moment
 // (inputYield): the keys go to the program at once, not after the backlog.
-// While no client is attached the output is parsed as it is read.
-// If the ring overruns (a flood faster than the parser, with a client
-// attached), the bytes that fell out are lost to the emulator: the next
+// Every client being full is no idle time while a flood goes on (a full
+// tty buffer read in the last parseQuiet): parsing then would take the CPU
+// the clients need to catch up. While no client is attached the output is
+// parsed as it is read. If the ring overruns (a flood faster than the
+// parser or than every client, with a client attached), the bytes that fell out are lost to the emulator: the next
 // client to attach still gets the best repaint the emulator has, and the
 // program is then sent SIGWINCH so it redraws itself; the session's status
 // says "stale" until then.

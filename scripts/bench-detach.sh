@@ -2,8 +2,10 @@
 # bench-detach.sh: keeper's session master against Debian's dtach, in one
 # run, interleaved, on the same workloads through dtach's wire protocol
 # (flood throughput, keystroke echo latency, master memory). Prints each
-# figure, the ratio keeper/dtach and the targets. Exits non-zero
-# only when the benchmark could not run, never for a missed target.
+# figure, the ratio keeper/dtach and the targets; then the flood
+# with keeper's session recorded against without (-record), and their
+# ratio. Exits non-zero only when the benchmark could not run, never for a
+# missed target.
 #
 # Environment: DTACH (default /usr/bin/dtach), ROUNDS (default 7, at least
 # 5), MB (MiB per flood, default 64), SESSIONS (default 100), GO (default go),
@@ -26,5 +28,8 @@ fi
 CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o bin/gosleep ./internal/cmd/gosleep
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-exec bin/keeper-bench detach -keeper bin/keeper -dtach "$DTACH" -floor bin/gosleep \
+bin/keeper-bench detach -keeper bin/keeper -dtach "$DTACH" -floor bin/gosleep \
 	-rounds "${ROUNDS:-7}" -mb "${MB:-64}" -sessions "${SESSIONS:-100}" ${BENCH_ARGS:-}
+echo
+# What recording a session (KEEPER_SESSION_LOG) costs the flood.
+exec bin/keeper-bench detach -record -keeper bin/keeper -rounds "${ROUNDS:-7}" -mb "${MB:-64}"

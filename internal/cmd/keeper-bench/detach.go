@@ -71,6 +71,7 @@ func runDetach(args []string, stdout io.Writer) error {
 	floorBin := fs.String("floor", "", "a Go program that only sleeps (internal/cmd/gosleep, built as the master is), started as many times as idle sessions for the runtime's own memory; empty: skipped")
 	keeperEnv := fs.String("keeper-env", "", "comma-separated `VAR=VALUE`s for keeper's sessions only, for experiments such as GOMAXPROCS=1")
 	strace := fs.Bool("strace", false, "after the rounds, run each workload once more under strace -c -f on the master and print the syscall counts")
+	record := fs.Bool("record", false, "measure what recording a session costs instead: only the flood, keeper with "+detach.SessionLogEnv+" set against keeper without, interleaved, and their ratio")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -116,6 +117,12 @@ func runDetach(args []string, stdout io.Writer) error {
 	}()
 
 	b := &bench{lab: l, self: self, flood: int64(*mb) << 20, trips: *trips, warmup: *warmup}
+	if *record {
+		fmt.Fprintf(stdout, "keeper-bench detach -record: %s with and without %s\n", strings.Join(keeper.argv, " "), detach.SessionLogEnv)
+		fmt.Fprintf(stdout, "commit:  %s\nload:    %s\nwork:    %d rounds, recording and plain alternating first; %d MiB flood to one client; MB = 10^6 bytes\n\n",
+			commandOutput("git", "describe", "--always", "--dirty"), loadAverage(), *rounds, *mb)
+		return b.recordCost(stdout, keeper, *rounds)
+	}
 	printHeader(stdout, keeper, dtach, *rounds, *mb, *trips, *nsessions)
 	res := map[*impl]*results{keeper: {}, dtach: {}}
 	var direct []float64
@@ -246,6 +253,8 @@ type floodFigures struct {
 	after      int64           // master RSS after the flood, client gone
 	cpu        time.Duration   // master CPU time during the flood
 	echo       []time.Duration // keystroke round trips right after it
+	recordLag  time.Duration   // from the last byte to the whole recording on disk
+	recordLost int             // chunks of output the recording lost
 }
 
 // afterFloodTrips is how many keystrokes are timed right after each flood,
@@ -318,6 +327,11 @@ func (b *bench) throughput(im *impl) (f floodFigures, err error) {
 		return fail(err)
 	}
 	f.mbps, f.cpu = float64(b.flood)/elapsed.Seconds()/1e6, cpu1-cpu0
+	if im.logDir != "" {
+		if f.recordLag, f.recordLost, err = b.awaitRecording(im, s); err != nil {
+			return fail(err)
+		}
+	}
 	if b.trace != nil {
 		sum, err := b.trace.stop()
 		if err != nil {

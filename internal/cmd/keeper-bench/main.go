@@ -8,6 +8,7 @@
 //
 //	keeper-bench detach [-keeper bin/keeper] [-dtach /usr/bin/dtach] [-rounds 5] [-mb 64] [-sessions 100]
 //	                    [-trips 2000] [-warmup 200] [-keeper-env VAR=VALUE,...] [-strace]
+//	keeper-bench detach -record [-keeper bin/keeper] [-rounds 5] [-mb 64]
 //	keeper-bench supervise [-keeper bin/keeper] [-supervisord /usr/bin/supervisord] [-supervisorctl /usr/bin/supervisorctl]
 //	                       [-programs 50] [-status 30] [-calls 200] [-respawns 12] [-starts 5] [-idle 2s] [-strace]
 //	keeper-bench sessions [-keeper bin/keeper] [-dtach /usr/bin/dtach] [-programs 4] [-sessions 200] [-runs 30]

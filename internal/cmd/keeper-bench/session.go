@@ -21,6 +21,9 @@ type impl struct {
 	name string   // "keeper" or "dtach"
 	argv []string // command line before "-n SOCKET COMMAND..."
 	env  []string // added to the environment its sessions start with
+	// logDir is where its sessions record themselves (KEEPER_SESSION_LOG
+	// in env), empty for none.
+	logDir string
 }
 
 // session is a running session: its socket, its master and the program on

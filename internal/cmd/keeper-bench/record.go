@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"keeper/detach"
+)
+
+// targetRecording is issue 16's bound on what recording a session costs a
+// flood: throughput recording / not recording, at least.
+const targetRecording = 0.90
+
+// recordCost is "keeper-bench detach -record": keeper's flood with its
+// session recorded (KEEPER_SESSION_LOG) against the same without,
+// interleaved round by round, then the ratio.
+func (b *bench) recordCost(w io.Writer, keeper *impl, rounds int) error {
+	dir, err := os.MkdirTemp("", "keeper-bench-record")
+	if err != nil {
+		return fmt.Errorf("-record: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	rec := &impl{name: "recording", argv: keeper.argv, logDir: dir,
+		env: append(slices.Clip(keeper.env), detach.SessionLogEnv+"="+dir)}
+	plain := &impl{name: "plain", argv: keeper.argv, env: keeper.env}
+
+	var onMBps, offMBps, ratios []float64
+	var onCPU, offCPU, lag []time.Duration
+	var lost int
+	start := time.Now()
+	for r := 1; r <= rounds; r++ {
+		order := []*impl{rec, plain}
+		if r%2 == 0 {
+			order[0], order[1] = plain, rec
+		}
+		var on, off floodFigures
+		for _, im := range order {
+			f, err := b.throughput(im)
+			if err != nil {
+				return fmt.Errorf("round %d: %w", r, err)
+			}
+			line := fmt.Sprintf("round %d %-9s  flood %6.1f MB/s, master CPU %4.0f ms", r, im.name, f.mbps, millis(f.cpu))
+			if im == rec {
+				on = f
+				line += fmt.Sprintf(", recording on disk %4.0f ms after the last byte", millis(f.recordLag))
+				if f.recordLost > 0 {
+					line += fmt.Sprintf(", %d chunks of it LOST", f.recordLost)
+				}
+			} else {
+				off = f
+			}
+			fmt.Fprintln(w, line)
+		}
+		onMBps, offMBps = append(onMBps, on.mbps), append(offMBps, off.mbps)
+		onCPU, offCPU = append(onCPU, on.cpu), append(offCPU, off.cpu)
+		lag = append(lag, on.recordLag)
+		lost += on.recordLost
+		ratios = append(ratios, on.mbps/off.mbps)
+	}
+	fmt.Fprintf(w, "(%.0f s)\n\n", time.Since(start).Seconds())
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	const nameWidth = 34
+	fmt.Fprintf(tw, "%-*s\trecording\tplain\trecording/plain\ttarget\tresult\t\n", nameWidth, "figure")
+	k, p := medianFloat(onMBps), medianFloat(offMBps)
+	fmt.Fprintf(tw, "%-*s\t%.0f MB/s\t%.0f MB/s\t%.2fx\t\t\t\n", nameWidth, fmt.Sprintf("flood throughput (median of %d)", rounds), k, p, k/p)
+	fmt.Fprintf(tw, "%-*s\t%.0f-%.0f MB/s\t%.0f-%.0f MB/s\t\t\t\t\n", nameWidth, "  range", slices.Min(onMBps), slices.Max(onMBps), slices.Min(offMBps), slices.Max(offMBps))
+	ratio := medianFloat(ratios)
+	result := "FAIL"
+	if ratio >= targetRecording {
+		result = "PASS"
+	}
+	fmt.Fprintf(tw, "%-*s\t\t\t%.2fx (%.2f-%.2f)\t>= %.2fx\t%s\t\n", nameWidth, "  ratio of each round's pair (median)", ratio, slices.Min(ratios), slices.Max(ratios), targetRecording, result)
+	fmt.Fprintf(tw, "%-*s\t%.0f ms\t%.0f ms\t%.2fx\t\t\t\n", nameWidth, "master CPU per flood (median)", millis(medianDuration(onCPU)), millis(medianDuration(offCPU)), float64(medianDuration(onCPU))/float64(medianDuration(offCPU)))
+	fmt.Fprintf(tw, "%-*s\t%.0f ms\t\t\t\t\t\n", nameWidth, "recording on disk after (median)", millis(medianDuration(lag)))
+	fmt.Fprintf(tw, "%-*s\t%d\t\t\t0\t\t\n", nameWidth, "chunks of output not recorded", lost)
+	return tw.Flush()
+}
+
+// awaitRecording waits until the recording of session s holds the whole
+// flood and returns how long that took, and how many chunks of output its
+// master says it lost (then it waits for the file to stop growing). The
+// flood is printable ASCII, encoded byte for byte, so the file holds it all
+// once it is at least that long.
+func (b *bench) awaitRecording(im *impl, s *session) (lag time.Duration, lost int, err error) {
+	path := filepath.Join(im.logDir, filepath.Base(s.sock)+".cast")
+	defer os.Remove(path)
+	t0 := time.Now()
+	var last int64 = -1
+	for {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return 0, 0, fmt.Errorf("recording: %w", err)
+		}
+		if fi.Size() >= b.flood {
+			break
+		}
+		st, err := detach.QueryStatus(s.sock, 2*time.Second)
+		if err != nil {
+			return 0, 0, fmt.Errorf("recording: %w", err)
+		}
+		if st.LogError != "" {
+			return 0, 0, fmt.Errorf("recording %s: %s", path, st.LogError)
+		}
+		if st.LogDropped > 0 && fi.Size() == last {
+			return time.Since(t0), st.LogDropped, nil
+		}
+		if time.Since(t0) > 10*time.Second {
+			return 0, 0, fmt.Errorf("recording %s: not all of the flood after 10 s", path)
+		}
+		last = fi.Size()
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(t0), 0, nil
+}

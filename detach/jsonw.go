@@ -1,6 +1,7 @@
 package detach
 
 import (
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -70,18 +71,21 @@ func (o *jsonObject) bytes() []byte {
 // invalid UTF-8 becomes U+FFFD, byte by byte, and U+2028 and U+2029 are
 // escaped (JavaScript reads them as line ends).
 func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
+	dst = appendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// appendEscaped appends s escaped as the inside of a JSON string (see
+// appendJSONString).
+func appendEscaped[T string | []byte](dst []byte, s T) []byte {
+	const hex = "0123456789abcdef"
 	for i := 0; i < len(s); {
 		// A run that needs no escaping goes in whole: a recording's
 		// output is mostly such runs.
-		j := i
-		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
-			j++
-		}
-		if j > i {
-			dst = append(dst, s[i:j]...)
-			i = j
+		if n := plainRun(s[i:]); n > 0 {
+			dst = append(dst, s[i:i+n]...)
+			i += n
 			continue
 		}
 		c := s[i]
@@ -95,15 +99,13 @@ func appendJSONString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case c == '\t':
 				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			default:
-				dst = append(dst, c)
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		switch {
 		case r == utf8.RuneError && size == 1:
 			dst = append(dst, `\ufffd`...)
@@ -114,5 +116,52 @@ func appendJSONString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	return append(dst, '"')
+	return dst
+}
+
+// plainRun returns how many bytes at the start of s go into a JSON string
+// as they are: printable ASCII other than '"' and '\\'. Past a short run
+// (a terminal's text between escapes) it looks at eight bytes at a time in
+// one word, which makes a long run cost little more than its copy.
+func plainRun[T string | []byte](s T) int {
+	i := 0
+	for ; i < min(len(s), 8); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	rest := s[i:]
+	for len(rest) >= 8 {
+		if m := escapes(word(rest)); m != 0 {
+			return len(s) - len(rest) + bits.TrailingZeros64(m)/8
+		}
+		rest = rest[8:]
+		for len(rest) >= 32 && escapes(word(rest))|escapes(word(rest[8:]))|escapes(word(rest[16:]))|escapes(word(rest[24:])) == 0 {
+			rest = rest[32:] // a long run: four words a turn
+		}
+	}
+	for i = len(s) - len(rest); i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			break
+		}
+	}
+	return i
+}
+
+// word reads the first eight bytes of s as a little-endian word.
+func word[T string | []byte](s T) uint64 {
+	_ = s[7] // one bounds check; the compiler then makes this one load
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// escapes has the high bit of each byte of w that cannot go into a JSON
+// string as it is (above 0x7f, below 0x20, '"' or '\\') set, and maybe of
+// bytes after the first such: the "has a byte less than n" and "has a zero
+// byte" tricks of Bit Twiddling Hacks test the eight at once, exact up to
+// the first they find (a borrow only runs upwards, from a byte they flag).
+func escapes(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^('"'*ones), w^('\\'*ones) // a zero byte where w has one
+	return (w | (w-0x20*ones)&^w | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }

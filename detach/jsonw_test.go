@@ -86,3 +86,49 @@ func TestSessionStatusJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainRun: the word-at-a-time scan stops where a byte-by-byte one
+// does, for every byte value at every place in a word and after it.
+func TestPlainRun(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for c := range 256 {
+		for at := range 20 {
+			b := []byte(strings.Repeat("x", 24))
+			b[at] = byte(c)
+			want := len(b)
+			if !plain(byte(c)) {
+				want = at
+			}
+			if got := plainRun(b); got != want {
+				t.Errorf("byte %#x at %d: plain run of %d, want %d", c, at, got, want)
+			}
+			if got := plainRun(string(b)); got != want {
+				t.Errorf("byte %#x at %d in a string: plain run of %d, want %d", c, at, got, want)
+			}
+		}
+	}
+}
+
+// TestPlainRunPairs: the first byte that must be escaped is found when
+// another follows it in the same word (the word-at-a-time test flags bytes
+// after the first one wrongly at times).
+func TestPlainRunPairs(t *testing.T) {
+	edges := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, '"', 0x23, 0x5b, '\\', 0x5d, 0x7e, 0x7f, 0x80, 0xff}
+	for _, c1 := range edges {
+		for _, c2 := range edges {
+			for a := range 10 {
+				for b := a + 1; b < 12; b++ {
+					s := []byte(strings.Repeat("x", 24))
+					s[a], s[b] = c1, c2
+					want := 0
+					for want < len(s) && s[want] >= 0x20 && s[want] < 0x80 && s[want] != '"' && s[want] != '\\' {
+						want++
+					}
+					if got := plainRun(s); got != want {
+						t.Errorf("%q: plain run of %d, want %d", s, got, want)
+					}
+				}
+			}
+		}
+	}
+}

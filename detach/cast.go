@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -16,9 +17,16 @@ import (
 // A session's recording: the terminal's output with timing, as an asciicast
 // v2 file (asciinema's format: a header line, then one JSON array per event,
 // [seconds, "o", text] for output and [seconds, "r", "COLSxROWS"] for a
-// resize), rotated by size like program logs. The output path only hands
-// bytes to a goroutine: a slow disk never delays the session, it loses
-// recording (counted in the status) instead.
+// resize), rotated by size like program logs.
+//
+// The master runs on one processor, so whatever the recording costs is
+// taken from the session's throughput. The output path only copies each
+// chunk into a pending batch under a lock, with one clock read; a
+// goroutine of its own takes the whole batch at once, encodes it and
+// writes it in one system call. The two batches' buffers take turns and
+// are reused, never allocated per chunk, and stay small enough to stay in
+// the cache. A slow disk never delays the session: past castMaxPending it
+// loses recording (counted in the status) instead.
 
 // SessionLogEnv names a file to record a session in when keeper dtach is
 // not given --log.
@@ -29,13 +37,51 @@ const SessionLogEnv = "KEEPER_SESSION_LOG"
 const (
 	castMaxBytes = 50 << 20
 	castBackups  = 5
-	castQueue    = 256 // output chunks waiting for the writer
 )
 
-type castEvent struct {
-	at   time.Time
-	kind byte // 'o' or 'r'
-	data []byte
+// How output waits to be written. Output is in the file at most
+// castFlushDelay after it was read (promptly: keeper tail -f looks every
+// 200 ms), or as soon as castFlushBytes of it wait. Chunks read within
+// castCoalesce of an event's first one join that event: a burst is one
+// "o" event, timed by its first byte, up to castMaxEvent bytes of output
+// (a line a reader can hold). Past castMaxPending bytes waiting (the disk
+// does not keep up), output is lost to the recording.
+const (
+	castFlushDelay = 20 * time.Millisecond
+	castFlushBytes = 256 << 10
+	castCoalesce   = 5 * time.Millisecond
+	castMaxEvent   = 64 << 10
+	castMaxPending = 8 << 20
+)
+
+// castChunk is one event waiting to be written: output, whose bytes run
+// in its batch's data from where the previous chunk's end to its own, or
+// a resize to ws.
+type castChunk struct {
+	at     time.Time
+	end    int
+	resize bool
+	ws     Winsize
+}
+
+// castBatch is the output waiting to be written, and then being written.
+type castBatch struct {
+	data   []byte // every output chunk's bytes, in order
+	chunks []castChunk
+}
+
+// joins says whether n bytes of output read at now join the batch's last
+// event rather than start one.
+func (b *castBatch) joins(now time.Time, n int, coalesce time.Duration) bool {
+	last := len(b.chunks) - 1
+	if last < 0 || b.chunks[last].resize || now.Sub(b.chunks[last].at) >= coalesce {
+		return false
+	}
+	start := 0
+	if last > 0 {
+		start = b.chunks[last-1].end
+	}
+	return b.chunks[last].end-start+n <= castMaxEvent
 }
 
 // castWriter records one session.
@@ -43,20 +89,26 @@ type castWriter struct {
 	path     string
 	maxBytes int64
 	backups  int
+	coalesce time.Duration    // castCoalesce; tests change it
+	now      func() time.Time // time.Now; tests set their own clock
 
-	events  chan castEvent
-	done    chan struct{}
+	kick  chan struct{} // wakes the writer, never blocks (room for one)
+	timer *time.Timer   // kicks the writer castFlushDelay after output
+	done  chan struct{}
+
 	mu      sync.Mutex
-	dropped int   // chunks lost to a full queue
-	err     error // the first write error; recording stopped
-	ws      Winsize
+	pending castBatch
+	closing bool
+	dropped int   // chunks lost to a full batch
+	err     error // why recording stopped
 
 	// Owned by the writer goroutine.
 	f     *os.File
-	w     *bufio.Writer
 	size  int64
 	start time.Time
-	tail  []byte // an incomplete UTF-8 sequence held for the next chunk
+	ws    Winsize // the size the recording is at
+	out   []byte  // the encoded batch
+	tail  []byte  // an incomplete UTF-8 sequence held for the next chunk
 }
 
 // logFromEnv takes the recording's file from $KEEPER_SESSION_LOG when none
@@ -79,42 +131,91 @@ func logFromEnv(opts *MasterOptions) {
 
 // openCast starts recording to path, for a terminal of size ws.
 func openCast(path string, ws Winsize) (*castWriter, error) {
-	c := &castWriter{path: path, maxBytes: castMaxBytes, backups: castBackups,
-		events: make(chan castEvent, castQueue), done: make(chan struct{}), ws: ws}
-	if err := c.openFile(time.Now()); err != nil {
-		return nil, err
+	c := &castWriter{path: path, maxBytes: castMaxBytes, backups: castBackups, coalesce: castCoalesce,
+		now: time.Now, kick: make(chan struct{}, 1), done: make(chan struct{}), ws: ws}
+	if err := c.openFile(c.now()); err != nil {
+		return nil, fmt.Errorf("record session: %w", err)
 	}
+	c.timer = time.AfterFunc(castFlushDelay, c.wake)
 	go c.run()
 	return c, nil
 }
 
-// output records a chunk of the program's output; it never blocks.
+// wake has the writer take what is pending.
+func (c *castWriter) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// output records a chunk of the program's output; it never blocks. Once
+// a batch's worth waits, it yields the processor so that the writer takes
+// it: a flood keeps the pump busy, and batches left to grow would be
+// copied to fresh memory and out of the cache.
 func (c *castWriter) output(p []byte) {
-	c.send(castEvent{at: time.Now(), kind: 'o', data: append([]byte(nil), p...)})
+	if c.add(p) {
+		runtime.Gosched()
+	}
+}
+
+// add puts p in the pending batch and says whether the batch is full.
+func (c *castWriter) add(p []byte) (full bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := &c.pending
+	if c.closing || c.err != nil {
+		return false
+	}
+	if len(b.data)+len(p) > castMaxPending {
+		c.dropped++
+		return false
+	}
+	now, first := c.now(), len(b.chunks) == 0
+	if b.joins(now, len(p), c.coalesce) {
+		b.chunks[len(b.chunks)-1].end += len(p)
+	} else {
+		b.chunks = append(b.chunks, castChunk{at: now, end: len(b.data) + len(p)})
+	}
+	b.data = append(b.data, p...)
+	return c.flushLater(first)
 }
 
 // resize records a new window size.
 func (c *castWriter) resize(ws Winsize) {
 	c.mu.Lock()
-	c.ws = ws
-	c.mu.Unlock()
-	c.send(castEvent{at: time.Now(), kind: 'r', data: fmt.Appendf(nil, "%dx%d", ws.Cols, ws.Rows)})
-}
-
-func (c *castWriter) send(ev castEvent) {
-	select {
-	case c.events <- ev:
-	default:
-		c.mu.Lock()
-		c.dropped++
-		c.mu.Unlock()
+	defer c.mu.Unlock()
+	if c.closing || c.err != nil {
+		return
 	}
+	b := &c.pending
+	first := len(b.chunks) == 0
+	b.chunks = append(b.chunks, castChunk{at: c.now(), end: len(b.data), resize: true, ws: ws})
+	c.flushLater(first)
 }
 
-// close flushes what is queued and closes the file.
+// flushLater makes sure what is pending gets written: now if there is
+// enough of it (then it says so), else castFlushDelay after the first of
+// it (first: this call added it). Called with c.mu held.
+func (c *castWriter) flushLater(first bool) (now bool) {
+	if len(c.pending.data) >= castFlushBytes {
+		c.wake()
+		return true
+	}
+	if first {
+		c.timer.Reset(castFlushDelay)
+	}
+	return false
+}
+
+// close writes what is pending and closes the file.
 func (c *castWriter) close() {
-	close(c.events)
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.wake()
 	<-c.done
+	c.timer.Stop()
 }
 
 // state says how the recording goes, for the session's status.
@@ -126,38 +227,94 @@ func (c *castWriter) state() (dropped int, err error) {
 
 func (c *castWriter) run() {
 	defer close(c.done)
-	for ev := range c.events {
-		if c.f == nil {
-			continue // stopped by an error: drain
+	var b castBatch // written last time; pending's next storage
+	for range c.kick {
+		c.mu.Lock()
+		b, c.pending = c.pending, castBatch{data: b.data[:0], chunks: b.chunks[:0]}
+		closing := c.closing
+		c.mu.Unlock()
+
+		err := c.writeBatch(b)
+		if err == nil && closing && len(c.tail) > 0 {
+			// Output ended inside a character: its bytes are invalid.
+			c.out = c.appendEvent(c.out[:0], c.now(), 'o', nil)
+			err = c.write(c.out)
 		}
-		if err := c.write(ev); err != nil {
+		if err != nil {
 			c.mu.Lock()
-			c.err = err
+			c.err = fmt.Errorf("record session: %w", err) // err names the file
 			c.mu.Unlock()
-			c.f.Close()
-			c.f = nil
-			continue
 		}
-		if len(c.events) == 0 {
-			if err := c.w.Flush(); err != nil {
-				c.mu.Lock()
-				c.err = err
-				c.mu.Unlock()
+		if err != nil || closing {
+			if c.f != nil {
+				c.f.Close()
 			}
+			return
 		}
-	}
-	if c.f != nil {
-		c.w.Flush()
-		c.f.Close()
+		if len(b.data) < castFlushBytes/16 && cap(b.data) > castFlushBytes {
+			// A flood is over: an idle recording keeps no large buffers.
+			b, c.out = castBatch{}, nil
+		}
 	}
 }
 
-func (c *castWriter) write(ev castEvent) error {
-	data := ev.data
-	if ev.kind == 'o' {
-		// JSON strings are UTF-8: a sequence split between two reads
-		// waits for its end.
-		data = append(c.tail, data...)
+// writeBatch encodes b's events and writes them, rotating the file when
+// it reaches maxBytes.
+func (c *castWriter) writeBatch(b castBatch) error {
+	out := c.out[:0]
+	from := 0
+	for _, ch := range b.chunks {
+		if ch.resize {
+			c.ws = ch.ws
+			out = c.appendEvent(out, ch.at, 'r', fmt.Appendf(nil, "%dx%d", ch.ws.Cols, ch.ws.Rows))
+		} else {
+			out = c.appendEvent(out, ch.at, 'o', b.data[from:ch.end])
+			from = ch.end
+		}
+		if c.maxBytes > 0 && c.size+int64(len(out)) >= c.maxBytes {
+			if err := c.write(out); err != nil {
+				return err
+			}
+			out = out[:0]
+			if err := c.rotate(ch.at); err != nil {
+				return err
+			}
+		}
+	}
+	c.out = out
+	return c.write(out)
+}
+
+// write appends p to the file.
+func (c *castWriter) write(p []byte) error {
+	n, err := c.f.Write(p)
+	c.size += int64(n)
+	return err
+}
+
+// appendEvent appends the event [seconds, "kind", data] to out, nothing
+// for output that is only the start of a character. Output's text starts
+// with the incomplete UTF-8 sequence held from the last output and holds
+// back its own (JSON strings are UTF-8, and a character may be split
+// between two reads); invalid UTF-8 becomes U+FFFD.
+func (c *castWriter) appendEvent(out []byte, at time.Time, kind byte, data []byte) []byte {
+	var head []byte // c.tail and the bytes of data that end its character
+	if kind == 'o' {
+		if len(c.tail) > 0 {
+			var joined [2 * utf8.UTFMax]byte
+			head = append(append(joined[:0], c.tail...), data[:min(len(data), utf8.UTFMax)]...)
+			i := 0
+			for i < len(c.tail) && utf8.FullRune(head[i:]) {
+				_, size := utf8.DecodeRune(head[i:])
+				i += size
+			}
+			if i < len(c.tail) && len(data) > 0 {
+				c.tail = append(c.tail[:0], head...) // still incomplete
+				return out
+			}
+			head, data = head[:max(i, len(c.tail))], data[max(i-len(c.tail), 0):]
+			c.tail = c.tail[:0]
+		}
 		cut := len(data)
 		for i := len(data) - 1; i >= 0 && i >= len(data)-utf8.UTFMax; i-- {
 			if utf8.RuneStart(data[i]) {
@@ -167,35 +324,25 @@ func (c *castWriter) write(ev castEvent) error {
 				break
 			}
 		}
-		c.tail = append([]byte(nil), data[cut:]...)
+		c.tail = append(c.tail[:0], data[cut:]...)
 		data = data[:cut]
-		if len(data) == 0 {
-			return nil
+		if len(head) == 0 && len(data) == 0 {
+			return out
 		}
 	}
-	line := strconv.AppendFloat([]byte{'['}, ev.at.Sub(c.start).Seconds(), 'f', 6, 64)
-	line = append(line, `, "`...)
-	line = append(line, ev.kind)
-	line = append(line, `", `...)
-	line = appendJSONString(line, string(data)) // invalid UTF-8 becomes U+FFFD
-	line = append(line, "]\n"...)
-	n, err := c.w.Write(line)
-	c.size += int64(n)
-	if err != nil {
-		return err
-	}
-	if c.maxBytes > 0 && c.size >= c.maxBytes {
-		return c.rotate(ev.at)
-	}
-	return nil
+	out = append(out, '[')
+	out = strconv.AppendFloat(out, at.Sub(c.start).Seconds(), 'f', 6, 64)
+	out = append(out, ", \""...)
+	out = append(out, kind)
+	out = append(out, "\", \""...)
+	out = appendEscaped(out, head)
+	out = appendEscaped(out, data)
+	return append(out, "\"]\n"...)
 }
 
 // rotate moves PATH to PATH.1 (and older ones up to castBackups) and starts
 // a new recording.
 func (c *castWriter) rotate(now time.Time) error {
-	if err := c.w.Flush(); err != nil {
-		return err
-	}
 	c.f.Close()
 	for i := c.backups - 1; i >= 1; i-- {
 		os.Rename(fmt.Sprintf("%s.%d", c.path, i), fmt.Sprintf("%s.%d", c.path, i+1))
@@ -208,34 +355,27 @@ func (c *castWriter) rotate(now time.Time) error {
 	return c.openFile(now)
 }
 
-// openFile creates the recording file and writes its header.
+// openFile creates the recording file and writes its header; its errors
+// name the file.
 func (c *castWriter) openFile(now time.Time) error {
 	f, err := os.OpenFile(c.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("record session: %w", err)
+		c.f = nil
+		return err
 	}
-	c.mu.Lock()
-	ws := c.ws
-	c.mu.Unlock()
 	var env jsonObject
 	env.str("TERM", os.Getenv("TERM"))
 	var header jsonObject
 	header.int("version", 2)
-	header.int("width", int64(ws.Cols))
-	header.int("height", int64(ws.Rows))
+	header.int("width", int64(c.ws.Cols))
+	header.int("height", int64(c.ws.Rows))
 	header.int("timestamp", now.Unix())
 	header.raw("env", env.bytes())
-	b := header.bytes()
-	c.f, c.w, c.start = f, bufio.NewWriterSize(f, 32<<10), now
-	n, err := c.w.Write(append(b, '\n'))
-	c.size = int64(n)
-	if err == nil {
-		err = c.w.Flush()
-	}
-	if err != nil {
+	c.f, c.start, c.size = f, now, 0
+	if err := c.write(append(header.bytes(), '\n')); err != nil {
 		f.Close()
 		c.f = nil
-		return fmt.Errorf("record session %s: %w", c.path, err)
+		return err
 	}
 	return nil
 }

@@ -2,11 +2,14 @@ package detach
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // readCast parses a recording: its header and events.
@@ -18,6 +21,7 @@ func readCast(t *testing.T, path string) (header map[string]any, events [][]any)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		if header == nil {
 			if err := json.Unmarshal(sc.Bytes(), &header); err != nil {
@@ -30,6 +34,9 @@ func readCast(t *testing.T, path string) (header map[string]any, events [][]any)
 			t.Fatalf("event %q: %v", sc.Text(), err)
 		}
 		events = append(events, ev)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return header, events
 }
@@ -79,7 +86,7 @@ func TestCastRotates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.maxBytes, c.backups = 300, 2
+	c.maxBytes, c.backups, c.coalesce = 300, 2, 0
 	for range 40 {
 		c.output([]byte("0123456789abcdefghij\r\n"))
 	}
@@ -91,5 +98,157 @@ func TestCastRotates(t *testing.T) {
 	}
 	if _, err := os.Stat(path + ".3"); !os.IsNotExist(err) {
 		t.Errorf("a third backup with backups=2: %v", err)
+	}
+}
+
+// castText is what a recording's output events say, in order.
+func castText(t *testing.T, events [][]any) string {
+	t.Helper()
+	var out strings.Builder
+	for _, ev := range events {
+		if ev[1] == "o" {
+			out.WriteString(ev[2].(string))
+		}
+	}
+	return out.String()
+}
+
+// TestCastSplitOutput: however the output is split into chunks, and
+// whether or not chunks join one event, the recording says what
+// encoding/json says of the whole (a character split between reads whole,
+// invalid UTF-8 as U+FFFD byte by byte, an incomplete character at the end
+// too).
+func TestCastSplitOutput(t *testing.T) {
+	texts := append([]string{"€😀x", "a\xe2\x82", "\xf0\x9f\x98", "\xe2\x82\xe2\x82\xac\xff"}, hostile...)
+	for _, text := range texts {
+		theirs, _ := json.Marshal(text)
+		var want string
+		json.Unmarshal(theirs, &want)
+		for _, coalesce := range []time.Duration{0, time.Hour} {
+			for i := 0; i <= len(text); i++ {
+				for j := i; j <= len(text); j++ {
+					path := filepath.Join(t.TempDir(), "s.cast")
+					c, err := openCast(path, DefaultWinsize)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.coalesce = coalesce
+					for _, chunk := range []string{text[:i], text[i:j], text[j:]} {
+						if chunk != "" {
+							c.output([]byte(chunk))
+						}
+					}
+					c.close()
+					if _, events := readCast(t, path); castText(t, events) != want {
+						t.Fatalf("%q split at %d and %d (coalesce %v): recorded %q, want %q", text, i, j, coalesce, castText(t, events), want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestCastCoalesces: output read within castCoalesce of an event's first
+// chunk joins that event, later output starts another, a resize ends one;
+// each event is timed by its first chunk.
+func TestCastCoalesces(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.cast")
+	c, err := openCast(path, DefaultWinsize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at time.Duration
+	c.now = func() time.Time { return c.start.Add(at) }
+	for _, step := range []struct {
+		at     time.Duration
+		output string
+	}{{10 * time.Millisecond, "a"}, {12 * time.Millisecond, "b"}, {14 * time.Millisecond, "c"},
+		{16 * time.Millisecond, "d"}, {17 * time.Millisecond, ""}, {18 * time.Millisecond, "e"}} {
+		at = step.at
+		if step.output == "" {
+			c.resize(Winsize{Rows: 30, Cols: 100})
+		} else {
+			c.output([]byte(step.output))
+		}
+	}
+	c.close()
+	_, events := readCast(t, path)
+	var got []string
+	for _, ev := range events {
+		got = append(got, strings.TrimSuffix(string(must(json.Marshal(ev))), "\n"))
+	}
+	want := []string{`[0.01,"o","abc"]`, `[0.016,"o","d"]`, `[0.017,"r","100x30"]`, `[0.018,"o","e"]`}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestCastFlushesPromptly: output is in the file soon after it was read,
+// with no more output to push it and no close, so keeper tail -f shows it
+// (castFlushDelay is 20 ms; the deadline is for a loaded machine).
+func TestCastFlushesPromptly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.cast")
+	c, err := openCast(path, DefaultWinsize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	c.output([]byte("hello\r\n"))
+	start := time.Now()
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text, _, _ := CastOutput(bytes.NewReader(b), 0); string(text) == "hello\r\n" {
+			t.Logf("in the file after %v", time.Since(start))
+			return
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("output not in the file after %v: %q", time.Since(start), b)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCastKeepsUpWithFlood: the recording of a flood handed over as fast
+// as it comes loses none of it, across rotations.
+func TestCastKeepsUpWithFlood(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.cast")
+	c, err := openCast(path, DefaultWinsize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.maxBytes = 1 << 20
+	chunk := termText(readBatch)
+	const n = 64 // 4 MiB and more once encoded: rotated four times
+	for range n {
+		c.output(chunk)
+	}
+	c.close()
+	if dropped, err := c.state(); dropped != 0 || err != nil {
+		t.Fatalf("lost %d chunks (%v)", dropped, err)
+	}
+	var text []byte
+	for i := castBackups; i >= 0; i-- {
+		p := path
+		if i > 0 {
+			p = fmt.Sprintf("%s.%d", path, i)
+		}
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		_, events := readCast(t, p)
+		text = append(text, castText(t, events)...)
+	}
+	if want := bytes.Repeat(chunk, n); !bytes.Equal(text, want) {
+		t.Errorf("recorded %d bytes, not the %d of output", len(text), len(want))
 	}
 }

@@ -218,8 +218,8 @@ func TestCastFlushesPromptly(t *testing.T) {
 	}
 }
 
-// TestCastKeepsUpWithFlood: the recording of a flood handed over as fast
-// as it comes loses none of it, across rotations.
+// TestCastKeepsUpWithFlood: the recording of a burst handed over as fast
+// as it comes (below castMaxPending) loses none of it, across rotations.
 func TestCastKeepsUpWithFlood(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.cast")
 	c, err := openCast(path, DefaultWinsize)

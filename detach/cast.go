@@ -230,6 +230,13 @@ func (c *castWriter) run() {
 	var b castBatch // written last time; pending's next storage
 	for range c.kick {
 		c.mu.Lock()
+		if len(c.pending.chunks) == 0 && !c.closing {
+			// Nothing since the last batch: an idle recording keeps
+			// no buffers (a flood's are large).
+			c.pending, b, c.out = castBatch{}, castBatch{}, nil
+			c.mu.Unlock()
+			continue
+		}
 		b, c.pending = c.pending, castBatch{data: b.data[:0], chunks: b.chunks[:0]}
 		closing := c.closing
 		c.mu.Unlock()
@@ -251,10 +258,7 @@ func (c *castWriter) run() {
 			}
 			return
 		}
-		if len(b.data) < castFlushBytes/16 && cap(b.data) > castFlushBytes {
-			// A flood is over: an idle recording keeps no large buffers.
-			b, c.out = castBatch{}, nil
-		}
+		c.timer.Reset(castFlushDelay) // look again: idle then?
 	}
 }
 

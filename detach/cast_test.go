@@ -252,3 +252,30 @@ func TestCastKeepsUpWithFlood(t *testing.T) {
 		t.Errorf("recorded %d bytes, not the %d of output", len(text), len(want))
 	}
 }
+
+// TestCastIdleKeepsNoBuffers: once output stops, the recording lets go of
+// the buffers a flood made it grow (an idle master's memory counts).
+func TestCastIdleKeepsNoBuffers(t *testing.T) {
+	c, err := openCast(filepath.Join(t.TempDir(), "s.cast"), DefaultWinsize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	chunk := floodText(readBatch)
+	for range 32 {
+		c.output(chunk)
+	}
+	start := time.Now()
+	for {
+		c.mu.Lock()
+		held := cap(c.pending.data)
+		c.mu.Unlock()
+		if held == 0 {
+			return
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("%d bytes of buffer held %v after the output stopped", held, time.Since(start))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

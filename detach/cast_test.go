@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -278,4 +280,37 @@ func TestCastIdleKeepsNoBuffers(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestCastWriteError: a recording whose file cannot be written stops, says
+// why in the session's status, and never blocks the output path.
+func TestCastWriteError(t *testing.T) {
+	c, err := openCast(filepath.Join(t.TempDir(), "s.cast"), DefaultWinsize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	c.f.Close()
+	c.f = full // before any output: the writer has not touched it yet
+	c.output([]byte("lost\r\n"))
+	start := time.Now()
+	for {
+		if _, err := c.state(); err != nil {
+			if !strings.Contains(err.Error(), "record session") || !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("status says %q, want the recording's ENOSPC", err)
+			}
+			break
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("no error in the status 2 s after a write to /dev/full")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range 10 {
+		c.output(floodText(readBatch))
+	}
+	c.close()
 }

@@ -254,7 +254,7 @@ type floodFigures struct {
 	cpu        time.Duration   // master CPU time during the flood
 	echo       []time.Duration // keystroke round trips right after it
 	recordLag  time.Duration   // from the last byte to the whole recording on disk
-	recordLost int             // chunks of output the recording lost
+	recordLost int64           // bytes of the flood the recording lacks
 }
 
 // afterFloodTrips is how many keystrokes are timed right after each flood,

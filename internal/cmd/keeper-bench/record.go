@@ -31,7 +31,7 @@ func (b *bench) recordCost(w io.Writer, keeper *impl, rounds int) error {
 
 	var onMBps, offMBps, ratios []float64
 	var onCPU, offCPU, lag []time.Duration
-	var lost int
+	var lost int64
 	start := time.Now()
 	for r := 1; r <= rounds; r++ {
 		order := []*impl{rec, plain}
@@ -49,7 +49,7 @@ func (b *bench) recordCost(w io.Writer, keeper *impl, rounds int) error {
 				on = f
 				line += fmt.Sprintf(", recording on disk %4.0f ms after the last byte", millis(f.recordLag))
 				if f.recordLost > 0 {
-					line += fmt.Sprintf(", %d chunks of it LOST", f.recordLost)
+					line += fmt.Sprintf(", %.1f %% of the flood LOST", 100*float64(f.recordLost)/float64(b.flood))
 				}
 			} else {
 				off = f
@@ -78,16 +78,16 @@ func (b *bench) recordCost(w io.Writer, keeper *impl, rounds int) error {
 	fmt.Fprintf(tw, "%-*s\t\t\t%.2fx (%.2f-%.2f)\t>= %.2fx\t%s\t\n", nameWidth, "  ratio of each round's pair (median)", ratio, slices.Min(ratios), slices.Max(ratios), targetRecording, result)
 	fmt.Fprintf(tw, "%-*s\t%.0f ms\t%.0f ms\t%.2fx\t\t\t\n", nameWidth, "master CPU per flood (median)", millis(medianDuration(onCPU)), millis(medianDuration(offCPU)), float64(medianDuration(onCPU))/float64(medianDuration(offCPU)))
 	fmt.Fprintf(tw, "%-*s\t%.0f ms\t\t\t\t\t\n", nameWidth, "recording on disk after (median)", millis(medianDuration(lag)))
-	fmt.Fprintf(tw, "%-*s\t%d\t\t\t0\t\t\n", nameWidth, "chunks of output not recorded", lost)
+	fmt.Fprintf(tw, "%-*s\t%.1f %%\t\t\t0 %%\t\t\n", nameWidth, "flood not recorded (mean)", 100*float64(lost)/float64(b.flood)/float64(rounds))
 	return tw.Flush()
 }
 
 // awaitRecording waits until the recording of session s holds the whole
 // flood and returns how long that took (to the millisecond), and how many
-// chunks of output its master says it lost (then it waits for the file to
-// stop growing instead). The flood is printable ASCII, encoded byte for
+// bytes of output it lacks once it stops growing, when its master says it
+// lost some. The flood is printable ASCII, encoded byte for
 // byte, so the file holds it all once it is at least that long.
-func (b *bench) awaitRecording(im *impl, s *session) (lag time.Duration, lost int, err error) {
+func (b *bench) awaitRecording(im *impl, s *session) (lag time.Duration, lost int64, err error) {
 	path := filepath.Join(im.logDir, filepath.Base(s.sock)+".cast")
 	defer os.Remove(path)
 	t0 := time.Now()
@@ -110,7 +110,14 @@ func (b *bench) awaitRecording(im *impl, s *session) (lag time.Duration, lost in
 				return 0, 0, fmt.Errorf("recording %s: %s", path, st.LogError)
 			}
 			if st.LogDropped > 0 && fi.Size() == size {
-				return time.Since(t0), st.LogDropped, nil
+				lag := time.Since(t0)
+				f, err := os.Open(path)
+				if err != nil {
+					return 0, 0, fmt.Errorf("recording: %w", err)
+				}
+				defer f.Close()
+				text, _, err := detach.CastOutput(f, 0)
+				return lag, b.flood - int64(len(text)), err
 			}
 			checked, size = time.Now(), fi.Size()
 		}

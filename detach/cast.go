@@ -52,6 +52,9 @@ const (
 	castCoalesce   = 5 * time.Millisecond
 	castMaxEvent   = 64 << 10
 	castMaxPending = 8 << 20
+	// castIdleRelease after its last output, a recording lets go of its
+	// buffers.
+	castIdleRelease = time.Second
 )
 
 // castChunk is one event waiting to be written: output, whose bytes run
@@ -106,9 +109,10 @@ type castWriter struct {
 	f     *os.File
 	size  int64
 	start time.Time
-	ws    Winsize // the size the recording is at
-	out   []byte  // the encoded batch
-	tail  []byte  // an incomplete UTF-8 sequence held for the next chunk
+	ws    Winsize   // the size the recording is at
+	out   []byte    // the encoded batch
+	wrote time.Time // when the last batch was written
+	tail  []byte    // an incomplete UTF-8 sequence held for the next chunk
 }
 
 // logFromEnv takes the recording's file from $KEEPER_SESSION_LOG when none
@@ -231,9 +235,14 @@ func (c *castWriter) run() {
 	for range c.kick {
 		c.mu.Lock()
 		if len(c.pending.chunks) == 0 && !c.closing {
-			// Nothing since the last batch: an idle recording keeps
-			// no buffers (a flood's are large).
-			c.pending, b, c.out = castBatch{}, castBatch{}, nil
+			// Nothing since the last batch. An idle recording keeps no
+			// buffers (a flood's are large), but a flood that pauses
+			// keeps them: new ones would cost it page faults.
+			if idle := time.Since(c.wrote); idle < castIdleRelease {
+				c.timer.Reset(castIdleRelease - idle)
+			} else {
+				c.pending, b, c.out = castBatch{}, castBatch{}, nil
+			}
 			c.mu.Unlock()
 			continue
 		}
@@ -258,7 +267,12 @@ func (c *castWriter) run() {
 			}
 			return
 		}
-		c.timer.Reset(castFlushDelay) // look again: idle then?
+		c.wrote = time.Now()
+		c.mu.Lock()
+		if len(c.pending.chunks) == 0 {
+			c.timer.Reset(castIdleRelease) // look again: idle then?
+		}
+		c.mu.Unlock()
 	}
 }
 

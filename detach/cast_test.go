@@ -256,7 +256,9 @@ func TestCastKeepsUpWithFlood(t *testing.T) {
 }
 
 // TestCastIdleKeepsNoBuffers: once output stops, the recording lets go of
-// the buffers a flood made it grow (an idle master's memory counts).
+// the buffers a flood made it grow (an idle master's memory counts), but
+// not during a pause shorter than castIdleRelease (a flood that pauses
+// would pay for new ones).
 func TestCastIdleKeepsNoBuffers(t *testing.T) {
 	c, err := openCast(filepath.Join(t.TempDir(), "s.cast"), DefaultWinsize)
 	if err != nil {
@@ -267,15 +269,22 @@ func TestCastIdleKeepsNoBuffers(t *testing.T) {
 	for range 32 {
 		c.output(chunk)
 	}
-	start := time.Now()
-	for {
+	held := func() int {
 		c.mu.Lock()
-		held := cap(c.pending.data)
-		c.mu.Unlock()
+		defer c.mu.Unlock()
+		return cap(c.pending.data)
+	}
+	start := time.Now()
+	time.Sleep(10 * castFlushDelay) // the pause
+	if held() == 0 && time.Since(start) < castIdleRelease/2 {
+		t.Errorf("buffers let go %v into a pause", time.Since(start))
+	}
+	for {
+		held := held()
 		if held == 0 {
 			return
 		}
-		if time.Since(start) > 2*time.Second {
+		if time.Since(start) > castIdleRelease+5*time.Second {
 			t.Fatalf("%d bytes of buffer held %v after the output stopped", held, time.Since(start))
 		}
 		time.Sleep(time.Millisecond)

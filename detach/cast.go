@@ -53,8 +53,10 @@ const (
 	castMaxEvent   = 64 << 10
 	castMaxPending = 8 << 20
 	// castIdleRelease after its last output, a recording lets go of its
-	// buffers.
+	// buffers; until then it keeps castFreeBatches written batches to
+	// reuse.
 	castIdleRelease = time.Second
+	castFreeBatches = 4
 )
 
 // castChunk is one event waiting to be written: output, whose bytes run
@@ -67,7 +69,7 @@ type castChunk struct {
 	ws     Winsize
 }
 
-// castBatch is the output waiting to be written, and then being written.
+// castBatch is output waiting to be written, and then being written.
 type castBatch struct {
 	data   []byte // every output chunk's bytes, in order
 	chunks []castChunk
@@ -100,7 +102,9 @@ type castWriter struct {
 	done  chan struct{}
 
 	mu      sync.Mutex
-	pending castBatch
+	pending []castBatch // in order; only the last is not full
+	waiting int         // bytes of output in them
+	free    []castBatch // written, for reuse (their buffers are warm)
 	closing bool
 	dropped int   // chunks lost to a full batch
 	err     error // why recording stopped
@@ -167,22 +171,42 @@ func (c *castWriter) output(p []byte) {
 func (c *castWriter) add(p []byte) (full bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := &c.pending
 	if c.closing || c.err != nil {
 		return false
 	}
-	if len(b.data)+len(p) > castMaxPending {
+	if c.waiting+len(p) > castMaxPending {
 		c.dropped++
 		return false
 	}
-	now, first := c.now(), len(b.chunks) == 0
+	now, first := c.now(), len(c.pending) == 0
+	b := c.batch()
 	if b.joins(now, len(p), c.coalesce) {
 		b.chunks[len(b.chunks)-1].end += len(p)
 	} else {
 		b.chunks = append(b.chunks, castChunk{at: now, end: len(b.data) + len(p)})
 	}
 	b.data = append(b.data, p...)
+	c.waiting += len(p)
 	return c.flushLater(first)
+}
+
+// batch returns the batch being filled, a new one if the last is full.
+// Batches do not grow: a full one (castFlushBytes) waits as it is and the
+// next chunk goes to the next, whose buffer is one written before when
+// there is one. The master reads at most readBatch at a time. Called with
+// c.mu held.
+func (c *castWriter) batch() *castBatch {
+	if n := len(c.pending); n > 0 && len(c.pending[n-1].data) < castFlushBytes {
+		return &c.pending[n-1]
+	}
+	var b castBatch
+	if n := len(c.free); n > 0 {
+		b, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		b.data = make([]byte, 0, castFlushBytes+readBatch)
+	}
+	c.pending = append(c.pending, b)
+	return &c.pending[len(c.pending)-1]
 }
 
 // resize records a new window size.
@@ -192,8 +216,8 @@ func (c *castWriter) resize(ws Winsize) {
 	if c.closing || c.err != nil {
 		return
 	}
-	b := &c.pending
-	first := len(b.chunks) == 0
+	first := len(c.pending) == 0
+	b := c.batch()
 	b.chunks = append(b.chunks, castChunk{at: c.now(), end: len(b.data), resize: true, ws: ws})
 	c.flushLater(first)
 }
@@ -202,7 +226,7 @@ func (c *castWriter) resize(ws Winsize) {
 // enough of it (then it says so), else castFlushDelay after the first of
 // it (first: this call added it). Called with c.mu held.
 func (c *castWriter) flushLater(first bool) (now bool) {
-	if len(c.pending.data) >= castFlushBytes {
+	if c.waiting >= castFlushBytes {
 		c.wake()
 		return true
 	}
@@ -231,26 +255,32 @@ func (c *castWriter) state() (dropped int, err error) {
 
 func (c *castWriter) run() {
 	defer close(c.done)
-	var b castBatch // written last time; pending's next storage
+	var batches []castBatch // taken from c.pending; its next storage
 	for range c.kick {
 		c.mu.Lock()
-		if len(c.pending.chunks) == 0 && !c.closing {
+		if len(c.pending) == 0 && !c.closing {
 			// Nothing since the last batch. An idle recording keeps no
 			// buffers (a flood's are large), but a flood that pauses
 			// keeps them: new ones would cost it page faults.
 			if idle := time.Since(c.wrote); idle < castIdleRelease {
 				c.timer.Reset(castIdleRelease - idle)
 			} else {
-				c.pending, b, c.out = castBatch{}, castBatch{}, nil
+				c.free, c.out = nil, nil
 			}
 			c.mu.Unlock()
 			continue
 		}
-		b, c.pending = c.pending, castBatch{data: b.data[:0], chunks: b.chunks[:0]}
+		batches, c.pending = c.pending, batches[:0]
+		c.waiting = 0
 		closing := c.closing
 		c.mu.Unlock()
 
-		err := c.writeBatch(b)
+		var err error
+		for _, b := range batches {
+			if err = c.writeBatch(b); err != nil {
+				break
+			}
+		}
 		if err == nil && closing && len(c.tail) > 0 {
 			// Output ended inside a character: its bytes are invalid.
 			c.out = c.appendEvent(c.out[:0], c.now(), 'o', nil)
@@ -269,7 +299,13 @@ func (c *castWriter) run() {
 		}
 		c.wrote = time.Now()
 		c.mu.Lock()
-		if len(c.pending.chunks) == 0 {
+		for _, b := range batches {
+			if len(c.free) < castFreeBatches {
+				c.free = append(c.free, castBatch{data: b.data[:0], chunks: b.chunks[:0]})
+			}
+		}
+		clear(batches) // the rest are garbage
+		if len(c.pending) == 0 {
 			c.timer.Reset(castIdleRelease) // look again: idle then?
 		}
 		c.mu.Unlock()

@@ -269,10 +269,16 @@ func TestCastIdleKeepsNoBuffers(t *testing.T) {
 	for range 32 {
 		c.output(chunk)
 	}
-	held := func() int {
+	held := func() (n int) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return cap(c.pending.data)
+		for _, b := range c.pending {
+			n += cap(b.data)
+		}
+		for _, b := range c.free {
+			n += cap(b.data)
+		}
+		return n
 	}
 	start := time.Now()
 	time.Sleep(10 * castFlushDelay) // the pause

@@ -21,12 +21,14 @@ import (
 //
 // The master runs on one processor, so whatever the recording costs is
 // taken from the session's throughput. The output path only copies each
-// chunk into a pending batch under a lock, with one clock read; a
-// goroutine of its own takes the whole batch at once, encodes it and
-// writes it in one system call. The two batches' buffers take turns and
-// are reused, never allocated per chunk, and stay small enough to stay in
-// the cache. A slow disk never delays the session: past castMaxPending it
-// loses recording (counted in the status) instead.
+// chunk into a pending batch under a lock, with one clock read, and yields
+// to the writer once a batch is full; the writer, a goroutine of its own,
+// takes every pending batch at once, encodes each into a reused buffer and
+// writes it in one system call. Batches have a fixed size and their
+// buffers are reused (never allocated per chunk, never grown into fresh
+// memory), so a flood's copies stay in the cache. A slow disk never delays
+// the session: past castMaxPending it loses recording (counted in the
+// status) instead.
 
 // SessionLogEnv names a file to record a session in when keeper dtach is
 // not given --log.
@@ -60,8 +62,8 @@ const (
 )
 
 // castChunk is one event waiting to be written: output, whose bytes run
-// in its batch's data from where the previous chunk's end to its own, or
-// a resize to ws.
+// in its batch's data from the previous chunk's end to its own, or a
+// resize to ws.
 type castChunk struct {
 	at     time.Time
 	end    int

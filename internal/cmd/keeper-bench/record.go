@@ -85,20 +85,27 @@ func (b *bench) recordCost(w io.Writer, keeper *impl, rounds int) error {
 // awaitRecording waits until the recording of session s holds the whole
 // flood and returns how long that took (to the millisecond), and how many
 // bytes of output it lacks once it stops growing, when its master says it
-// lost some. The flood is printable ASCII, encoded byte for
-// byte, so the file holds it all once it is at least that long.
+// lost some. The flood is printable ASCII, encoded byte for byte, so the
+// recording holds it all once its files (it rotates at 50 MB) are at least
+// that long.
 func (b *bench) awaitRecording(im *impl, s *session) (lag time.Duration, lost int64, err error) {
 	path := filepath.Join(im.logDir, filepath.Base(s.sock)+".cast")
-	defer os.Remove(path)
+	defer func() {
+		for _, f := range castFiles(path) {
+			os.Remove(f)
+		}
+	}()
 	t0 := time.Now()
 	var checked time.Time
-	var size int64
+	var last int64
 	for {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return 0, 0, fmt.Errorf("recording: %w", err)
+		var size int64
+		for _, f := range castFiles(path) {
+			if fi, err := os.Stat(f); err == nil {
+				size += fi.Size()
+			}
 		}
-		if fi.Size() >= b.flood {
+		if size >= b.flood {
 			return time.Since(t0), 0, nil
 		}
 		if time.Since(checked) > 50*time.Millisecond {
@@ -109,21 +116,47 @@ func (b *bench) awaitRecording(im *impl, s *session) (lag time.Duration, lost in
 			if st.LogError != "" {
 				return 0, 0, fmt.Errorf("recording %s: %s", path, st.LogError)
 			}
-			if st.LogDropped > 0 && fi.Size() == size {
+			if st.LogDropped > 0 && size == last {
 				lag := time.Since(t0)
-				f, err := os.Open(path)
-				if err != nil {
-					return 0, 0, fmt.Errorf("recording: %w", err)
-				}
-				defer f.Close()
-				text, _, err := detach.CastOutput(f, 0)
-				return lag, b.flood - int64(len(text)), err
+				got, err := castTextBytes(castFiles(path))
+				return lag, b.flood - got, err
 			}
-			checked, size = time.Now(), fi.Size()
+			checked, last = time.Now(), size
 		}
 		if time.Since(t0) > 10*time.Second {
 			return 0, 0, fmt.Errorf("recording %s: not all of the flood after 10 s", path)
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// castFiles returns the files of the recording at path, oldest first:
+// PATH.5 ... PATH.1 (rotated), PATH.
+func castFiles(path string) []string {
+	var files []string
+	for i := 5; i >= 1; i-- {
+		files = append(files, fmt.Sprintf("%s.%d", path, i))
+	}
+	return append(files, path)
+}
+
+// castTextBytes counts the output in the recordings' files that exist.
+func castTextBytes(files []string) (int64, error) {
+	var n int64
+	for _, name := range files {
+		f, err := os.Open(name)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("recording: %w", err)
+		}
+		text, _, err := detach.CastOutput(f, 0)
+		f.Close()
+		if err != nil {
+			return 0, fmt.Errorf("recording %s: %w", name, err)
+		}
+		n += int64(len(text))
+	}
+	return n, nil
 }

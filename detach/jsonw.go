@@ -82,10 +82,18 @@ func appendEscaped[T string | []byte](dst []byte, s T) []byte {
 	const hex = "0123456789abcdef"
 	for i := 0; i < len(s); {
 		// A run that needs no escaping goes in whole: a recording's
-		// output is mostly such runs.
-		if n := plainRun(s[i:]); n > 0 {
-			dst = append(dst, s[i:i+n]...)
-			i += n
+		// output is mostly such runs. A terminal's are short (between
+		// escapes and line ends), a flood's long.
+		j := i
+		for j < min(len(s), i+16) && plain(s[j]) {
+			j++
+		}
+		if j == i+16 {
+			j += plainRun(s[j:])
+		}
+		if j > i {
+			dst = append(dst, s[i:j]...)
+			i = j
 			continue
 		}
 		c := s[i]
@@ -119,18 +127,17 @@ func appendEscaped[T string | []byte](dst []byte, s T) []byte {
 	return dst
 }
 
-// plainRun returns how many bytes at the start of s go into a JSON string
-// as they are: printable ASCII other than '"' and '\\'. Past a short run
-// (a terminal's text between escapes) it looks at eight bytes at a time in
-// one word, which makes a long run cost little more than its copy.
+// plain says whether c goes into a JSON string as it is: printable ASCII
+// other than '"' and '\\'.
+func plain(c byte) bool {
+	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\'
+}
+
+// plainRun returns how many bytes at the start of s are plain. It looks
+// at eight bytes at a time in one word, which makes a long run cost little
+// more than its copy.
 func plainRun[T string | []byte](s T) int {
-	i := 0
-	for ; i < min(len(s), 8); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			return i
-		}
-	}
-	rest := s[i:]
+	rest := s
 	for len(rest) >= 8 {
 		if m := escapes(word(rest)); m != 0 {
 			return len(s) - len(rest) + bits.TrailingZeros64(m)/8
@@ -140,10 +147,9 @@ func plainRun[T string | []byte](s T) int {
 			rest = rest[32:] // a long run: four words a turn
 		}
 	}
-	for i = len(s) - len(rest); i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			break
-		}
+	i := len(s) - len(rest)
+	for i < len(s) && plain(s[i]) {
+		i++
 	}
 	return i
 }

@@ -19,6 +19,7 @@ var hostile = []string{
 	"line\u2028sep\u2029para",
 	"<script>&amp;</script>",
 	"日本語 and emoji 😀",
+	"a plain run longer than the sixteen bytes looked at one by one, then \"quotes\" \\ and\x01 é\xff in it",
 }
 
 // TestAppendJSONString: what encoding/json reads back is what it would

@@ -193,10 +193,10 @@ func (c *castWriter) add(p []byte) (full bool) {
 }
 
 // batch returns the batch being filled, a new one if the last is full.
-// Batches do not grow: a full one (castFlushBytes) waits as it is and the
-// next chunk goes to the next, whose buffer is one written before when
-// there is one. The master reads at most readBatch at a time. Called with
-// c.mu held.
+// A batch grows to castFlushBytes at most (and one chunk): a full one
+// waits as it is and the next chunk goes to the next, whose buffer is one
+// written before when there is one. A new one starts small: the output of
+// a session used interactively needs little. Called with c.mu held.
 func (c *castWriter) batch() *castBatch {
 	if n := len(c.pending); n > 0 && len(c.pending[n-1].data) < castFlushBytes {
 		return &c.pending[n-1]
@@ -204,8 +204,6 @@ func (c *castWriter) batch() *castBatch {
 	var b castBatch
 	if n := len(c.free); n > 0 {
 		b, c.free = c.free[n-1], c.free[:n-1]
-	} else {
-		b.data = make([]byte, 0, castFlushBytes+readBatch)
 	}
 	c.pending = append(c.pending, b)
 	return &c.pending[len(c.pending)-1]

@@ -163,11 +163,14 @@ func word[T string | []byte](s T) uint64 {
 
 // escapes has the high bit of each byte of w that cannot go into a JSON
 // string as it is (above 0x7f, below 0x20, '"' or '\\') set, and maybe of
-// bytes after the first such: the "has a byte less than n" and "has a zero
-// byte" tricks of Bit Twiddling Hacks test the eight at once, exact up to
-// the first they find (a borrow only runs upwards, from a byte they flag).
+// bytes after the first such: it tests the eight at once with the "has a
+// byte less than n" and "has a zero byte" tricks of Bit Twiddling Hacks,
+// exact up to the first byte they find (a borrow only runs upwards, from a
+// byte below 0x20 or equal to the one looked for, itself found). A byte
+// above 0x7f has its own high bit set, so the tricks' "and not w" is
+// left out.
 func escapes(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	quote, backslash := w^('"'*ones), w^('\\'*ones) // a zero byte where w has one
-	return (w | (w-0x20*ones)&^w | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
+	return (w | (w - 0x20*ones) | (quote - ones) | (backslash - ones)) & highs
 }

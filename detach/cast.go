@@ -24,9 +24,10 @@ import (
 // chunk into a pending batch under a lock, with one clock read, and yields
 // to the writer once a batch is full; the writer, a goroutine of its own,
 // takes every pending batch at once, encodes each into a reused buffer and
-// writes it in one system call. Batches have a fixed size and their
-// buffers are reused (never allocated per chunk, never grown into fresh
-// memory), so a flood's copies stay in the cache. A slow disk never delays
+// writes it in one system call. Batches are bounded (castFlushBytes) and
+// their buffers reused while output goes on (never allocated per chunk,
+// not grown into fresh memory by a flood), so a flood's copies stay in
+// the cache. A slow disk never delays
 // the session: past castMaxPending it loses recording (counted in the
 // status) instead.
 

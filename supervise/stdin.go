@@ -147,8 +147,10 @@ func (q *stdinQueue) hold() {
 	q.held = true
 	q.mu.Unlock()
 	_ = f.SetWriteDeadline(time.Now())
-	q.writeMu.Lock() // the writer stopped
-	q.writeMu.Unlock()
+	// Once the writer let go, it sees held and writes nothing more: the
+	// deadline is cleared with no write under way.
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
 	_ = f.SetWriteDeadline(time.Time{})
 }
 

@@ -3,7 +3,6 @@ package detach
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -145,7 +144,7 @@ func openCast(path string, ws Winsize) (*castWriter, error) {
 	c := &castWriter{path: path, maxBytes: castMaxBytes, backups: castBackups, coalesce: castCoalesce,
 		now: time.Now, kick: make(chan struct{}, 1), done: make(chan struct{}), ws: ws}
 	if err := c.openFile(c.now()); err != nil {
-		return nil, fmt.Errorf("record session: %w", err)
+		return nil, wrap("record session", err)
 	}
 	c.timer = time.AfterFunc(castFlushDelay, c.wake)
 	go c.run()
@@ -289,7 +288,7 @@ func (c *castWriter) run() {
 		}
 		if err != nil {
 			c.mu.Lock()
-			c.err = fmt.Errorf("record session: %w", err) // err names the file
+			c.err = wrap("record session", err) // err names the file
 			c.mu.Unlock()
 		}
 		if err != nil || closing {
@@ -321,7 +320,7 @@ func (c *castWriter) writeBatch(b castBatch) error {
 	for _, ch := range b.chunks {
 		if ch.resize {
 			c.ws = ch.ws
-			out = c.appendEvent(out, ch.at, 'r', fmt.Appendf(nil, "%dx%d", ch.ws.Cols, ch.ws.Rows))
+			out = c.appendEvent(out, ch.at, 'r', []byte(strconv.Itoa(int(ch.ws.Cols))+"x"+strconv.Itoa(int(ch.ws.Rows))))
 		} else {
 			out = c.appendEvent(out, ch.at, 'o', b.data[from:ch.end])
 			from = ch.end
@@ -400,7 +399,7 @@ func (c *castWriter) appendEvent(out []byte, at time.Time, kind byte, data []byt
 func (c *castWriter) rotate(now time.Time) error {
 	c.f.Close()
 	for i := c.backups - 1; i >= 1; i-- {
-		os.Rename(fmt.Sprintf("%s.%d", c.path, i), fmt.Sprintf("%s.%d", c.path, i+1))
+		os.Rename(c.path+"."+strconv.Itoa(i), c.path+"."+strconv.Itoa(i+1))
 	}
 	if c.backups > 0 {
 		os.Rename(c.path, c.path+".1")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -88,11 +89,11 @@ func ReadLogFrame(r io.Reader) (LogFrame, error) {
 	}
 	n := binary.BigEndian.Uint32(h[1:])
 	if n > maxFrame {
-		return LogFrame{}, fmt.Errorf("read log frame: %d bytes, more than %d", n, maxFrame)
+		return LogFrame{}, errors.New("read log frame: " + strconv.FormatUint(uint64(n), 10) + " bytes, more than " + strconv.Itoa(maxFrame))
 	}
 	f := LogFrame{Kind: h[0], Data: make([]byte, n)}
 	if _, err := io.ReadFull(r, f.Data); err != nil {
-		return LogFrame{}, fmt.Errorf("read log frame: %w", io.ErrUnexpectedEOF)
+		return LogFrame{}, wrap("read log frame", io.ErrUnexpectedEOF)
 	}
 	return f, nil
 }

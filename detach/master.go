@@ -3,7 +3,6 @@ package detach
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -102,10 +101,10 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 		opts.Winsize = DefaultWinsize
 	}
 	sockErr := func(err error) error {
-		return &StartError{Msg: fmt.Sprintf("%s: %s: %s", opts.Progname, opts.Socket, Strerror(err)), Err: err}
+		return &StartError{Msg: opts.Progname + ": " + opts.Socket + ": " + Strerror(err), Err: err}
 	}
 	if err := CheckSocketPath(opts.Socket); err != nil {
-		return nil, &StartError{Msg: fmt.Sprintf("%s: %v", opts.Progname, err), Err: err}
+		return nil, &StartError{Msg: opts.Progname + ": " + err.Error(), Err: err}
 	}
 	ln, err := Listen(opts.Socket)
 	if err != nil {
@@ -124,7 +123,7 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 		if err != nil {
 			ln.Close()
 			os.Remove(opts.Socket)
-			return nil, &StartError{Msg: fmt.Sprintf("%s: %v", opts.Progname, err), Err: err}
+			return nil, &StartError{Msg: opts.Progname + ": " + err.Error(), Err: err}
 		}
 		m.cast = c
 	}
@@ -153,7 +152,7 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 func (m *Master) startProgram() error {
 	ptmx, tty, err := pty.Open()
 	if err != nil {
-		return &StartError{Msg: fmt.Sprintf("%s: init_pty: %s", m.opts.Progname, Strerror(err)), Err: err}
+		return &StartError{Msg: m.opts.Progname + ": init_pty: " + Strerror(err), Err: err}
 	}
 	defer tty.Close()
 	if m.opts.Termios != nil {
@@ -174,7 +173,7 @@ func (m *Master) startProgram() error {
 			errno = syscall.ENOENT
 		}
 		return &StartError{
-			Msg:    fmt.Sprintf("%s: could not execute %s: %s\r\n", m.opts.Progname, m.opts.Argv[0], Strerror(errno)),
+			Msg:    m.opts.Progname + ": could not execute " + m.opts.Argv[0] + ": " + Strerror(errno) + "\r\n",
 			Stderr: true,
 			Err:    err,
 		}
@@ -183,7 +182,7 @@ func (m *Master) startProgram() error {
 	m.pty = ptmx
 	raw, err := ptmx.SyscallConn()
 	if err != nil {
-		return &StartError{Msg: fmt.Sprintf("%s: init_pty: %s", m.opts.Progname, Strerror(err)), Err: err}
+		return &StartError{Msg: m.opts.Progname + ": init_pty: " + Strerror(err), Err: err}
 	}
 	m.ptyRaw = raw
 	raw.Control(func(fd uintptr) {

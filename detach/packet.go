@@ -2,7 +2,8 @@ package detach
 
 import (
 	"encoding/binary"
-	"fmt"
+	"errors"
+	"strconv"
 )
 
 // Packet types a client sends to the master.
@@ -51,7 +52,7 @@ func (p Packet) Encode() [PacketSize]byte {
 // DecodePacket reads one packet from exactly PacketSize bytes.
 func DecodePacket(b []byte) (Packet, error) {
 	if len(b) != PacketSize {
-		return Packet{}, fmt.Errorf("decode packet: %d bytes, want %d", len(b), PacketSize)
+		return Packet{}, errors.New("decode packet: " + strconv.Itoa(len(b)) + " bytes, want " + strconv.Itoa(PacketSize))
 	}
 	var p Packet
 	p.Type, p.Len = b[0], b[1]

@@ -85,17 +85,17 @@ func (r Record) json() []byte {
 func writeRecord(dir string, r Record, replace bool) error {
 	b := r.json()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("write session record: %w", err)
+		return wrap("write session record", err)
 	}
 	tmp, err := os.CreateTemp(dir, ".record-*")
 	if err != nil {
-		return fmt.Errorf("write session record: %w", err)
+		return wrap("write session record", err)
 	}
 	_, werr := tmp.Write(append(b, '\n'))
 	cerr := tmp.Close()
 	if werr != nil || cerr != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write session record %s: %w", tmp.Name(), errors.Join(werr, cerr))
+		return wrap("write session record "+tmp.Name(), errors.Join(werr, cerr))
 	}
 	defer os.Remove(tmp.Name())
 	if replace {
@@ -106,7 +106,7 @@ func writeRecord(dir string, r Record, replace bool) error {
 		err = os.Link(tmp.Name(), RecordPath(dir, r.PID))
 	}
 	if err != nil {
-		return fmt.Errorf("write session record: %w", err)
+		return wrap("write session record", err)
 	}
 	return nil
 }
@@ -202,7 +202,7 @@ func startTime(pid string) (uint64, error) {
 	fields := strings.Fields(s[i+1:])
 	// Field 22 of stat is starttime; fields here start at field 3.
 	if i < 0 || len(fields) < 20 {
-		return 0, fmt.Errorf("read /proc/%s/stat: short line", pid)
+		return 0, errors.New("read /proc/" + pid + "/stat: short line")
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
 }

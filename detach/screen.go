@@ -142,7 +142,7 @@ func ParseScreenSpec(spec string) (ScreenOptions, error) {
 		case hasValue && (k == "scrollback" || k == "ring"):
 			n, err := parseSize(v)
 			if err != nil {
-				return o, fmt.Errorf("%s %q: %s: %w", ScreenEnv, spec, k, err)
+				return o, wrap(ScreenEnv+" "+strconv.Quote(spec)+": "+k, err)
 			}
 			if k == "ring" {
 				o.Ring = max(n, minRing)
@@ -150,7 +150,7 @@ func ParseScreenSpec(spec string) (ScreenOptions, error) {
 				o.Scrollback = -1
 			}
 		default:
-			return o, fmt.Errorf("%s %q: want off, on or on,scrollback=SIZE,ring=SIZE", ScreenEnv, spec)
+			return o, errors.New(ScreenEnv + " " + strconv.Quote(spec) + ": want off, on or on,scrollback=SIZE,ring=SIZE")
 		}
 	}
 	return o, nil

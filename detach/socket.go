@@ -2,10 +2,10 @@ package detach
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -23,11 +23,11 @@ var ErrNameTooLong = errors.New("socket name too long")
 // name longer than sun_path is not.
 func CheckSocketPath(path string) error {
 	if path == "" {
-		return fmt.Errorf("check socket path: empty path")
+		return errors.New("check socket path: empty path")
 	}
 	if name := filepath.Base(path); len(name) > maxSunPath {
-		return fmt.Errorf("check socket path %s: %w: the file name is %d bytes, at most %d fit in a unix socket address",
-			path, ErrNameTooLong, len(name), maxSunPath)
+		return &wrapError{"check socket path " + path + ": " + ErrNameTooLong.Error() + ": the file name is " +
+			strconv.Itoa(len(name)) + " bytes, at most " + strconv.Itoa(maxSunPath) + " fit in a unix socket address", ErrNameTooLong}
 	}
 	return nil
 }
@@ -51,7 +51,7 @@ func withShortPath(path string, fn func(addr string) error) error {
 		// rather than reuse it.
 		runtime.LockOSThread()
 		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			errc <- fmt.Errorf("reach the socket's directory %s: unshare: %w", filepath.Dir(path), err)
+			errc <- wrap("reach the socket's directory "+filepath.Dir(path)+": unshare", err)
 			return
 		}
 		if err := unix.Chdir(filepath.Dir(path)); err != nil {

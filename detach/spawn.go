@@ -237,7 +237,7 @@ func MasterMain(argv []string) int {
 	restoreProgramEnv()
 	opts, foreground, err := parseMasterArgs(argv[2:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", progname, err)
+		os.Stderr.WriteString(progname + ": " + err.Error() + "\n")
 		return 2
 	}
 	opts.Progname = progname
@@ -285,9 +285,9 @@ func runForegroundMaster(opts MasterOptions) int {
 	if err != nil {
 		var se *StartError
 		if errors.As(err, &se) && se.Stderr {
-			fmt.Fprint(os.Stderr, err.Error())
+			os.Stderr.WriteString(err.Error())
 		} else {
-			fmt.Fprintln(os.Stdout, err.Error())
+			os.Stdout.WriteString(err.Error() + "\n")
 		}
 		return 1
 	}
@@ -331,12 +331,12 @@ func parseMasterArgs(args []string) (opts MasterOptions, foreground bool, err er
 			}
 			n, err := strconv.Atoi(args[1])
 			if err != nil || n < 0 || n > RedrawWinch {
-				return opts, false, fmt.Errorf("bad redraw method %q", args[1])
+				return opts, false, errors.New("bad redraw method " + strconv.Quote(args[1]))
 			}
 			opts.Redraw = byte(n)
 			args = args[1:]
 		default:
-			return opts, false, fmt.Errorf("unknown master option %q", args[0])
+			return opts, false, errors.New("unknown master option " + strconv.Quote(args[0]))
 		}
 		args = args[1:]
 	}

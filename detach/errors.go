@@ -1,7 +1,7 @@
 package detach
 
 // keeper-master is built without fmt: fmt and the reflection it brings
-// would be about 170 KB of the binary, which every idle master maps whole
+// would be about 150 KB of the binary, which every idle master maps whole
 // (see README, Measured). The code a master runs words its errors with
 // these instead of fmt.Errorf; the rest of the package may use fmt.
 

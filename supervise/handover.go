@@ -519,14 +519,7 @@ func (d *Daemon) adopt() {
 		if files[3] != nil {
 			d.adoptNotifyLocked(p, files[3], hp.Notify)
 		}
-		gen := p.gen
-		go func() {
-			exit := <-exits
-			p.stopRest(exit)
-			p.d.mu.Lock()
-			defer p.d.mu.Unlock()
-			p.finish(gen, exit)
-		}()
+		p.awaitExit(exits)
 		if p.state == Running {
 			p.watchHealth(p.pid)
 			if p.notify != nil {

@@ -210,8 +210,15 @@ func (d *Daemon) webIndex(w http1.ResponseWriter, r *http1.Request, web WebConfi
 	}
 	st := d.webStatusNow(web)
 	st.Message = actionMessage(r)
+	d.writePage(w, r, "index.html", st)
+}
+
+// writePage answers a GET or HEAD with the page template name makes of
+// data, rendered whole first so that a template error is a 500, not half
+// a page.
+func (d *Daemon) writePage(w http1.ResponseWriter, r *http1.Request, name string, data any) {
 	var b strings.Builder
-	if err := webTemplate.Execute(&b, st); err != nil {
+	if err := webTemplate.ExecuteTemplate(&b, name, data); err != nil {
 		d.log.Errorf("web page: %v", err)
 		w.WriteHeader(500)
 		return

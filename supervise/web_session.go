@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/url"
-	"strings"
 	"sync"
 
 	"keeper/supervise/http1"
@@ -77,19 +76,8 @@ func (d *Daemon) sessionIndex(w http1.ResponseWriter, r *http1.Request, program,
 		methodNotAllowed(w, "GET")
 		return
 	}
-	var b strings.Builder
-	err := webTemplate.ExecuteTemplate(&b, "term.html", map[string]string{
+	d.writePage(w, r, "term.html", map[string]string{
 		"Token": d.webToken, "Program": program, "Session": session, "Identification": "keeper " + Version})
-	if err != nil {
-		d.log.Errorf("web page: %v", err)
-		w.WriteHeader(500)
-		return
-	}
-	webHeaders(w, "text/html; charset=utf-8")
-	w.WriteHeader(200)
-	if r.Method == "GET" {
-		w.Write([]byte(b.String()))
-	}
 }
 
 // webTerms are the pages attached now, by the id each page got.

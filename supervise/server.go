@@ -306,15 +306,22 @@ func (d *Daemon) follow(w http1.ResponseWriter, r *http1.Request, path string) {
 	if w.Flush() != nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := d.streamContext(r.Context())
 	defer cancel()
+	_ = logfile.Follow(ctx, path, w, func() { _ = w.Flush() })
+}
+
+// streamContext is a context for a response that streams until its client
+// leaves (parent is done) or the daemon stops: a shutting-down daemon ends
+// its streams.
+func (d *Daemon) streamContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
 	go func() {
-		// A shutting-down daemon ends its streams.
 		select {
 		case <-d.stopped:
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
-	_ = logfile.Follow(ctx, path, w, func() { _ = w.Flush() })
+	return ctx, cancel
 }

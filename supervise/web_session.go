@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -142,15 +141,8 @@ func (d *Daemon) sessionEvents(w http1.ResponseWriter, r *http1.Request, socket 
 	if !webterm.SendEvent(w, "hello", hello) {
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := d.streamContext(r.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-d.stopped:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	t.Stream(ctx, w)
 }
 

@@ -2,7 +2,6 @@ package detach
 
 import (
 	"io"
-	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -15,8 +14,7 @@ const keepCap = 64 << 10
 // client is the master's side of one connection: an output queue bounded
 // by maxQueue and a goroutine writing it to the socket.
 type client struct {
-	conn    *os.File
-	raw     syscall.RawConn
+	conn    *pollFile
 	fd      int    // conn's descriptor, for polling it alongside others
 	onDrain func() // called after each batch written
 
@@ -38,14 +36,10 @@ type client struct {
 	done    chan struct{} // the writer goroutine has returned
 }
 
-func newClient(conn *os.File, onDrain func()) *client {
-	raw, _ := conn.SyscallConn()
-	fd := -1
-	_ = raw.Control(func(f uintptr) { fd = int(f) })
+func newClient(conn *pollFile, onDrain func()) *client {
 	return &client{
 		conn:    conn,
-		raw:     raw,
-		fd:      fd,
+		fd:      conn.fd(),
 		onDrain: onDrain,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -113,11 +107,11 @@ func (c *client) sendLocked(p []byte, first bool) bool {
 // is false when the connection failed.
 func (c *client) tryWrite(p []byte) (n int, ok bool) {
 	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
+	err := c.conn.raw.Control(func(fd uintptr) {
 		for {
 			n, werr = writeNB(int(fd), p)
 			if werr != syscall.EINTR {
-				return true
+				return
 			}
 		}
 	})
@@ -134,16 +128,16 @@ func (c *client) tryWrite(p []byte) (n int, ok bool) {
 
 // writeAll writes p whole, waiting in the runtime's poller while the
 // socket is full, until the write deadline.
-func (c *client) writeAll(p []byte) error { return writeAllNB(c.raw, p) }
+func (c *client) writeAll(p []byte) error { return writeAllNB(c.conn, p) }
 
 // read reads what the client sent, waiting in the runtime's poller until
 // there is something: io.EOF when it hung up, os.ErrDeadlineExceeded past
 // the read deadline.
 func (c *client) read(p []byte) (n int, err error) {
 	var rerr error
-	err = c.raw.Read(func(fd uintptr) bool {
+	err = c.conn.read(func(fd int) bool {
 		for {
-			n, rerr = readNB(int(fd), p)
+			n, rerr = readNB(fd, p)
 			if rerr != syscall.EINTR {
 				return rerr != syscall.EAGAIN
 			}
@@ -216,7 +210,7 @@ func (c *client) closeLocked() {
 	}
 	c.closed = true
 	c.queue, c.spare = nil, nil
-	c.conn.Close()
+	c.conn.close()
 	c.kick()
 }
 
@@ -226,7 +220,7 @@ func (c *client) finish(deadline time.Time) {
 	c.closing = true
 	c.kick()
 	c.mu.Unlock()
-	_ = c.conn.SetWriteDeadline(deadline)
+	_ = c.conn.setWriteDeadline(deadline)
 	select {
 	case <-c.done:
 	case <-time.After(time.Until(deadline)):

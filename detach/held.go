@@ -128,13 +128,13 @@ type logFeed struct {
 	pid int
 
 	mu       sync.Mutex
-	buf      []byte   // output not yet acknowledged
-	base     uint64   // the offset in the whole output of buf[0]
-	sent     int      // bytes of buf written to the current client
-	conn     *os.File // the current log client, nil while none
-	greeted  bool     // the current client got the pid frame
-	exit     []byte   // the exit frame, once the program was waited for
-	exitSent bool     // the current client got the exit frame
+	buf      []byte    // output not yet acknowledged
+	base     uint64    // the offset in the whole output of buf[0]
+	sent     int       // bytes of buf written to the current client
+	conn     *pollFile // the current log client, nil while none
+	greeted  bool      // the current client got the pid frame
+	exit     []byte    // the exit frame, once the program was waited for
+	exitSent bool      // the current client got the exit frame
 	wake     chan struct{}
 	acked    chan struct{} // closed when a log client acknowledged the exit
 	ackOnce  sync.Once
@@ -183,13 +183,13 @@ func (f *logFeed) exited(status syscall.WaitStatus) {
 
 // connect makes conn the log client, replacing an earlier one: it gets
 // every byte not acknowledged yet.
-func (f *logFeed) connect(conn *os.File) {
+func (f *logFeed) connect(conn *pollFile) {
 	f.mu.Lock()
 	old := f.conn
 	f.conn, f.greeted, f.sent, f.exitSent = conn, false, 0, false
 	f.mu.Unlock()
 	if old != nil && old != conn {
-		old.Close()
+		old.close()
 	}
 	f.kick()
 }
@@ -232,13 +232,13 @@ func (f *logFeed) writeLoop() {
 			}
 			f.mu.Unlock()
 
-			if err := writeFile(conn, msg); err != nil {
+			if err := writeAllNB(conn, msg); err != nil {
 				f.mu.Lock()
 				if f.conn == conn {
 					f.conn = nil
 				}
 				f.mu.Unlock()
-				conn.Close()
+				conn.close()
 			}
 		}
 	}

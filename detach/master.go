@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,13 +66,12 @@ func (e *StartError) Unwrap() error { return e.Err }
 // Master is a running session master: a program on a pty, served to
 // clients on a unix socket.
 type Master struct {
-	opts   MasterOptions
-	ln     *Listener
-	pty    *os.File
-	ptyFd  int             // for ioctls; reads and writes go through ptyRaw
-	ptyRaw syscall.RawConn // the pty in the runtime's poller, non-blocking
-	cmd    *exec.Cmd
-	exit   chan struct{} // closed when the program was waited for
+	opts  MasterOptions
+	ln    *Listener
+	pty   *pollFile
+	ptyFd int // for ioctls and poll(2); reads and writes go through pty
+	cmd   *exec.Cmd
+	exit  chan struct{} // closed when the program was waited for
 
 	ptyWrite    sync.Mutex  // keeps each client's keystrokes whole
 	trimPending atomic.Bool // a memory trim is scheduled
@@ -150,7 +149,7 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 }
 
 func (m *Master) startProgram() error {
-	ptmx, tty, err := pty.Open()
+	ptmx, tty, err := openPty()
 	if err != nil {
 		return &StartError{Msg: m.opts.Progname + ": init_pty: " + Strerror(err), Err: err}
 	}
@@ -167,7 +166,7 @@ func (m *Master) startProgram() error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
-		ptmx.Close()
+		ptmx.close()
 		errno := errnoOf(err)
 		if errors.Is(err, exec.ErrNotFound) {
 			errno = syscall.ENOENT
@@ -180,22 +179,39 @@ func (m *Master) startProgram() error {
 	}
 	m.cmd = cmd
 	m.pty = ptmx
-	raw, err := ptmx.SyscallConn()
-	if err != nil {
-		return &StartError{Msg: m.opts.Progname + ": init_pty: " + Strerror(err), Err: err}
-	}
-	m.ptyRaw = raw
-	raw.Control(func(fd uintptr) {
-		m.ptyFd = int(fd)
-		// Whatever touched the descriptor before (os.File.Fd makes it
-		// blocking), the output path needs it non-blocking.
-		_ = unix.SetNonblock(m.ptyFd, true)
-	})
+	m.ptyFd = ptmx.fd()
 	go func() {
 		waitExit(cmd)
 		close(m.exit)
 	}()
 	return nil
+}
+
+// openPty opens a new pty: its master side as a pollFile, its terminal
+// side as a file for the program.
+func openPty() (*pollFile, *os.File, error) {
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0) // unlockpt
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, nil, err
+	}
+	ptmx, err := newPollFile(fd, "/dev/ptmx")
+	if err != nil {
+		return nil, nil, err
+	}
+	tty, err := os.OpenFile("/dev/pts/"+strconv.FormatUint(uint64(n), 10), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		ptmx.close()
+		return nil, nil, err
+	}
+	return ptmx, tty, nil
 }
 
 // waitExit waits for cmd's program to exit and reaps it, without holding a
@@ -283,7 +299,7 @@ func (m *Master) pump() {
 		n, idle, err := m.readPty(buf, !yielding)
 		if yielding {
 			yielding = false
-			_ = m.pty.SetReadDeadline(time.Time{})
+			_ = m.pty.setReadDeadline(time.Time{})
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue
 			}
@@ -293,7 +309,7 @@ func (m *Master) pump() {
 				// Wait on the pty instead, for at most inputYield: the
 				// scheduler then polls, and the client's keys go in
 				// now, not after the backlog was parsed.
-				yielding = m.pty.SetReadDeadline(time.Now().Add(inputYield)) == nil
+				yielding = m.pty.setReadDeadline(time.Now().Add(inputYield)) == nil
 			}
 			if !yielding {
 				m.parseSome()
@@ -391,9 +407,9 @@ const (
 // Instead of waiting it reports idle when the emulator has output to parse
 // (unless mayIdle is false).
 func (m *Master) readPty(buf []byte, mayIdle bool) (n int, idle bool, readErr error) {
-	err := m.ptyRaw.Read(func(fd uintptr) bool {
+	err := m.pty.read(func(fd int) bool {
 		for n+ttyChunk <= len(buf) {
-			c, err := readNB(int(fd), buf[n:])
+			c, err := readNB(fd, buf[n:])
 			switch {
 			case c > 0:
 				n += c
@@ -577,7 +593,7 @@ func (m *Master) readClient(c *client) {
 		framer.Feed(buf[:n], func(p Packet) { m.handle(c, p) })
 		if err != nil {
 			if c.pendingAttach && errors.Is(err, os.ErrDeadlineExceeded) {
-				_ = c.conn.SetReadDeadline(time.Time{})
+				_ = c.conn.setReadDeadline(time.Time{})
 				graced = false
 				c.pendingAttach = false
 				m.setAttached(c, true)
@@ -587,10 +603,10 @@ func (m *Master) readClient(c *client) {
 		}
 		switch {
 		case c.pendingAttach:
-			_ = c.conn.SetReadDeadline(time.Now().Add(attachGrace))
+			_ = c.conn.setReadDeadline(time.Now().Add(attachGrace))
 			graced = true
 		case graced:
-			_ = c.conn.SetReadDeadline(time.Time{})
+			_ = c.conn.setReadDeadline(time.Time{})
 			graced = false
 		}
 	}
@@ -694,9 +710,9 @@ func (m *Master) finishAttach(c *client, ws *Winsize, method byte) {
 func (m *Master) writePty(b []byte) {
 	m.ptyWrite.Lock()
 	defer m.ptyWrite.Unlock()
-	_ = m.ptyRaw.Write(func(fd uintptr) bool {
+	_ = m.pty.write(func(fd int) bool {
 		for len(b) > 0 {
-			n, err := writeNB(int(fd), b)
+			n, err := writeNB(fd, b)
 			switch {
 			case n > 0:
 				b = b[n:]

@@ -23,8 +23,10 @@ func socketPair(t *testing.T, onDrain func()) (*client, *os.File) {
 	}
 	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
 	unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
-	unix.SetNonblock(fds[0], true)
-	conn := os.NewFile(uintptr(fds[0]), "master end")
+	conn, err := newPollFile(fds[0], "master end")
+	if err != nil {
+		t.Fatalf("newPollFile: %v", err)
+	}
 	peer := os.NewFile(uintptr(fds[1]), "peer end")
 	c := newClient(conn, onDrain)
 	t.Cleanup(func() {

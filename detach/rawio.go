@@ -2,7 +2,6 @@ package detach
 
 import (
 	"io"
-	"os"
 	"syscall"
 	"unsafe"
 
@@ -39,13 +38,12 @@ func writeNB(fd int, p []byte) (int, error) {
 }
 
 // writeAllNB writes p whole to a non-blocking descriptor with writeNB,
-// waiting in the runtime's poller while it is full, until its write
-// deadline.
-func writeAllNB(raw syscall.RawConn, p []byte) error {
+// waiting while it is full, until its write deadline.
+func writeAllNB(f *pollFile, p []byte) error {
 	var werr error
-	err := raw.Write(func(fd uintptr) bool {
+	err := f.write(func(fd int) bool {
 		for len(p) > 0 {
-			n, err := writeNB(int(fd), p)
+			n, err := writeNB(fd, p)
 			switch {
 			case n > 0:
 				p = p[n:]
@@ -66,14 +64,4 @@ func writeAllNB(raw syscall.RawConn, p []byte) error {
 		return err
 	}
 	return werr
-}
-
-// writeFile writes p whole to conn, a socket in the runtime's poller, as
-// writeAllNB does: the log client of a held master gets every echo too.
-func writeFile(conn *os.File, p []byte) error {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return writeAllNB(raw, p)
 }

@@ -21,11 +21,11 @@ func TestClientReadRaw(t *testing.T) {
 	if n, err := c.read(buf); err != nil || string(buf[:n]) != "keys" {
 		t.Fatalf("read = %q, %v; want \"keys\", nil", buf[:n], err)
 	}
-	c.conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	c.conn.setReadDeadline(time.Now().Add(20 * time.Millisecond))
 	if n, err := c.read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read with nothing sent = %d, %v; want the deadline", n, err)
 	}
-	c.conn.SetReadDeadline(time.Time{})
+	c.conn.setReadDeadline(time.Time{})
 	peer.Close()
 	if n, err := c.read(buf); err != io.EOF {
 		t.Fatalf("read after hang-up = %d, %v; want io.EOF", n, err)

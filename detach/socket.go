@@ -159,7 +159,7 @@ func listenUnix(addr string) (*Listener, error) {
 
 // Accept waits for a connection. Once the listener is closed it returns
 // an error wrapping os.ErrClosed.
-func (l *Listener) Accept() (*os.File, error) {
+func (l *Listener) Accept() (*pollFile, error) {
 	raw, err := l.f.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ func (l *Listener) Accept() (*os.File, error) {
 	var acceptErr error
 	err = raw.Read(func(fd uintptr) bool {
 		for {
-			nfd, _, acceptErr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			nfd, _, acceptErr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC)
 			if acceptErr != unix.EINTR {
 				return acceptErr != unix.EAGAIN
 			}
@@ -180,7 +180,7 @@ func (l *Listener) Accept() (*os.File, error) {
 	case acceptErr != nil:
 		return nil, os.NewSyscallError("accept4", acceptErr)
 	}
-	return os.NewFile(uintptr(nfd), "client"), nil
+	return newPollFile(nfd, "client")
 }
 
 // Close stops listening; the socket file stays.

@@ -394,10 +394,12 @@ func (m *Master) trim() {
 	m.trimPending.Store(false)
 }
 
-// ttyChunk is the most one read of a pty master returns (the tty layer's
-// buffer), and readBatch how much output is gathered before it is sent.
+// ttyChunk is the most one read of a pty master returns: the tty layer's
+// buffer is 4096 bytes and keeps one free (n_tty's receive room), so a
+// read that got ttyChunk bytes found the buffer full and more is coming.
+// readBatch is how much output is gathered before it is sent.
 const (
-	ttyChunk  = 4096
+	ttyChunk  = 4096 - 1
 	readBatch = 16 * ttyChunk
 )
 

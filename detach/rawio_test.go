@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestClientReadRaw: the master's raw read of a client socket returns what
@@ -83,5 +85,39 @@ func TestInputWaiting(t *testing.T) {
 	}
 	if m.inputWaiting() {
 		t.Fatal("input waiting after the key was read")
+	}
+}
+
+// TestFullTtyRead: a read of a pty master whose tty buffer is full returns
+// ttyChunk bytes, which the output loop takes as "more is coming" and
+// batches on. The kernel's buffer keeps one of its 4096 bytes free.
+func TestFullTtyRead(t *testing.T) {
+	ptmx, tty, err := openPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.close()
+	defer tty.Close()
+	flood := make([]byte, 4*ttyChunk)
+	go tty.Write(flood) // ends when tty is closed
+	fd := ptmx.fd()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= ttyChunk {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tty buffer holds %d bytes after 10s", n)
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		unix.Poll(fds, 10)
+	}
+	buf := make([]byte, readBatch)
+	if n, err := readNB(fd, buf); n != ttyChunk {
+		t.Fatalf("read of a full tty = %d, %v; want %d bytes", n, err, ttyChunk)
 	}
 }

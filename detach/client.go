@@ -5,6 +5,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // keepCap is the largest output buffer a client keeps for reuse; bigger
@@ -50,6 +52,20 @@ func (c *client) hasRoom() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.closed && c.pending-c.bonus < highWater
+}
+
+// pollEvents is what the output loop polls the client's socket for: keys
+// to read, and room while output waits; 0 once the client is closed.
+func (c *client) pollEvents() int16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return 0
+	case c.pending > 0:
+		return unix.POLLIN | unix.POLLOUT
+	}
+	return unix.POLLIN
 }
 
 func (c *client) isClosed() bool {

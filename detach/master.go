@@ -305,10 +305,11 @@ func (m *Master) pump() {
 			}
 		}
 		if idle {
-			if m.inputWaiting() {
+			if m.clientsWaiting() {
 				// Wait on the pty instead, for at most inputYield: the
 				// scheduler then polls, and the client's keys go in
-				// now, not after the backlog was parsed.
+				// and its output goes out now, not after the backlog
+				// was parsed.
 				yielding = m.pty.setReadDeadline(time.Now().Add(inputYield)) == nil
 			}
 			if !yielding {
@@ -348,10 +349,12 @@ const inputYield = time.Millisecond
 // waiting for a full client, starts parsing the emulator's backlog again.
 const parseQuiet = 5 * time.Millisecond
 
-// inputWaiting reports whether a client sent something not yet read. With
-// GOMAXPROCS=1 the goroutine reading it runs only once the output loop
-// waits, so while the loop parses a backlog it asks the kernel itself.
-func (m *Master) inputWaiting() bool {
+// clientsWaiting reports whether a client sent something not yet read,
+// or has output queued and room for it in its socket. With GOMAXPROCS=1
+// the goroutines reading and writing clients run only once the output
+// loop waits, so while the loop parses a backlog it asks the kernel
+// itself.
+func (m *Master) clientsWaiting() bool {
 	var fds [8]unix.PollFd
 	m.mu.Lock()
 	polled := fds[:0]
@@ -359,17 +362,17 @@ func (m *Master) inputWaiting() bool {
 		if len(polled) == len(fds) {
 			break
 		}
-		if c.isClosed() {
-			continue // its descriptor number may be another file's by now
+		// A closed client's descriptor number may be another file's by now.
+		if events := c.pollEvents(); events != 0 {
+			polled = append(polled, unix.PollFd{Fd: int32(c.fd), Events: events})
 		}
-		polled = append(polled, unix.PollFd{Fd: int32(c.fd), Events: unix.POLLIN})
 	}
 	m.mu.Unlock()
 	if n, err := unix.Poll(polled, 0); err != nil || n == 0 {
 		return false
 	}
 	for _, p := range polled {
-		if p.Revents&unix.POLLIN != 0 {
+		if p.Revents&(unix.POLLIN|unix.POLLOUT) != 0 {
 			return true
 		}
 	}
@@ -488,7 +491,7 @@ func (m *Master) sendLocked(p []byte) {
 // takes the CPU the clients need to catch up, for bytes mostly overwritten
 // before anyone looks.
 func (m *Master) waitRoom() {
-	for m.scr.backlog.Load() && !m.inputWaiting() {
+	for m.scr.backlog.Load() && !m.clientsWaiting() {
 		if wait := time.Until(m.lastFlood.Add(parseQuiet)); wait > 0 {
 			t := time.NewTimer(wait)
 			select {

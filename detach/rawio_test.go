@@ -61,30 +61,50 @@ func TestClientWriteAllRaw(t *testing.T) {
 	}
 }
 
-// TestInputWaiting: the output loop sees a client's unread keys (and only
-// those) without reading them, so it can stop parsing a backlog for them.
-func TestInputWaiting(t *testing.T) {
+// TestClientsWaiting: the output loop sees a client's unread keys (and
+// only those) without reading them, and a client whose socket has room
+// for output queued for it, so it can stop parsing a backlog for them.
+func TestClientsWaiting(t *testing.T) {
 	m := testMaster(t)
-	if m.inputWaiting() {
-		t.Fatal("input waiting with no client")
+	if m.clientsWaiting() {
+		t.Fatal("clients waiting with no client")
 	}
 	c, peer := m.attachTest(t)
-	if m.inputWaiting() {
-		t.Fatal("input waiting before the client sent anything")
+	if m.clientsWaiting() {
+		t.Fatal("clients waiting before the client sent anything")
 	}
 	key := Packet{Type: MsgPush, Len: 1, Data: [payloadSize]byte{'k'}}.Encode()
 	if _, err := peer.Write(key[:]); err != nil {
 		t.Fatal(err)
 	}
-	if !m.inputWaiting() {
+	if !m.clientsWaiting() {
 		t.Fatal("a client's key not seen as waiting")
 	}
 	buf := make([]byte, PacketSize)
 	if _, err := c.read(buf); err != nil {
 		t.Fatal(err)
 	}
-	if m.inputWaiting() {
-		t.Fatal("input waiting after the key was read")
+	if m.clientsWaiting() {
+		t.Fatal("clients waiting after the key was read")
+	}
+
+	// Output queued for a client whose writer has not run: waiting once
+	// its socket has room, not while it is full.
+	out, outPeer := socketPair(t, func() {})
+	m.mu.Lock()
+	m.clients[out] = struct{}{}
+	m.mu.Unlock()
+	if !out.send(make([]byte, 256<<10)) || out.queued() == 0 {
+		t.Fatal("nothing queued behind a full socket")
+	}
+	if m.clientsWaiting() {
+		t.Fatal("clients waiting while the socket with output queued is full")
+	}
+	if _, err := outPeer.Read(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if !m.clientsWaiting() {
+		t.Fatal("queued output for a socket with room not seen as waiting")
 	}
 }
 

@@ -73,9 +73,10 @@ type Master struct {
 	cmd   *exec.Cmd
 	exit  chan struct{} // closed when the program was waited for
 
-	ptyWrite    sync.Mutex  // keeps each client's keystrokes whole
-	trimPending atomic.Bool // a memory trim is scheduled
-	lastFlood   time.Time   // the output loop's: when a read last found the tty's buffer full
+	ptyWrite    sync.Mutex   // keeps each client's keystrokes whole
+	trimPending atomic.Bool  // a memory trim is scheduled
+	lastKeys    atomic.Int64 // when a client last typed, in Unix nanoseconds
+	lastFlood   time.Time    // the output loop's: when a read last found the tty's buffer full
 
 	scr     *screen     // the terminal's state, nil with the emulator off
 	cast    *castWriter // the recording, nil without one
@@ -289,7 +290,8 @@ func (m *Master) Serve() int {
 // pty has nothing to read and the emulator has output left to parse, it
 // parses a chunk: the emulator only ever gets the time forwarding leaves.
 // Keys a client sent go first: the loop then waits on the pty a moment,
-// which lets the goroutine reading them run.
+// which lets the goroutine reading them run, and it leaves the backlog
+// alone while someone types (keysQuiet).
 func (m *Master) pump() {
 	<-m.gate
 	buf := make([]byte, readBatch)
@@ -305,12 +307,16 @@ func (m *Master) pump() {
 			}
 		}
 		if idle {
-			if m.clientsWaiting() {
-				// Wait on the pty instead, for at most inputYield: the
-				// scheduler then polls, and the client's keys go in
-				// and its output goes out now, not after the backlog
-				// was parsed.
-				yielding = m.pty.setReadDeadline(time.Now().Add(inputYield)) == nil
+			now := time.Now()
+			wait := m.keysHold(now)
+			if wait <= 0 && m.clientsWaiting() {
+				wait = inputYield
+			}
+			if wait > 0 {
+				// Wait on the pty instead: the scheduler then polls,
+				// and a client's keys go in and its output goes out
+				// now, not after the backlog was parsed.
+				yielding = m.pty.setReadDeadline(now.Add(wait)) == nil
 			}
 			if !yielding {
 				m.parseSome()
@@ -344,6 +350,17 @@ func (m *Master) pump() {
 // parsing when a client sent something: long enough for the client's
 // keys to reach the program, which answers by waking the loop anyway.
 const inputYield = time.Millisecond
+
+// keysQuiet is how long after a client's last keys the output loop leaves
+// the emulator's backlog alone: while someone types, the CPU goes to the
+// keys and their echoes, and the emulator catches up in the pauses.
+const keysQuiet = 10 * time.Millisecond
+
+// keysHold returns how long from now the backlog waits for keysQuiet to
+// pass since the last keys; 0 or less when it need not.
+func (m *Master) keysHold(now time.Time) time.Duration {
+	return time.Unix(0, m.lastKeys.Load()).Add(keysQuiet).Sub(now)
+}
 
 // parseQuiet is how long after a flood's last full read the output loop,
 // waiting for a full client, starts parsing the emulator's backlog again.
@@ -486,13 +503,15 @@ func (m *Master) sendLocked(p []byte) {
 }
 
 // waitRoom waits until a client drained or the client set changed,
-// parsing the emulator's backlog meanwhile, unless a client's keys wait or
-// a flood goes on (output read a full tty buffer at a time): parsing then
+// parsing the emulator's backlog meanwhile, unless a client waits,
+// someone types (keysQuiet) or a flood goes on (output read a full tty
+// buffer at a time): parsing then
 // takes the CPU the clients need to catch up, for bytes mostly overwritten
 // before anyone looks.
 func (m *Master) waitRoom() {
 	for m.scr.backlog.Load() && !m.clientsWaiting() {
-		if wait := time.Until(m.lastFlood.Add(parseQuiet)); wait > 0 {
+		now := time.Now()
+		if wait := max(m.lastFlood.Add(parseQuiet).Sub(now), m.keysHold(now)); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-m.room:
@@ -632,6 +651,7 @@ func (m *Master) handle(c *client, p Packet) {
 	switch p.Type {
 	case MsgPush:
 		if keys := p.Keys(); len(keys) > 0 {
+			m.lastKeys.Store(time.Now().UnixNano())
 			m.writePty(keys)
 		}
 	case MsgAttach:

@@ -141,3 +141,27 @@ func TestFullTtyRead(t *testing.T) {
 		t.Fatalf("read of a full tty = %d, %v; want %d bytes", n, err, ttyChunk)
 	}
 }
+
+// TestKeysHold: the backlog waits keysQuiet after the last keys, and not
+// at all before any were typed.
+func TestKeysHold(t *testing.T) {
+	m := testMaster(t)
+	t0 := time.Date(2026, 12, 5, 22, 0, 0, 0, time.UTC)
+	if hold := m.keysHold(t0); hold > 0 {
+		t.Fatalf("hold with no keys typed = %v; want none", hold)
+	}
+	m.lastKeys.Store(t0.UnixNano())
+	for _, tc := range []struct {
+		after time.Duration
+		want  time.Duration
+	}{
+		{0, keysQuiet},
+		{keysQuiet / 4, keysQuiet * 3 / 4},
+		{keysQuiet, 0},
+		{time.Second, keysQuiet - time.Second},
+	} {
+		if got := m.keysHold(t0.Add(tc.after)); got != tc.want {
+			t.Errorf("hold %v after the keys = %v; want %v", tc.after, got, tc.want)
+		}
+	}
+}

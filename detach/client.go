@@ -20,11 +20,18 @@ type client struct {
 	fd      int    // conn's descriptor, for polling it alongside others
 	onDrain func() // called after each batch written
 
+	// read's, kept here so that a read allocates nothing.
+	rbuf   []byte
+	rn     int
+	rerr   error
+	readFn func(fd int) bool
+
 	attached bool // guarded by Master.mu
 
 	// Owned by the goroutine reading the client's packets.
-	replay        byte // the client's MsgReplay choice
-	pendingAttach bool // MsgAttach seen, repaint waits for the MsgRedraw that follows it
+	keys          [payloadSize]byte // a MsgPush's keys, on their way to the pty
+	replay        byte              // the client's MsgReplay choice
+	pendingAttach bool              // MsgAttach seen, repaint waits for the MsgRedraw that follows it
 
 	mu      sync.Mutex
 	queue   []byte // output not yet handed to the writer
@@ -39,13 +46,15 @@ type client struct {
 }
 
 func newClient(conn *pollFile, onDrain func()) *client {
-	return &client{
+	c := &client{
 		conn:    conn,
 		fd:      conn.fd(),
 		onDrain: onDrain,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
+	c.readFn = c.readSome
+	return c
 }
 
 func (c *client) hasRoom() bool {
@@ -122,21 +131,11 @@ func (c *client) sendLocked(p []byte, first bool) bool {
 // tryWrite makes one non-blocking write and reports how much went out; ok
 // is false when the connection failed.
 func (c *client) tryWrite(p []byte) (n int, ok bool) {
-	var werr error
-	err := c.conn.raw.Control(func(fd uintptr) {
-		for {
-			n, werr = writeNB(int(fd), p)
-			if werr != syscall.EINTR {
-				return
-			}
-		}
-	})
+	n, err := c.conn.tryWrite(p)
 	switch {
-	case err != nil:
-		return 0, false
-	case werr == syscall.EAGAIN:
+	case err == syscall.EAGAIN:
 		return 0, true
-	case werr != nil:
+	case err != nil:
 		return 0, false
 	}
 	return n, true
@@ -144,30 +143,33 @@ func (c *client) tryWrite(p []byte) (n int, ok bool) {
 
 // writeAll writes p whole, waiting in the runtime's poller while the
 // socket is full, until the write deadline.
-func (c *client) writeAll(p []byte) error { return writeAllNB(c.conn, p) }
+func (c *client) writeAll(p []byte) error { return c.conn.writeAll(p) }
 
 // read reads what the client sent, waiting in the runtime's poller until
 // there is something: io.EOF when it hung up, os.ErrDeadlineExceeded past
-// the read deadline.
+// the read deadline. Only the goroutine reading the client calls it.
 func (c *client) read(p []byte) (n int, err error) {
-	var rerr error
-	err = c.conn.read(func(fd int) bool {
-		for {
-			n, rerr = readNB(fd, p)
-			if rerr != syscall.EINTR {
-				return rerr != syscall.EAGAIN
-			}
-		}
-	})
+	c.rbuf, c.rn, c.rerr = p, 0, nil
+	err = c.conn.readWith(c.readFn)
+	c.rbuf = nil
 	switch {
 	case err != nil:
 		return 0, err
-	case rerr != nil:
-		return 0, rerr
-	case n == 0:
+	case c.rerr != nil:
+		return 0, c.rerr
+	case c.rn == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return c.rn, nil
+}
+
+func (c *client) readSome(fd int) bool {
+	for {
+		c.rn, c.rerr = readNB(fd, c.rbuf)
+		if c.rerr != syscall.EINTR {
+			return c.rerr != syscall.EAGAIN
+		}
+	}
 }
 
 func (c *client) kick() {

@@ -232,7 +232,7 @@ func (f *logFeed) writeLoop() {
 			}
 			f.mu.Unlock()
 
-			if err := writeAllNB(conn, msg); err != nil {
+			if err := conn.writeAll(msg); err != nil {
 				f.mu.Lock()
 				if f.conn == conn {
 					f.conn = nil

@@ -68,15 +68,15 @@ func (e *StartError) Unwrap() error { return e.Err }
 type Master struct {
 	opts  MasterOptions
 	ln    *Listener
-	pty   *pollFile
-	ptyFd int // for ioctls and poll(2); reads and writes go through pty
+	pty   *pollFile // its writes keep each client's keystrokes whole
+	ptyFd int       // for ioctls and poll(2); reads and writes go through pty
 	cmd   *exec.Cmd
 	exit  chan struct{} // closed when the program was waited for
 
-	ptyWrite    sync.Mutex   // keeps each client's keystrokes whole
 	trimPending atomic.Bool  // a memory trim is scheduled
 	lastKeys    atomic.Int64 // when a client last typed, in Unix nanoseconds
 	lastFlood   time.Time    // the output loop's: when a read last found the tty's buffer full
+	ptyRead     ptyRead      // the output loop's: readPty's
 
 	scr     *screen     // the terminal's state, nil with the emulator off
 	cast    *castWriter // the recording, nil without one
@@ -427,41 +427,61 @@ const (
 // a flood costs fewer writes to clients, and waits in the runtime's poller
 // only when nothing at all was read: an interactive echo goes out at once.
 // Instead of waiting it reports idle when the emulator has output to parse
-// (unless mayIdle is false).
+// (unless mayIdle is false). Only the output loop calls it.
 func (m *Master) readPty(buf []byte, mayIdle bool) (n int, idle bool, readErr error) {
-	err := m.pty.read(func(fd int) bool {
-		for n+ttyChunk <= len(buf) {
-			c, err := readNB(fd, buf[n:])
-			switch {
-			case c > 0:
-				n += c
-				if n < ttyChunk {
-					// A first read that came back short emptied the
-					// tty's buffer (a keystroke's echo, say): send now
-					// rather than pay a read that finds nothing.
-					return true
-				}
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				if n == 0 && mayIdle && m.scr != nil && m.scr.backlog.Load() {
-					idle = true
-					return true
-				}
-				return n > 0
-			case err == nil:
-				readErr = io.EOF
-				return true
-			default:
-				readErr = err
+	r := &m.ptyRead
+	r.buf, r.n, r.idle, r.err, r.mayIdle = buf, 0, false, nil, mayIdle
+	if r.fn == nil {
+		r.fn = m.readPtySome
+	}
+	err := m.pty.readWith(r.fn)
+	r.buf = nil
+	if r.err == nil {
+		r.err = err
+	}
+	return r.n, r.idle, r.err
+}
+
+// ptyRead is readPty's state, kept in the Master so that a read allocates
+// nothing.
+type ptyRead struct {
+	buf     []byte
+	n       int
+	idle    bool
+	err     error
+	mayIdle bool
+	fn      func(fd int) bool // m.readPtySome
+}
+
+func (m *Master) readPtySome(fd int) bool {
+	r := &m.ptyRead
+	for r.n+ttyChunk <= len(r.buf) {
+		c, err := readNB(fd, r.buf[r.n:])
+		switch {
+		case c > 0:
+			r.n += c
+			if r.n < ttyChunk {
+				// A first read that came back short emptied the
+				// tty's buffer (a keystroke's echo, say): send now
+				// rather than pay a read that finds nothing.
 				return true
 			}
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			if r.n == 0 && r.mayIdle && m.scr != nil && m.scr.backlog.Load() {
+				r.idle = true
+				return true
+			}
+			return r.n > 0
+		case err == nil:
+			r.err = io.EOF
+			return true
+		default:
+			r.err = err
+			return true
 		}
-		return true
-	})
-	if readErr == nil {
-		readErr = err
 	}
-	return n, idle, readErr
+	return true
 }
 
 // broadcast hands p to every attached client, waiting while all of them
@@ -650,9 +670,10 @@ func (m *Master) handle(c *client, p Packet) {
 	}
 	switch p.Type {
 	case MsgPush:
-		if keys := p.Keys(); len(keys) > 0 {
+		// Copied out, so that p stays on the stack: no garbage per key.
+		if n := copy(c.keys[:], p.Keys()); n > 0 {
 			m.lastKeys.Store(time.Now().UnixNano())
-			m.writePty(keys)
+			m.writePty(c.keys[:n])
 		}
 	case MsgAttach:
 		if m.scr != nil && c.replay != ReplayNone {
@@ -733,23 +754,7 @@ func (m *Master) finishAttach(c *client, ws *Winsize, method byte) {
 
 // writePty types b into the program, waiting while its input is full.
 func (m *Master) writePty(b []byte) {
-	m.ptyWrite.Lock()
-	defer m.ptyWrite.Unlock()
-	_ = m.pty.write(func(fd int) bool {
-		for len(b) > 0 {
-			n, err := writeNB(fd, b)
-			switch {
-			case n > 0:
-				b = b[n:]
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return false
-			default:
-				return true
-			}
-		}
-		return true
-	})
+	_ = m.pty.writeAll(b)
 }
 
 // setWinsize sets the pty's window size and brings the emulator to it (a

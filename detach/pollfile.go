@@ -1,6 +1,7 @@
 package detach
 
 import (
+	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -20,6 +21,10 @@ import (
 // through in, for input only, an echo wakes the master once for the key
 // and once for its echo, as dtach's select loop does. out watches the
 // descriptor for room only while a writer waits, during a flood.
+//
+// Its calls allocate nothing: the functions they hand the runtime are
+// made once, with the pollFile, and keep their state in it, so an echo
+// costs the garbage collector nothing.
 type pollFile struct {
 	f   *os.File // outside the runtime's poller: keeps fd open while in use
 	raw syscall.RawConn
@@ -27,7 +32,58 @@ type pollFile struct {
 	out *os.File // epoll instance: f for room, only while a write waits
 
 	inRaw, outRaw syscall.RawConn
-	writeMu       sync.Mutex // one writer waits on out at a time
+
+	rd pollOp // the reader's: one goroutine reads at a time
+
+	writeMu sync.Mutex // one writer at a time, for wr and unsent
+	wr      pollOp
+	unsent  []byte // what writeAll has left to write
+	werr    error  // how writeAll's last write failed
+	writeFn func(fd int) bool
+
+	tryBuf []byte // tryWrite's, under its caller's lock
+	tryN   int
+	tryErr error
+	tryFn  func(fd uintptr)
+}
+
+// pollOp runs a step (a read or a write of the descriptor that reports
+// whether it is done) until done, waiting on an epoll instance between
+// tries. Its functions are bound once, in init.
+type pollOp struct {
+	raw  syscall.RawConn // the descriptor's
+	step func(fd int) bool
+	done bool
+	err  error // the descriptor was closed
+	ctl  func(fd uintptr)
+	try  func(uintptr) bool
+}
+
+func (o *pollOp) init(raw syscall.RawConn) {
+	o.raw = raw
+	o.ctl = o.control
+	o.try = o.tryOnce
+}
+
+func (o *pollOp) control(fd uintptr) { o.done = o.step(int(fd)) }
+
+// tryOnce runs the step on the descriptor, kept open meanwhile.
+func (o *pollOp) tryOnce(uintptr) bool {
+	if o.err = o.raw.Control(o.ctl); o.err != nil {
+		return true
+	}
+	return o.done
+}
+
+// run runs step until it is done, waiting for on between tries.
+func (o *pollOp) run(on syscall.RawConn, step func(fd int) bool) error {
+	o.step, o.done, o.err = step, false, nil
+	err := on.Read(o.try)
+	o.step = nil
+	if err != nil {
+		return err
+	}
+	return o.err
 }
 
 // newPollFile takes fd, an open descriptor in blocking mode that no
@@ -51,6 +107,10 @@ func newPollFile(fd int, name string) (*pollFile, error) {
 		p.f.Close()
 		return nil, err
 	}
+	p.rd.init(p.raw)
+	p.wr.init(p.raw)
+	p.writeFn = p.writeSome
+	p.tryFn = p.tryOnce
 	return p, nil
 }
 
@@ -81,26 +141,58 @@ func newEpoll(name string, fd int, events uint32) (*os.File, syscall.RawConn, er
 	return f, raw, nil
 }
 
-// read calls fn with the descriptor until it returns true, waiting for
-// input between calls, like syscall.RawConn's Read. It fails once the
-// file is closed or past the read deadline.
-func (p *pollFile) read(fn func(fd int) bool) error {
-	return p.waitOn(p.inRaw, fn)
+// readWith calls step with the descriptor until it returns true, waiting
+// for input between calls, like syscall.RawConn's Read. It fails once the
+// file is closed or past the read deadline. One goroutine reads at a time;
+// a step made once (a method value kept in a field) allocates nothing.
+func (p *pollFile) readWith(step func(fd int) bool) error {
+	return p.rd.run(p.inRaw, step)
 }
 
-// write calls fn with the descriptor until it returns true, waiting for
-// room between calls, like syscall.RawConn's Write. It fails once the
-// file is closed or past the write deadline.
-func (p *pollFile) write(fn func(fd int) bool) error {
-	done := false
-	if err := p.raw.Control(func(fd uintptr) { done = fn(int(fd)) }); err != nil || done {
-		return err
-	}
+// writeAll writes b whole, waiting while the descriptor is full, until
+// the write deadline.
+func (p *pollFile) writeAll(b []byte) error {
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
-	var fd int
+	p.unsent, p.werr = b, nil
+	err := p.write(p.writeFn)
+	p.unsent = nil
+	if err != nil {
+		return err
+	}
+	return p.werr
+}
+
+func (p *pollFile) writeSome(fd int) bool {
+	for len(p.unsent) > 0 {
+		n, err := writeNB(fd, p.unsent)
+		switch {
+		case n > 0:
+			p.unsent = p.unsent[n:]
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return false
+		case err == nil:
+			p.werr = io.ErrShortWrite
+			return true
+		default:
+			p.werr = err
+			return true
+		}
+	}
+	return true
+}
+
+// write calls step with the descriptor until it returns true, waiting for
+// room between calls; p.writeMu is held.
+func (p *pollFile) write(step func(fd int) bool) error {
+	p.wr.step, p.wr.done = step, false
+	if err := p.raw.Control(p.wr.ctl); err != nil || p.wr.done {
+		return err
+	}
+	// Full: watch the descriptor for room while waiting, and only then.
+	var fd, ep int
 	_ = p.raw.Control(func(f uintptr) { fd = int(f) })
-	var ep int
 	if err := p.outRaw.Control(func(f uintptr) { ep = int(f) }); err != nil {
 		return err
 	}
@@ -109,24 +201,28 @@ func (p *pollFile) write(fn func(fd int) bool) error {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	defer unix.EpollCtl(ep, unix.EPOLL_CTL_DEL, fd, nil)
-	return p.waitOn(p.outRaw, fn)
+	return p.wr.run(p.outRaw, step)
 }
 
-// waitOn calls fn with the descriptor until it returns true, waiting for
-// the epoll instance on between calls.
-func (p *pollFile) waitOn(on syscall.RawConn, fn func(fd int) bool) error {
-	var cerr error
-	err := on.Read(func(uintptr) bool {
-		done := false
-		if cerr = p.raw.Control(func(fd uintptr) { done = fn(int(fd)) }); cerr != nil {
-			return true
-		}
-		return done
-	})
+// tryWrite makes one non-blocking write of b, not waiting for room:
+// syscall.EAGAIN when there is none. Its caller keeps calls apart.
+func (p *pollFile) tryWrite(b []byte) (int, error) {
+	p.tryBuf, p.tryN, p.tryErr = b, 0, nil
+	err := p.raw.Control(p.tryFn)
+	p.tryBuf = nil
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return cerr
+	return p.tryN, p.tryErr
+}
+
+func (p *pollFile) tryOnce(fd uintptr) {
+	for {
+		p.tryN, p.tryErr = writeNB(int(fd), p.tryBuf)
+		if p.tryErr != syscall.EINTR {
+			return
+		}
+	}
 }
 
 // fd returns the descriptor, for poll(2) and ioctls; it stays valid until

@@ -1,8 +1,6 @@
 package detach
 
 import (
-	"io"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -35,33 +33,4 @@ func writeNB(fd int, p []byte) (int, error) {
 		return 0, errno
 	}
 	return int(n), nil
-}
-
-// writeAllNB writes p whole to a non-blocking descriptor with writeNB,
-// waiting while it is full, until its write deadline.
-func writeAllNB(f *pollFile, p []byte) error {
-	var werr error
-	err := f.write(func(fd int) bool {
-		for len(p) > 0 {
-			n, err := writeNB(fd, p)
-			switch {
-			case n > 0:
-				p = p[n:]
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return false
-			case err == nil:
-				werr = io.ErrShortWrite
-				return true
-			default:
-				werr = err
-				return true
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return werr
 }

@@ -165,3 +165,39 @@ func TestKeysHold(t *testing.T) {
 		}
 	}
 }
+
+// TestClientIONoAllocs: a client's read, its try at a write and a whole
+// write allocate nothing, so an echo makes no garbage.
+func TestClientIONoAllocs(t *testing.T) {
+	c, peer := socketPair(t, func() {})
+	key := Packet{Type: MsgPush, Len: 1, Data: [payloadSize]byte{'k'}}.Encode()
+	buf, echo := make([]byte, 16*PacketSize), []byte("k")
+	for name, trip := range map[string]func() error{
+		"read": func() error {
+			if _, err := peer.Write(key[:]); err != nil {
+				return err
+			}
+			_, err := c.read(buf)
+			return err
+		},
+		"tryWrite": func() error {
+			if _, ok := c.tryWrite(echo); !ok {
+				return io.ErrClosedPipe
+			}
+			_, err := peer.Read(buf)
+			return err
+		},
+		"writeAll": func() error {
+			if err := c.writeAll(echo); err != nil {
+				return err
+			}
+			_, err := peer.Read(buf)
+			return err
+		},
+	} {
+		var err error
+		if allocs := testing.AllocsPerRun(200, func() { err = errors.Join(err, trip()) }); allocs != 0 || err != nil {
+			t.Errorf("%s: %v allocations per call, %v; want none", name, allocs, err)
+		}
+	}
+}

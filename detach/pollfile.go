@@ -110,7 +110,7 @@ func newPollFile(fd int, name string) (*pollFile, error) {
 	p.rd.init(p.raw)
 	p.wr.init(p.raw)
 	p.writeFn = p.writeSome
-	p.tryFn = p.tryOnce
+	p.tryFn = p.tryWriteOnce
 	return p, nil
 }
 
@@ -191,8 +191,7 @@ func (p *pollFile) write(step func(fd int) bool) error {
 		return err
 	}
 	// Full: watch the descriptor for room while waiting, and only then.
-	var fd, ep int
-	_ = p.raw.Control(func(f uintptr) { fd = int(f) })
+	fd, ep := p.fd(), -1
 	if err := p.outRaw.Control(func(f uintptr) { ep = int(f) }); err != nil {
 		return err
 	}
@@ -216,7 +215,7 @@ func (p *pollFile) tryWrite(b []byte) (int, error) {
 	return p.tryN, p.tryErr
 }
 
-func (p *pollFile) tryOnce(fd uintptr) {
+func (p *pollFile) tryWriteOnce(fd uintptr) {
 	for {
 		p.tryN, p.tryErr = writeNB(int(fd), p.tryBuf)
 		if p.tryErr != syscall.EINTR {
@@ -237,8 +236,8 @@ func (p *pollFile) fd() int {
 func (p *pollFile) setReadDeadline(t time.Time) error  { return p.in.SetReadDeadline(t) }
 func (p *pollFile) setWriteDeadline(t time.Time) error { return p.out.SetReadDeadline(t) }
 
-// close wakes every wait with os.ErrClosed and closes the descriptor once
-// no call uses it.
+// close ends every wait with an error (the poller's "use of closed
+// file") and closes the descriptor once no call uses it.
 func (p *pollFile) close() error {
 	p.in.Close()
 	p.out.Close()

@@ -294,6 +294,7 @@ func (m *Master) Serve() int {
 // alone while someone types (keysQuiet).
 func (m *Master) pump() {
 	<-m.gate
+	m.ptyRead.fn = m.readPtySome
 	buf := make([]byte, readBatch)
 	var sinceTrim int
 	yielding := false
@@ -431,9 +432,6 @@ const (
 func (m *Master) readPty(buf []byte, mayIdle bool) (n int, idle bool, readErr error) {
 	r := &m.ptyRead
 	r.buf, r.n, r.idle, r.err, r.mayIdle = buf, 0, false, nil, mayIdle
-	if r.fn == nil {
-		r.fn = m.readPtySome
-	}
 	err := m.pty.readWith(r.fn)
 	r.buf = nil
 	if r.err == nil {
@@ -450,7 +448,7 @@ type ptyRead struct {
 	idle    bool
 	err     error
 	mayIdle bool
-	fn      func(fd int) bool // m.readPtySome
+	fn      func(fd int) bool // m.readPtySome, bound once by pump
 }
 
 func (m *Master) readPtySome(fd int) bool {
@@ -525,9 +523,8 @@ func (m *Master) sendLocked(p []byte) {
 // waitRoom waits until a client drained or the client set changed,
 // parsing the emulator's backlog meanwhile, unless a client waits,
 // someone types (keysQuiet) or a flood goes on (output read a full tty
-// buffer at a time): parsing then
-// takes the CPU the clients need to catch up, for bytes mostly overwritten
-// before anyone looks.
+// buffer at a time): parsing then takes the CPU the clients need to catch
+// up, for bytes mostly overwritten before anyone looks.
 func (m *Master) waitRoom() {
 	for m.scr.backlog.Load() && !m.clientsWaiting() {
 		now := time.Now()

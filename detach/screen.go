@@ -24,14 +24,17 @@ package detach
 // backlog to be parsed. The lowest priority GOMAXPROCS(1) can express is
 // this: a separate goroutine kept runnable would keep the scheduler from
 // polling the pty (it polls when nothing else is runnable, or every 10 ms).
-// For the same reason the loop asks the kernel whether a client sent keys
-// before each chunk, and if one did, waits on the pty instead for a moment
-// (inputYield): the keys go to the program at once, not after the backlog.
-// Every client being full is no idle time while a flood goes on (a full
-// tty buffer read in the last parseQuiet): parsing then would take the CPU
-// the clients need to catch up. While no client is attached the output is
-// parsed as it is read. If the ring overruns (a flood faster than the
-// parser or than every client, with a client attached), the bytes that fell out are lost to the emulator: the next
+// For the same reason the loop asks the kernel before each chunk whether a
+// client sent keys or has room for output queued for it, and if one has,
+// waits on the pty instead for a moment (inputYield): the keys go to the
+// program and the output to the client at once, not after the backlog. It
+// leaves the backlog alone while someone types (keysQuiet), so the echoes
+// get the CPU. Every client being full is no idle time while a flood goes
+// on (a full tty buffer read in the last parseQuiet): parsing then would
+// take the CPU the clients need to catch up. While no client is attached
+// the output is parsed as it is read. If the ring overruns (a flood faster
+// than the parser or than every client, with a client attached), the
+// bytes that fell out are lost to the emulator: the next
 // client to attach still gets the best repaint the emulator has, and the
 // program is then sent SIGWINCH so it redraws itself; the session's status
 // says "stale" until then.

@@ -96,16 +96,30 @@ func TestFDCount(t *testing.T) {
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
 	// At least stdin, stdout, stderr and the extras; the test binary may
-	// hand on a descriptor or two of its own.
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
+	// hand on a descriptor or two of its own. While sleep starts, its
+	// loader opens and closes files of its own: the three counts are
+	// compared once sleep holds still, that is once two rounds of them
+	// agree.
+	var got, listed, gops int
+	var gopsErr error
+	deadline := time.Now().Add(5 * time.Second)
+	for prev := -1; ; prev = got {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed, got = len(ents), fdCount(cmd.Process.Pid)
+		n, err := (&gopsprocess.Process{Pid: int32(cmd.Process.Pid)}).NumFDs()
+		gops, gopsErr = int(n), err
+		if got == prev && got == listed && got == gops || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	got := fdCount(cmd.Process.Pid)
-	if got != len(ents) || got < 3+len(extra) {
-		t.Errorf("fdCount(sleep) = %d; its fd directory lists %d, and it holds at least %d", got, len(ents), 3+len(extra))
+	if got != listed || got < 3+len(extra) {
+		t.Errorf("fdCount(sleep) = %d; its fd directory lists %d, and it holds at least %d", got, listed, 3+len(extra))
 	}
-	if n, err := (&gopsprocess.Process{Pid: int32(cmd.Process.Pid)}).NumFDs(); err != nil || int(n) != got {
-		t.Errorf("gopsutil's NumFDs(sleep) = %d, %v; fdCount says %d", n, err, got)
+	if gopsErr != nil || gops != got {
+		t.Errorf("gopsutil's NumFDs(sleep) = %d, %v; fdCount says %d", gops, gopsErr, got)
 	}
 }

@@ -355,7 +355,7 @@ func (m *Master) serveHeld(ended <-chan struct{}, die <-chan os.Signal) int {
 	case <-ended:
 	case <-time.After(drainTimeout):
 	}
-	st := m.cmd.ProcessState
+	st := m.state
 	m.feed.exited(st.Sys().(syscall.WaitStatus))
 	select {
 	case <-m.feed.acked:

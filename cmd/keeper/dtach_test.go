@@ -51,6 +51,9 @@ func TestDtachMessagesMatchDtach(t *testing.T) {
 		{"-n", filepath.Join(dir, "nodir", "s"), "sh"},
 		{"-n", filepath.Join(dir, "exec"), filepath.Join(dir, "no-such-program")},
 		{"-N", filepath.Join(dir, "exec2"), filepath.Join(dir, "no-such-program")},
+		// Searched for in $PATH, and a file that is not executable.
+		{"-n", filepath.Join(dir, "exec3"), "keeper-no-such-program"},
+		{"-n", filepath.Join(dir, "exec4"), notSocket},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -62,7 +65,7 @@ func TestDtachMessagesMatchDtach(t *testing.T) {
 			}
 		})
 	}
-	for _, name := range []string{"exec", "exec2"} {
+	for _, name := range []string{"exec", "exec2", "exec3", "exec4"} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 			t.Errorf("a failed exec left the socket %s behind", name)
 		}

@@ -82,7 +82,7 @@ type Master struct {
 	scr     *screen     // the terminal's state, nil with the emulator off
 	cast    *castWriter // the recording, nil without one
 	feed    *logFeed    // a held master's output for its log client, nil when not held
-	replies chan []byte // the emulator's answers to queries, for the program
+	replies chan []byte // the emulator's answers to queries, for the program; under scr.mu
 
 	mu          sync.Mutex
 	clients     map[*client]struct{}
@@ -141,8 +141,6 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 	}
 	if !opts.Screen.Off {
 		m.scr = newScreen(opts.Screen, opts.Winsize)
-		m.replies = make(chan []byte, 8)
-		go m.replyLoop()
 	}
 	if !opts.WaitAttach {
 		close(m.gate)

@@ -379,6 +379,12 @@ func (m *Master) broadcastScreen(p []byte) {
 			m.mu.Unlock()
 			s.term.Write(p)
 			if r := s.term.TakeReplies(); len(r) > 0 {
+				if m.replies == nil {
+					// Started on the first answer: most sessions never
+					// ask, and an idle goroutine costs every master.
+					m.replies = make(chan []byte, 8)
+					go m.replyLoop()
+				}
 				select {
 				case m.replies <- r:
 				default: // the program is not reading its input: drop, as a full tty would

@@ -230,6 +230,10 @@ func ExecMaster(progname string, opts MasterOptions) error {
 // whole command line. It returns the process's exit status.
 func MasterMain(argv []string) int {
 	progname := argv[0]
+	if len(argv) < 2 || argv[1] != MasterCommand {
+		os.Stderr.WriteString(progname + ": this is keeper's session master, started by keeper dtach: run keeper dtach -n SOCKET COMMAND (or keeper daemon) instead\n")
+		return 2
+	}
 	// One thread runs the session: the output path never blocks in a
 	// system call holding the processor, so a second one would only add
 	// wake-ups between threads (measured: more CPU per byte, no gain).

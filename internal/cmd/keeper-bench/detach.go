@@ -177,13 +177,18 @@ func runDetach(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%d idle %s sessions: masters' RSS %.1f MB in all, %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
 			*nsessions, im.name, mbytes(total.rss), mbytes(total.rss)/float64(*nsessions), mbytes(total.pss), mbytes(total.uss)/float64(*nsessions))
 	}
-	var floor idleMemory
+	var floor, sigFloor idleMemory
 	if *floorBin != "" {
 		if floor, err = idleGoPrograms(*floorBin, *nsessions); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%d Go programs that only sleep (%s): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
 			*nsessions, filepath.Base(*floorBin), mbytes(floor.rss)/float64(*nsessions), mbytes(floor.pss), mbytes(floor.uss)/float64(*nsessions))
+		if sigFloor, err = idleGoPrograms(*floorBin, *nsessions, "-sigterm"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d of them catching SIGTERM (%s -sigterm): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
+			*nsessions, filepath.Base(*floorBin), mbytes(sigFloor.rss)/float64(*nsessions), mbytes(sigFloor.pss), mbytes(sigFloor.uss)/float64(*nsessions))
 	}
 	fmt.Fprintf(stdout, "(%.0f s)\n\n", time.Since(start).Seconds())
 	printTable(stdout, res[keeper], res[dtach], *rounds, *trips, *nsessions)
@@ -192,6 +197,8 @@ func runDetach(args []string, stdout io.Writer) error {
 	if *floorBin != "" {
 		fmt.Fprintf(stdout, "reference: a Go program that only sleeps, the runtime's floor: private %.2f MB each, PSS of %d %.1f MB\n",
 			mbytes(floor.uss)/float64(*nsessions), *nsessions, mbytes(floor.pss))
+		fmt.Fprintf(stdout, "reference: the same catching SIGTERM, a master's floor: private %.2f MB each, PSS of %d %.1f MB\n",
+			mbytes(sigFloor.uss)/float64(*nsessions), *nsessions, mbytes(sigFloor.pss))
 	}
 	if *strace {
 		return b.traceAll(stdout, keeper, dtach)
@@ -466,7 +473,7 @@ func (b *bench) idleSessions(im *impl, n int) (idleMemory, error) {
 // idleGoPrograms starts n copies of bin, a Go program that says "ready"
 // and sleeps, as masters are started (GOMAXPROCS=1), and returns their
 // memory summed as idleSessions does.
-func idleGoPrograms(bin string, n int) (idleMemory, error) {
+func idleGoPrograms(bin string, n int, args ...string) (idleMemory, error) {
 	var cmds []*exec.Cmd
 	defer func() {
 		for _, c := range cmds {
@@ -475,7 +482,7 @@ func idleGoPrograms(bin string, n int) (idleMemory, error) {
 		}
 	}()
 	for range n {
-		c := exec.Command(bin)
+		c := exec.Command(bin, args...)
 		c.Env = append(os.Environ(), "GOMAXPROCS=1") // as a master is started
 		out, err := c.StdoutPipe()
 		if err != nil {

@@ -26,9 +26,10 @@ fi
 "$GO" build -o bin/keeper-bench ./internal/cmd/keeper-bench
 # The runtime's floor, built as make build builds the master.
 CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o bin/gosleep ./internal/cmd/gosleep
+CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o bin/gosleep-sigterm ./internal/cmd/gosleep-sigterm
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-bin/keeper-bench detach -keeper bin/keeper -dtach "$DTACH" -floor bin/gosleep \
+bin/keeper-bench detach -keeper bin/keeper -dtach "$DTACH" -floor bin/gosleep -sigfloor bin/gosleep-sigterm \
 	-rounds "${ROUNDS:-7}" -mb "${MB:-64}" -sessions "${SESSIONS:-100}" ${BENCH_ARGS:-}
 echo
 # What recording a session (KEEPER_SESSION_LOG) costs the flood.

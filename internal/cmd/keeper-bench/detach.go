@@ -72,6 +72,7 @@ func runDetach(args []string, stdout io.Writer) error {
 	warmup := fs.Int("warmup", 200, "echo round trips before measuring")
 	nsessions := fs.Int("sessions", 100, "idle sessions started at once for the memory figure")
 	floorBin := fs.String("floor", "", "a Go program that only sleeps (internal/cmd/gosleep, built as the master is), started as many times as idle sessions for the runtime's own memory; empty: skipped")
+	sigFloorBin := fs.String("sigfloor", "", "the same catching SIGTERM (internal/cmd/gosleep-sigterm), a master's floor; empty: skipped")
 	keeperEnv := fs.String("keeper-env", "", "comma-separated `VAR=VALUE`s for keeper's sessions only, for experiments such as GOMAXPROCS=1")
 	strace := fs.Bool("strace", false, "after the rounds, run each workload once more under strace -c -f on the master and print the syscall counts")
 	record := fs.Bool("record", false, "measure what recording a session costs instead: only the flood, keeper with "+detach.SessionLogEnv+" set against keeper without, interleaved, and their ratio")
@@ -184,11 +185,13 @@ func runDetach(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%d Go programs that only sleep (%s): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
 			*nsessions, filepath.Base(*floorBin), mbytes(floor.rss)/float64(*nsessions), mbytes(floor.pss), mbytes(floor.uss)/float64(*nsessions))
-		if sigFloor, err = idleGoPrograms(*floorBin, *nsessions, "-sigterm"); err != nil {
+	}
+	if *sigFloorBin != "" {
+		if sigFloor, err = idleGoPrograms(*sigFloorBin, *nsessions); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%d of them catching SIGTERM (%s -sigterm): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
-			*nsessions, filepath.Base(*floorBin), mbytes(sigFloor.rss)/float64(*nsessions), mbytes(sigFloor.pss), mbytes(sigFloor.uss)/float64(*nsessions))
+		fmt.Fprintf(stdout, "%d Go programs that only sleep and catch SIGTERM (%s): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
+			*nsessions, filepath.Base(*sigFloorBin), mbytes(sigFloor.rss)/float64(*nsessions), mbytes(sigFloor.pss), mbytes(sigFloor.uss)/float64(*nsessions))
 	}
 	fmt.Fprintf(stdout, "(%.0f s)\n\n", time.Since(start).Seconds())
 	printTable(stdout, res[keeper], res[dtach], *rounds, *trips, *nsessions)
@@ -197,6 +200,8 @@ func runDetach(args []string, stdout io.Writer) error {
 	if *floorBin != "" {
 		fmt.Fprintf(stdout, "reference: a Go program that only sleeps, the runtime's floor: private %.2f MB each, PSS of %d %.1f MB\n",
 			mbytes(floor.uss)/float64(*nsessions), *nsessions, mbytes(floor.pss))
+	}
+	if *sigFloorBin != "" {
 		fmt.Fprintf(stdout, "reference: the same catching SIGTERM, a master's floor: private %.2f MB each, PSS of %d %.1f MB\n",
 			mbytes(sigFloor.uss)/float64(*nsessions), *nsessions, mbytes(sigFloor.pss))
 	}
@@ -473,7 +478,7 @@ func (b *bench) idleSessions(im *impl, n int) (idleMemory, error) {
 // idleGoPrograms starts n copies of bin, a Go program that says "ready"
 // and sleeps, as masters are started (GOMAXPROCS=1), and returns their
 // memory summed as idleSessions does.
-func idleGoPrograms(bin string, n int, args ...string) (idleMemory, error) {
+func idleGoPrograms(bin string, n int) (idleMemory, error) {
 	var cmds []*exec.Cmd
 	defer func() {
 		for _, c := range cmds {
@@ -482,7 +487,7 @@ func idleGoPrograms(bin string, n int, args ...string) (idleMemory, error) {
 		}
 	}()
 	for range n {
-		c := exec.Command(bin, args...)
+		c := exec.Command(bin)
 		c.Env = append(os.Environ(), "GOMAXPROCS=1") // as a master is started
 		out, err := c.StdoutPipe()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -326,4 +327,48 @@ func TestPush(t *testing.T) {
 		_, err := os.Stat(marker)
 		return err == nil
 	})
+}
+
+// TestSignalRemovesSocket: a master killed with SIGTERM or SIGINT removes
+// its socket, and its program gets the terminal's hang-up, as with dtach.
+// This is why a master catches signals at all, and why os/signal's threads
+// are in every master's memory (README, Measured: gosleep-sigterm).
+func TestSignalRemovesSocket(t *testing.T) {
+	real := peer.Need(t, "dtach")
+	dir := testDir(t)
+	masters := []struct{ name, bin string }{{"dtach", real}, {"keeper", dtachLink}}
+	signals := []struct {
+		name string
+		sig  syscall.Signal
+	}{{"SIGTERM", syscall.SIGTERM}, {"SIGINT", syscall.SIGINT}}
+	for _, m := range masters {
+		for _, s := range signals {
+			bin, sig, name := m.bin, s.sig, m.name+"-"+s.name
+			t.Run(name, func(t *testing.T) {
+				sock := filepath.Join(dir, name)
+				t.Cleanup(func() { killMarked(t, sock) })
+				if out, code := runCmd(t, dir, bin, "-n", sock, "sleep", "600"); code != 0 {
+					t.Fatalf("%s -n: exit %d: %s", bin, code, out)
+				}
+				pids := pidsMentioning(sock)
+				if len(pids) != 1 {
+					t.Fatalf("%d processes mention %s, want its master alone", len(pids), sock)
+				}
+				master := pids[0]
+				program := childrenOf(master)
+				if len(program) != 1 {
+					t.Fatalf("master %d has %d children, want its program", master, len(program))
+				}
+				syscall.Kill(master, sig)
+				waitFor(t, "the socket removed", 5*time.Second, func() bool {
+					_, err := os.Lstat(sock)
+					return os.IsNotExist(err)
+				})
+				waitFor(t, "the master and its program gone", 5*time.Second, func() bool {
+					reapZombies()
+					return syscall.Kill(master, 0) != nil && syscall.Kill(program[0], 0) != nil
+				})
+			})
+		}
+	}
 }

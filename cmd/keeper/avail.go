@@ -71,10 +71,7 @@ func runAvail(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		c.printf("Error: avail accepts no arguments")
-		c.status = exitGeneric
-		c.printf("%s", availHelp)
+	if c.refuseArgs(fs, "avail", availHelp) {
 		return c.result()
 	}
 	if *asJSON {

@@ -172,6 +172,21 @@ func (c *ctl) printf(format string, args ...any) {
 	fmt.Fprintf(c.out, format+"\n", args...)
 }
 
+// refuseArgs reports whether the command name, which takes no arguments,
+// was given some; it then says so as supervisorctl does, followed by help
+// unless that is empty, and sets the status.
+func (c *ctl) refuseArgs(fs *pflag.FlagSet, name, help string) bool {
+	if fs.NArg() == 0 {
+		return false
+	}
+	c.printf("Error: %s accepts no arguments", name)
+	c.status = exitGeneric
+	if help != "" {
+		c.printf("%s", help)
+	}
+	return true
+}
+
 // result is the error a command returns when it is done: nil for status 0.
 func (c *ctl) result() error {
 	c.client.Close()

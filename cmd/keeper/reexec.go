@@ -37,9 +37,7 @@ func runReexec(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		c.printf("Error: reexec accepts no arguments")
-		c.status = exitGeneric
+	if c.refuseArgs(fs, "reexec", "") {
 		return c.result()
 	}
 	before, up, err := c.upcheckAnd(ctx, "keeper.getReexec")

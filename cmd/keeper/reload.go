@@ -26,10 +26,7 @@ func runReload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		c.printf("Error: reload accepts no arguments")
-		c.status = exitGeneric
-		c.printf("%s", reloadHelp)
+	if c.refuseArgs(fs, "reload", reloadHelp) {
 		return c.result()
 	}
 	_, err = c.call(ctx, "supervisor.restart")

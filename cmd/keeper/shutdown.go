@@ -42,10 +42,7 @@ func runShutdown(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		c.printf("Error: shutdown accepts no arguments")
-		c.status = exitGeneric
-		c.printf("%s", shutdownHelp)
+	if c.refuseArgs(fs, "shutdown", shutdownHelp) {
 		return c.result()
 	}
 	if mode, ok := sessions.mode(); ok || *keepPrograms {

@@ -51,10 +51,7 @@ func runReread(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		c.printf("Error: reread accepts no arguments")
-		c.status = exitGeneric
-		c.printf("%s", rereadHelp)
+	if c.refuseArgs(fs, "reread", rereadHelp) {
 		return c.result()
 	}
 	v, err := c.call(ctx, "supervisor.reloadConfig")

@@ -24,10 +24,7 @@ func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		c.printf("Error: version accepts no arguments")
-		c.status = exitGeneric
-		c.printf("%s", versionHelp)
+	if c.refuseArgs(fs, "version", versionHelp) {
 		return c.result()
 	}
 	v, up, err := c.upcheckAnd(ctx, "supervisor.getSupervisorVersion")

@@ -91,46 +91,63 @@ func masterExecutable() (string, error) {
 	return exe, nil
 }
 
-// A master runs on one processor (see MasterMain), and is told so by
-// GOMAXPROCS=1 in its environment, not only by a call once it runs: a Go
-// runtime started with one processor never sets up a second one, and an
-// idle master then keeps about 0.19 MB less of private memory (measured
-// with bench-detach: 0.90 MB, 0.71 MB with it). The program's own
-// GOMAXPROCS, if any, travels in savedGOMAXPROCS for the master to give
-// back to the program.
-const savedGOMAXPROCS = "KEEPER_SAVED_GOMAXPROCS"
+// masterSettings are the runtime settings a master is started with, in
+// its environment, in place of the caller's; each caller's value, if any,
+// travels in the saved variable for the master to give back to its
+// program. Both keep an idle master's private memory down (measured with
+// bench-detach; see README, Measured):
+//   - GOMAXPROCS=1: a master runs on one processor (see MasterMain), and a
+//     Go runtime started with one never sets up a second one, which a call
+//     once it runs does not undo (0.90 MB, 0.71 MB with it);
+//   - GODEBUG=profstackdepth=0: the runtime gives each thread two buffers
+//     of about 1 KB for the profilers' stacks, and a master runs no
+//     profiler (0.68 MB, 0.66 MB with it).
+var masterSettings = [...]struct{ name, value, saved string }{
+	{"GOMAXPROCS", "1", "KEEPER_SAVED_GOMAXPROCS"},
+	{"GODEBUG", "profstackdepth=0", "KEEPER_SAVED_GODEBUG"},
+}
 
-// masterEnv is environ as a master is started with: GOMAXPROCS=1, and the
-// caller's GOMAXPROCS saved ("" when it had none: "=" then the value
-// when it had one).
+// masterEnv is environ as a master is started with: masterSettings, and
+// the caller's values saved ("" when it had none: "=" then the value when
+// it had one).
 func masterEnv(environ []string) []string {
-	saved := ""
-	out := make([]string, 0, len(environ)+2)
+	var saved [len(masterSettings)]string
+	out := make([]string, 0, len(environ)+2*len(masterSettings))
+next:
 	for _, kv := range environ {
-		switch {
-		case strings.HasPrefix(kv, "GOMAXPROCS="):
-			saved = strings.TrimPrefix(kv, "GOMAXPROCS")
-		case strings.HasPrefix(kv, savedGOMAXPROCS+"="):
-		default:
-			out = append(out, kv)
+		name, value, _ := strings.Cut(kv, "=")
+		for i, s := range masterSettings {
+			switch name {
+			case s.name:
+				saved[i] = "=" + value
+				continue next
+			case s.saved:
+				continue next
+			}
 		}
+		out = append(out, kv)
 	}
-	return append(out, "GOMAXPROCS=1", savedGOMAXPROCS+"="+saved)
+	for i, s := range masterSettings {
+		out = append(out, s.name+"="+s.value, s.saved+"="+saved[i])
+	}
+	return out
 }
 
 // restoreProgramEnv undoes masterEnv in the master's own environment,
 // which its program inherits. A master started some other way (its
-// environment has no saved value) changes nothing.
+// environment has no saved values) changes nothing.
 func restoreProgramEnv() {
-	saved, ok := os.LookupEnv(savedGOMAXPROCS)
-	if !ok {
-		return
-	}
-	os.Unsetenv(savedGOMAXPROCS)
-	if value, had := strings.CutPrefix(saved, "="); had {
-		os.Setenv("GOMAXPROCS", value)
-	} else {
-		os.Unsetenv("GOMAXPROCS")
+	for _, s := range masterSettings {
+		saved, ok := os.LookupEnv(s.saved)
+		if !ok {
+			continue
+		}
+		os.Unsetenv(s.saved)
+		if value, had := strings.CutPrefix(saved, "="); had {
+			os.Setenv(s.name, value)
+		} else {
+			os.Unsetenv(s.name)
+		}
 	}
 }
 

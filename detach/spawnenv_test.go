@@ -7,43 +7,54 @@ import (
 	"testing"
 )
 
-// TestMasterEnv: a master starts with GOMAXPROCS=1 whatever the caller's
-// environment, and gives its program back the caller's GOMAXPROCS, set,
-// set to empty, or unset.
+// TestMasterEnv: a master starts with masterSettings whatever the caller's
+// environment, and gives its program back the caller's values, set, set
+// to empty, or unset.
 func TestMasterEnv(t *testing.T) {
+	const unset = "(unset)"
 	for _, tc := range []struct {
 		name    string
 		caller  []string
-		program string // GOMAXPROCS the program sees; "unset" for none
+		program map[string]string // what the program sees
 	}{
-		{"unset", []string{"A=1"}, "unset"},
-		{"set", []string{"A=1", "GOMAXPROCS=4"}, "4"},
-		{"empty", []string{"GOMAXPROCS="}, ""},
-		{"a stale saved value is replaced", []string{savedGOMAXPROCS + "==9"}, "unset"},
+		{"unset", []string{"A=1"}, map[string]string{"GOMAXPROCS": unset, "GODEBUG": unset, "A": "1"}},
+		{"set", []string{"A=1", "GOMAXPROCS=4", "GODEBUG=gctrace=1,x=y"}, map[string]string{"GOMAXPROCS": "4", "GODEBUG": "gctrace=1,x=y"}},
+		{"empty", []string{"GOMAXPROCS=", "GODEBUG="}, map[string]string{"GOMAXPROCS": "", "GODEBUG": ""}},
+		{"stale saved values are replaced", []string{"KEEPER_SAVED_GOMAXPROCS==9", "KEEPER_SAVED_GODEBUG==x=1"}, map[string]string{"GOMAXPROCS": unset, "GODEBUG": unset}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := masterEnv(tc.caller)
-			if n := countPrefix(env, "GOMAXPROCS="); n != 1 || !slices.Contains(env, "GOMAXPROCS=1") {
-				t.Fatalf("masterEnv(%q) = %q: want exactly GOMAXPROCS=1", tc.caller, env)
-			}
-			if countPrefix(env, savedGOMAXPROCS+"=") != 1 {
-				t.Fatalf("masterEnv(%q) = %q: want one %s", tc.caller, env, savedGOMAXPROCS)
+			for _, s := range masterSettings {
+				if n := countPrefix(env, s.name+"="); n != 1 || !slices.Contains(env, s.name+"="+s.value) {
+					t.Fatalf("masterEnv(%q) = %q: want exactly %s=%s", tc.caller, env, s.name, s.value)
+				}
+				if countPrefix(env, s.saved+"=") != 1 {
+					t.Fatalf("masterEnv(%q) = %q: want one %s", tc.caller, env, s.saved)
+				}
 			}
 			// The master's side, in this process's environment.
+			for _, s := range masterSettings {
+				t.Setenv(s.name, "")
+				os.Unsetenv(s.name)
+			}
 			for _, kv := range env {
 				k, v, _ := strings.Cut(kv, "=")
 				t.Setenv(k, v)
 			}
 			restoreProgramEnv()
-			got, ok := os.LookupEnv("GOMAXPROCS")
-			if !ok {
-				got = "unset"
+			for name, want := range tc.program {
+				got, ok := os.LookupEnv(name)
+				if !ok {
+					got = unset
+				}
+				if got != want {
+					t.Errorf("the program sees %s %q, want %q", name, got, want)
+				}
 			}
-			if got != tc.program {
-				t.Errorf("the program sees GOMAXPROCS %q, want %q", got, tc.program)
-			}
-			if _, ok := os.LookupEnv(savedGOMAXPROCS); ok {
-				t.Errorf("%s reaches the program", savedGOMAXPROCS)
+			for _, s := range masterSettings {
+				if _, ok := os.LookupEnv(s.saved); ok {
+					t.Errorf("%s reaches the program", s.saved)
+				}
 			}
 		})
 	}

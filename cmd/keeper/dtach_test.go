@@ -125,14 +125,15 @@ func TestCreateDetachReattach(t *testing.T) {
 	waitFor(t, "master gone", 5*time.Second, func() bool { return len(pidsMentioning(sock)) == 0 })
 }
 
-// TestMasterGOMAXPROCS: the master runs with GOMAXPROCS=1 from its first
-// instruction (less memory), and its program still sees the caller's.
-func TestMasterGOMAXPROCS(t *testing.T) {
+// TestMasterSettings: the master runs with GOMAXPROCS=1 and
+// GODEBUG=profstackdepth=0 from its first instruction (less memory), and
+// its program still sees the caller's.
+func TestMasterSettings(t *testing.T) {
 	dir := testDir(t)
 	sock := filepath.Join(dir, "s")
-	c := startTerm(t, dir, []string{"GOMAXPROCS=3"}, keeperBin, "dtach", "-c", sock,
-		"sh", "-c", `echo "gmp=[$GOMAXPROCS] saved=[$KEEPER_SAVED_GOMAXPROCS]"; read x`)
-	c.expect(`gmp=\[3\] saved=\[\]`, 5*time.Second)
+	c := startTerm(t, dir, []string{"GOMAXPROCS=3", "GODEBUG=gctrace=0"}, keeperBin, "dtach", "-c", sock,
+		"sh", "-c", `echo "gmp=[$GOMAXPROCS] debug=[$GODEBUG] saved=[$KEEPER_SAVED_GOMAXPROCS$KEEPER_SAVED_GODEBUG]"; read x`)
+	c.expect(`gmp=\[3\] debug=\[gctrace=0\] saved=\[\]`, 5*time.Second)
 	var masters []int
 	for _, pid := range pidsMentioning(sock) {
 		argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
@@ -147,8 +148,10 @@ func TestMasterGOMAXPROCS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(strings.Split(string(env), "\x00"), "GOMAXPROCS=1") {
-		t.Errorf("the master was started without GOMAXPROCS=1: %q", env)
+	for _, want := range []string{"GOMAXPROCS=1", "GODEBUG=profstackdepth=0"} {
+		if !slices.Contains(strings.Split(string(env), "\x00"), want) {
+			t.Errorf("the master was started without %s: %q", want, env)
+		}
 	}
 	c.send("\r")
 	if code := c.wait(5 * time.Second); code != 0 {

@@ -447,9 +447,10 @@ func (m *Master) trim() {
 	m.trimPending.Store(false)
 }
 
-// ttyChunk is the most one read of a pty master returns: the tty layer's
+// ttyChunk is what one read of a full pty master returns: the tty layer's
 // buffer is 4096 bytes and keeps one free (n_tty's receive room), so a
-// read that got ttyChunk bytes found the buffer full and more is coming.
+// read that got ttyChunk bytes or more (the kernel may refill the buffer
+// during the read) found it full, and more is coming.
 // readBatch is how much output is gathered before it is sent.
 const (
 	ttyChunk  = 4096 - 1

@@ -109,8 +109,10 @@ func TestClientsWaiting(t *testing.T) {
 }
 
 // TestFullTtyRead: a read of a pty master whose tty buffer is full returns
-// ttyChunk bytes, which the output loop takes as "more is coming" and
-// batches on. The kernel's buffer keeps one of its 4096 bytes free.
+// at least ttyChunk bytes, which the output loop takes as "more is coming"
+// and batches on. The kernel's buffer keeps one of its 4096 bytes free, so
+// a full buffer alone gives 4095; more when the kernel refills it from the
+// writer during the read (seen under load: 6144).
 func TestFullTtyRead(t *testing.T) {
 	ptmx, tty, err := openPty()
 	if err != nil {
@@ -137,8 +139,8 @@ func TestFullTtyRead(t *testing.T) {
 		unix.Poll(fds, 10)
 	}
 	buf := make([]byte, readBatch)
-	if n, err := readNB(fd, buf); n != ttyChunk {
-		t.Fatalf("read of a full tty = %d, %v; want %d bytes", n, err, ttyChunk)
+	if n, err := readNB(fd, buf); n < ttyChunk {
+		t.Fatalf("read of a full tty = %d, %v; want at least %d bytes", n, err, ttyChunk)
 	}
 }
 

@@ -164,9 +164,9 @@ func (m *Master) startProgram() error {
 
 	// os.StartProcess, not os/exec: a master linking os/exec for this one
 	// call cost 14 KB more private memory, idle (see README, Measured).
-	prog, err := lookPath(m.opts.Argv[0])
+	path, err := lookPath(m.opts.Argv[0])
 	if err == nil {
-		m.prog, err = os.StartProcess(prog, m.opts.Argv, &os.ProcAttr{
+		m.prog, err = os.StartProcess(path, m.opts.Argv, &os.ProcAttr{
 			Files: []*os.File{tty, tty, tty},
 			Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
 		})

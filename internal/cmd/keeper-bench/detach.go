@@ -178,32 +178,35 @@ func runDetach(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%d idle %s sessions: masters' RSS %.1f MB in all, %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
 			*nsessions, im.name, mbytes(total.rss), mbytes(total.rss)/float64(*nsessions), mbytes(total.pss), mbytes(total.uss)/float64(*nsessions))
 	}
-	var floor, sigFloor idleMemory
-	if *floorBin != "" {
-		if floor, err = idleGoPrograms(*floorBin, *nsessions); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%d Go programs that only sleep (%s): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
-			*nsessions, filepath.Base(*floorBin), mbytes(floor.rss)/float64(*nsessions), mbytes(floor.pss), mbytes(floor.uss)/float64(*nsessions))
+	// The floors: Go programs started as many times as idle sessions.
+	floors := []struct {
+		bin       *string
+		what, ref string // how the measuring and the reference lines name it
+		mem       idleMemory
+	}{
+		{floorBin, "Go programs that only sleep", "a Go program that only sleeps, the runtime's floor", idleMemory{}},
+		{sigFloorBin, "Go programs that only sleep and catch SIGTERM", "the same catching SIGTERM, a master's floor", idleMemory{}},
 	}
-	if *sigFloorBin != "" {
-		if sigFloor, err = idleGoPrograms(*sigFloorBin, *nsessions); err != nil {
+	for i := range floors {
+		f := &floors[i]
+		if *f.bin == "" {
+			continue
+		}
+		if f.mem, err = idleGoPrograms(*f.bin, *nsessions); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%d Go programs that only sleep and catch SIGTERM (%s): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
-			*nsessions, filepath.Base(*sigFloorBin), mbytes(sigFloor.rss)/float64(*nsessions), mbytes(sigFloor.pss), mbytes(sigFloor.uss)/float64(*nsessions))
+		fmt.Fprintf(stdout, "%d %s (%s): RSS %.2f MB each; PSS %.1f MB; private %.2f MB each\n",
+			*nsessions, f.what, filepath.Base(*f.bin), mbytes(f.mem.rss)/float64(*nsessions), mbytes(f.mem.pss), mbytes(f.mem.uss)/float64(*nsessions))
 	}
 	fmt.Fprintf(stdout, "(%.0f s)\n\n", time.Since(start).Seconds())
 	printTable(stdout, res[keeper], res[dtach], *rounds, *trips, *nsessions)
 	fmt.Fprintf(stdout, "\nreference: the same flood read straight from its pty, no master: %.0f MB/s (median of %d)\n",
 		medianFloat(direct), *rounds)
-	if *floorBin != "" {
-		fmt.Fprintf(stdout, "reference: a Go program that only sleeps, the runtime's floor: private %.2f MB each, PSS of %d %.1f MB\n",
-			mbytes(floor.uss)/float64(*nsessions), *nsessions, mbytes(floor.pss))
-	}
-	if *sigFloorBin != "" {
-		fmt.Fprintf(stdout, "reference: the same catching SIGTERM, a master's floor: private %.2f MB each, PSS of %d %.1f MB\n",
-			mbytes(sigFloor.uss)/float64(*nsessions), *nsessions, mbytes(sigFloor.pss))
+	for _, f := range floors {
+		if *f.bin != "" {
+			fmt.Fprintf(stdout, "reference: %s: private %.2f MB each, PSS of %d %.1f MB\n",
+				f.ref, mbytes(f.mem.uss)/float64(*nsessions), *nsessions, mbytes(f.mem.pss))
+		}
 	}
 	if *strace {
 		return b.traceAll(stdout, keeper, dtach)

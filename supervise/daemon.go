@@ -85,6 +85,10 @@ type Daemon struct {
 	// supervising: Run has taken over what a previous daemon left (adopt).
 	supervising bool
 	wake        chan struct{} // asks Run to act on a mood change
+	// regrouped is closed and replaced when a group is added or removed:
+	// the watchers that sleep while nothing needs them (ticks, session
+	// events, memory limits) look again, so an idle daemon never wakes.
+	regrouped chan struct{}
 
 	clock   clock   // time for the processes' timers
 	starter starter // starts and signals the processes
@@ -125,6 +129,7 @@ func newDaemon(cfg *Config, reaper *Reaper, log *logfile.Logger, logFile *logfil
 		logFile:    logFile,
 		stopped:    make(chan struct{}),
 		wake:       make(chan struct{}, 1),
+		regrouped:  make(chan struct{}),
 		reexec:     make(chan struct{}, 1),
 		methods:    newMethodTable(),
 		webToken:   newWebToken(),

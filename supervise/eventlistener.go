@@ -263,6 +263,7 @@ func (d *Daemon) groupAddedLocked(g *GroupConfig) {
 		})
 	}
 	d.publishLocked(groupEvent(eventGroupAdded, g.Name))
+	d.regroupLocked()
 }
 
 // groupRemovedLocked drops a group's pool, with its buffer, and announces
@@ -270,6 +271,15 @@ func (d *Daemon) groupAddedLocked(g *GroupConfig) {
 func (d *Daemon) groupRemovedLocked(name string) {
 	delete(d.events.pools, name)
 	d.publishLocked(groupEvent(eventGroupRemoved, name))
+	d.regroupLocked()
+}
+
+// regroupLocked wakes the watchers waiting for the groups to change.
+func (d *Daemon) regroupLocked() {
+	if d.regrouped != nil {
+		close(d.regrouped)
+	}
+	d.regrouped = make(chan struct{})
 }
 
 // poolOf returns the pool p is a listener of, or nil.

@@ -240,7 +240,7 @@ func untilNextTick(now time.Time) time.Duration {
 }
 
 // runTicks publishes TICK events until the daemon stops, waking once per
-// 5-second slice.
+// 5-second slice while a listener pool wants them.
 func (d *Daemon) runTicks() {
 	var next func()
 	next = func() {
@@ -251,11 +251,37 @@ func (d *Daemon) runTicks() {
 			return
 		default:
 		}
+		if !d.events.wantsTicks() {
+			// No wake-up every 5 s for nobody: wait for a group that
+			// may bring a listener, and start the slices afresh then.
+			clear(d.events.ticks)
+			regrouped := d.regrouped
+			go func() {
+				select {
+				case <-regrouped:
+					next()
+				case <-d.stopped:
+				}
+			}()
+			return
+		}
 		now := d.clock.Now()
 		d.events.tick(now)
 		d.clock.AfterFunc(untilNextTick(now), next)
 	}
 	next()
+}
+
+// wantsTicks reports whether a pool subscribes to a TICK_N event.
+func (b *eventBus) wantsTicks() bool {
+	for _, pool := range b.pools {
+		for _, period := range tickPeriods {
+			if pool.subscribed(tickEvent(period, 0).Name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // publishLocked publishes ev on the daemon's bus; the lock is held.

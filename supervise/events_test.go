@@ -357,6 +357,38 @@ func TestRunTicks(t *testing.T) {
 	}
 }
 
+// TestRunTicksIdle checks that the tick loop sets no timer while no pool
+// wants ticks, and starts when a group brings one.
+func TestRunTicksIdle(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1700000097, 0)}
+	d := &Daemon{clock: clock, stopped: make(chan struct{}), regrouped: make(chan struct{})}
+	defer close(d.stopped)
+	d.events = newEventBus()
+	d.events.pools["other"] = newTestPool(100, "PROCESS_STATE").listenerPool
+	d.runTicks()
+	if n := clock.pending(); n != 0 {
+		t.Fatalf("%d timers set with no listener of ticks, want none", n)
+	}
+	tp := newTestPool(100, "TICK_60")
+	d.mu.Lock()
+	d.events.pools["mon"] = tp.listenerPool
+	d.regroupLocked()
+	d.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for clock.pending() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no tick timer 10 s after a listener of ticks came")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	clock.advance(61 * time.Second)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(tp.buffer) != 1 || tp.buffer[0].ev.Name != "TICK_60" {
+		t.Errorf("events %v, want one TICK_60", tp.buffer)
+	}
+}
+
 func TestChannelWriter(t *testing.T) {
 	const begin, end = "<!--XSUPERVISOR:BEGIN-->", "<!--XSUPERVISOR:END-->"
 	tests := []struct {

@@ -29,17 +29,22 @@ func (d *Daemon) watchMemory(ctx context.Context) {
 				}
 			}
 		}
+		regrouped := d.regrouped
 		d.mu.Unlock()
 		if every == 0 || every > memCheckEvery {
 			every = memCheckEvery
 		}
+		// With no limit to watch, no wake-up until the groups change.
+		var wait <-chan time.Time
 		if len(names) > 0 {
 			d.checkMemory(names)
+			wait = time.After(every)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(every):
+		case <-regrouped:
+		case <-wait:
 		}
 	}
 }

@@ -50,6 +50,19 @@ func (t *fakeTimer) Stop() bool {
 	return was
 }
 
+// pending counts the timers set and not yet run or stopped.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if t.pending {
+			n++
+		}
+	}
+	return n
+}
+
 // advance moves the time on by d, running every timer that comes due,
 // including timers those timers set.
 func (c *fakeClock) advance(d time.Duration) {

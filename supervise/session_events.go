@@ -104,9 +104,17 @@ func (d *Daemon) watchSessions() {
 		}
 		d.mu.Lock()
 		wanted := d.wantsSessionEventsLocked() && d.mood == MoodRunning
+		regrouped := d.regrouped
 		d.mu.Unlock()
 		if !wanted {
+			// No wake-up every second for nobody: only a new group
+			// (a reload) can bring a listener that wants them.
 			known = nil
+			select {
+			case <-d.stopped:
+				return
+			case <-regrouped:
+			}
 			continue
 		}
 		list, err := d.Sessions(nil)

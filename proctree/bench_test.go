@@ -42,11 +42,11 @@ func populate(b *testing.B, total int) {
 	eventually(b, "sleeps to start", func() bool { return len(take(b).Children(pid)) >= n })
 }
 
-func benchTake(b *testing.B) {
+func benchTake(b *testing.B, take func() (*Snapshot, error)) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		s, err := Take()
+		s, err := take()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,10 +56,21 @@ func benchTake(b *testing.B) {
 }
 
 func BenchmarkTake(b *testing.B) {
-	b.Run("ambient", func(b *testing.B) { benchTake(b) })
+	b.Run("ambient", func(b *testing.B) { benchTake(b, Take) })
 	b.Run("1000", func(b *testing.B) {
 		populate(b, 1000)
-		benchTake(b)
+		benchTake(b, Take)
+	})
+	// A Reader's snapshots, its files open from the first.
+	reader := func(b *testing.B) {
+		var r Reader
+		defer r.Close()
+		benchTake(b, r.Take)
+	}
+	b.Run("reader-ambient", reader)
+	b.Run("reader-1000", func(b *testing.B) {
+		populate(b, 1000)
+		reader(b)
 	})
 }
 

@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -89,7 +90,101 @@ type Snapshot struct {
 // Take reads /proc once and returns a snapshot of every process in the
 // caller's pid namespace. Processes that exit during the scan are left out;
 // so are processes whose stat file the caller may not read (hidepid).
-func Take() (*Snapshot, error) {
+func Take() (*Snapshot, error) { return takeWith(nil) }
+
+// A Reader takes snapshots as [Take] does, keeping each process's stat
+// file open from one snapshot to the next: reading an open file is one
+// system call where opening, reading and closing it are three, and those
+// system calls are most of a snapshot's cost. A file kept open still
+// reads the process as it is now; once the process is reaped it reads
+// nothing (ESRCH), even if its pid was reused, and is opened again by
+// path. The zero Reader is ready to use; it is safe for concurrent use
+// (snapshots are taken one at a time) and must be closed.
+type Reader struct {
+	mu     sync.Mutex
+	files  map[int]statFile // by pid
+	max    int              // files kept open at most; 0 until first used
+	gen    uint64           // snapshots taken
+	closed bool
+}
+
+// statFile is an open /proc/PID/stat, with the number of the last
+// snapshot that listed its pid.
+type statFile struct {
+	fd   int
+	seen uint64
+}
+
+// Take reads /proc once, as [Take] does.
+func (r *Reader) Take() (*Snapshot, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return takeWith(nil)
+	}
+	if r.max == 0 {
+		// A quarter of the descriptors the process may open, so the
+		// files never crowd out what the rest of it needs.
+		var lim unix.Rlimit
+		r.max = 256
+		if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur/4 > 256 {
+			r.max = int(min(lim.Cur/4, 1<<20))
+		}
+		r.files = map[int]statFile{}
+	}
+	r.gen++
+	return takeWith(r)
+}
+
+// Close closes the files kept open; a later Take opens none.
+func (r *Reader) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.files {
+		unix.Close(f.fd)
+	}
+	r.files = nil
+	r.closed = true
+}
+
+// read reads pid's stat into buf from the file kept open, opening it
+// (relative to dirfd, as path) when there is none or it reads no process.
+func (r *Reader) read(dirfd, pid int, path string, buf []byte) ([]byte, error) {
+	if f, ok := r.files[pid]; ok {
+		b, err := preadAll(f.fd, buf)
+		if err == nil && len(b) > 0 {
+			r.files[pid] = statFile{f.fd, r.gen}
+			return b, nil
+		}
+		// Reaped (and maybe the pid reused): open what the pid is now.
+		unix.Close(f.fd)
+		delete(r.files, pid)
+	}
+	fd, err := openAt(dirfd, path)
+	if err != nil {
+		return buf[:0], err
+	}
+	b, err := preadAll(fd, buf)
+	if err == nil && len(b) > 0 && len(r.files) < r.max {
+		r.files[pid] = statFile{fd, r.gen}
+	} else {
+		unix.Close(fd)
+	}
+	return b, err
+}
+
+// forget closes the files of pids the last snapshot did not list.
+func (r *Reader) forget() {
+	for pid, f := range r.files {
+		if f.seen != r.gen {
+			unix.Close(f.fd)
+			delete(r.files, pid)
+		}
+	}
+}
+
+// takeWith is Take, through r's open files when r is not nil.
+func takeWith(r *Reader) (*Snapshot, error) {
 	dir, err := os.Open("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("take process snapshot: %w", err)
@@ -111,7 +206,11 @@ func Take() (*Snapshot, error) {
 		path = append(path[:0], name...)
 		path = append(path, "/stat"...)
 		var b []byte
-		b, err = readLineAt(dirfd, string(path), buf)
+		if pid, perr := strconv.Atoi(name); r != nil && perr == nil {
+			b, err = r.read(dirfd, pid, string(path), buf)
+		} else {
+			b, err = readLineAt(dirfd, string(path), buf)
+		}
 		if err != nil || len(b) == 0 {
 			if err == nil || gone(err) {
 				continue
@@ -124,6 +223,9 @@ func Take() (*Snapshot, error) {
 			return nil, fmt.Errorf("take process snapshot: parse /proc/%s: %w", path, err)
 		}
 		s.procs = append(s.procs, p)
+	}
+	if r != nil {
+		r.forget()
 	}
 	s.index()
 	return s, nil

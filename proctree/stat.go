@@ -160,10 +160,7 @@ func gone(err error) bool {
 // file, saving the read that returns end of file: right for one-line
 // seq_files such as /proc/PID/stat, which a read hands over whole.
 func readLineAt(dirfd int, path string, buf []byte) ([]byte, error) {
-	fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
-	}
+	fd, err := openAt(dirfd, path)
 	if err != nil {
 		return buf[:0], err
 	}
@@ -187,6 +184,36 @@ func readLineAt(dirfd int, path string, buf []byte) ([]byte, error) {
 		if n < len(buf) && buf[n-1] == '\n' {
 			return buf[:n], nil
 		}
+	}
+}
+
+// openAt opens path, relative to dirfd, for reading, with a bare system
+// call (see readLineAt).
+func openAt(dirfd int, path string) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// preadAll reads the whole of an open one-line seq_file from its start
+// into buf, growing it if needed: a read that leaves room in buf has
+// read it all.
+func preadAll(fd int, buf []byte) ([]byte, error) {
+	for {
+		n, err := unix.Pread(fd, buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf[:0], err
+		}
+		if n < len(buf) {
+			return buf[:n], nil
+		}
+		buf = make([]byte, 2*len(buf))
 	}
 }
 

@@ -43,8 +43,11 @@ type Daemon struct {
 	// guards releaseWaitersLocked against itself (it changes states).
 	waiters   int
 	releasing bool
-	// usage is what one reading of resource usage keeps for the next.
+	// usage is what one reading of resource usage keeps for the next;
+	// procs takes its process snapshots, with the stat files kept open
+	// from one to the next (closed when Run returns).
 	usage usageCache
+	procs proctree.Reader
 	// syslogOnce logs syslog being unreachable once.
 	syslogOnce sync.Once
 	// metrics counts control requests for /metrics.
@@ -430,6 +433,7 @@ func (d *Daemon) Restart() { d.setMood(MoodRestarting) }
 // the caller should start over with a freshly read config.
 func (d *Daemon) Run(ctx context.Context) (restart bool) {
 	defer close(d.stopped)
+	defer d.procs.Close()
 	// No program runs twice: what a dead daemon left running stops first,
 	// but for pty programs, which are taken over.
 	d.adoptPtyPrograms()

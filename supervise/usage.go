@@ -189,7 +189,7 @@ func readPSS(pid int) uint64 {
 // metrics scrape, the web page). snap is nil when /proc could not be read;
 // the sessions are listed then all the same.
 func (d *Daemon) readUsage() (snap *proctree.Snapshot, sessions []Session, usage map[string]Usage) {
-	snap, err := proctree.Take()
+	snap, err := d.procs.Take()
 	if err != nil {
 		sessions, _ = d.Sessions(nil)
 		return nil, sessions, nil
@@ -205,7 +205,7 @@ func (d *Daemon) ProgramUsage(names []string) (map[string]Usage, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := proctree.Take()
+	snap, err := d.procs.Take()
 	if err != nil {
 		return nil, fmt.Errorf("read process usage: %w", err)
 	}
@@ -255,7 +255,7 @@ func (d *Daemon) programUsage(want map[string]bool, snap *proctree.Snapshot, ses
 
 // SessionUsage returns the usage of each of list's sessions, by socket.
 func (d *Daemon) SessionUsage(list []Session) (map[string]Usage, error) {
-	snap, err := proctree.Take()
+	snap, err := d.procs.Take()
 	if err != nil {
 		return nil, fmt.Errorf("read session usage: %w", err)
 	}

@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"fmt"
 	"maps"
 	"os"
 	"runtime"
@@ -76,14 +75,17 @@ func (m *rpcMetrics) observe(method string, start time.Time) {
 
 // metricsWriter collects samples by family and writes each family once:
 // its HELP and TYPE, then all its samples together, as the format wants.
+// Samples are appended to byte slices, with no string built per sample:
+// a scrape writes thousands.
 type metricsWriter struct {
-	order    []string
-	families map[string]*metricFamily
+	order    []*metricFamily          // declared since the last reset
+	families map[string]*metricFamily // with their buffers, kept by reset
 }
 
 type metricFamily struct {
-	typ, help string
-	samples   strings.Builder
+	name, typ, help string
+	samples         []byte
+	declared        bool
 }
 
 // family declares a family; declaring it again changes nothing.
@@ -91,11 +93,28 @@ func (w *metricsWriter) family(name, typ, help string) {
 	if w.families == nil {
 		w.families = map[string]*metricFamily{}
 	}
-	if w.families[name] == nil {
-		w.families[name] = &metricFamily{typ: typ, help: help}
-		w.order = append(w.order, name)
+	f := w.families[name]
+	if f == nil {
+		f = &metricFamily{name: name}
+		w.families[name] = f
+	}
+	if !f.declared {
+		f.declared, f.typ, f.help, f.samples = true, typ, help, f.samples[:0]
+		w.order = append(w.order, f)
 	}
 }
+
+// reset empties w for another scrape, keeping its buffers.
+func (w *metricsWriter) reset() {
+	for _, f := range w.order {
+		f.declared = false
+	}
+	w.order = w.order[:0]
+}
+
+// metricsWriters keeps the writers of scrapes done, with their buffers:
+// growing them anew makes about twice the text in garbage every scrape.
+var metricsWriters = sync.Pool{New: func() any { return new(metricsWriter) }}
 
 // sample adds a sample of family name (itself, or name_bucket, name_sum,
 // name_count with suffix for a histogram); labels are name, value pairs.
@@ -104,44 +123,66 @@ func (w *metricsWriter) sample(name string, value float64, labels ...string) {
 }
 
 func (w *metricsWriter) sampleSuffix(name, suffix string, value float64, labels ...string) {
-	b := &w.families[name].samples
-	b.WriteString(name + suffix)
+	f := w.families[name]
+	b := append(f.samples, name...)
+	b = append(b, suffix...)
 	if len(labels) > 0 {
-		b.WriteByte('{')
+		b = append(b, '{')
 		for i := 0; i+1 < len(labels); i += 2 {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			b.WriteString(labels[i])
-			b.WriteString(`="`)
-			b.WriteString(escapeLabel(labels[i+1]))
-			b.WriteByte('"')
+			b = append(b, labels[i]...)
+			b = append(b, `="`...)
+			b = appendLabelValue(b, labels[i+1])
+			b = append(b, '"')
 		}
-		b.WriteByte('}')
+		b = append(b, '}')
 	}
-	b.WriteByte(' ')
-	b.WriteString(strconv.FormatFloat(value, 'g', -1, 64))
-	b.WriteByte('\n')
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, value, 'g', -1, 64)
+	f.samples = append(b, '\n')
 }
 
-// String renders every family in the order they were declared.
-func (w *metricsWriter) String() string {
-	var b strings.Builder
-	for _, name := range w.order {
-		f := w.families[name]
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, f.help, name, f.typ)
-		b.WriteString(f.samples.String())
+// Bytes renders every family in the order they were declared.
+func (w *metricsWriter) Bytes() []byte {
+	size := 0
+	for _, f := range w.order {
+		size += len("# HELP  \n# TYPE  \n") + 2*len(f.name) + len(f.help) + len(f.typ) + len(f.samples)
 	}
-	return b.String()
+	b := make([]byte, 0, size)
+	for _, f := range w.order {
+		b = append(b, "# HELP "...)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = append(b, f.help...)
+		b = append(b, "\n# TYPE "...)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = append(b, f.typ...)
+		b = append(b, '\n')
+		b = append(b, f.samples...)
+	}
+	return b
 }
 
-// escapeLabel escapes a label value as the text format wants: backslash,
-// double quote and newline.
-func escapeLabel(v string) string { return labelEscaper.Replace(v) }
-
-// labelEscaper is built once: building a Replacer costs far more than
-// using it, and a scrape escapes thousands of label values.
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+// appendLabelValue appends a label value escaped as the text format
+// wants: backslash, double quote and newline.
+func appendLabelValue(b []byte, v string) []byte {
+	for {
+		i := strings.IndexAny(v, "\\\"\n")
+		if i < 0 {
+			return append(b, v...)
+		}
+		c := v[i]
+		if c == '\n' {
+			c = 'n'
+		}
+		b = append(b, v[:i]...)
+		b = append(b, '\\', c)
+		v = v[i+1:]
+	}
+}
 
 // serveMetrics answers GET /metrics.
 func (d *Daemon) serveMetrics(w http1.ResponseWriter, r *http1.Request) {
@@ -154,19 +195,33 @@ func (d *Daemon) serveMetrics(w http1.ResponseWriter, r *http1.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
 	w.WriteHeader(200)
 	if r.Method == "GET" {
-		w.Write([]byte(text))
+		w.Write(text)
 	}
 }
 
+// usageFamilies are the families of a Usage, each name a suffix of
+// keeper_process or keeper_session.
+var usageFamilies = [...]struct {
+	suffix, typ, help string
+	value             func(Usage) float64
+}{
+	{"_resident_memory_bytes", "gauge", "Resident memory of the tree, summed (RSS).", func(u Usage) float64 { return float64(u.RSS) }},
+	{"_pss_bytes", "gauge", "Proportional set size of the tree, shared pages split (0 where unreadable).", func(u Usage) float64 { return float64(u.PSS) }},
+	{"_cpu_seconds_total", "counter", "User and system CPU time of the live processes of the tree.", func(u Usage) float64 { return u.CPUSeconds }},
+	{"_processes", "gauge", "Processes in the tree.", func(u Usage) float64 { return float64(u.Processes) }},
+	{"_threads", "gauge", "Threads in the tree.", func(u Usage) float64 { return float64(u.Threads) }},
+	{"_open_fds", "gauge", "Open file descriptors in the tree.", func(u Usage) float64 { return float64(u.FDs) }},
+}
+
 // metricsText renders every metric once.
-func (d *Daemon) metricsText() string {
-	var m metricsWriter
+func (d *Daemon) metricsText() []byte {
+	m := metricsWriters.Get().(*metricsWriter)
+	defer func() {
+		m.reset()
+		metricsWriters.Put(m)
+	}()
 	// One process table and one session listing for every figure.
-	var sessUsage map[string]Usage
-	snap, sessions, usage := d.readUsage()
-	if snap != nil {
-		sessUsage = d.sessionUsage(sessions, snap)
-	}
+	sessions, usage, sessUsage := d.readUsage(true)
 	now := time.Now()
 
 	type proc struct {
@@ -229,22 +284,23 @@ func (d *Daemon) metricsText() string {
 			m.sample("keeper_process_exits_total", float64(p.counts.exits[how]), "group", p.group, "program", p.name, kind, value)
 		}
 	}
-	resources := func(prefix string, u Usage, labels ...string) {
-		gauge := func(name, help string, v float64) {
-			m.family(prefix+name, "gauge", help)
-			m.sample(prefix+name, v, labels...)
+	// resources writes a Usage's families, their names made once.
+	resources := func(prefix string) func(Usage, ...string) {
+		var names [len(usageFamilies)]string
+		for i, f := range usageFamilies {
+			names[i] = prefix + f.suffix
 		}
-		gauge("_resident_memory_bytes", "Resident memory of the tree, summed (RSS).", float64(u.RSS))
-		gauge("_pss_bytes", "Proportional set size of the tree, shared pages split (0 where unreadable).", float64(u.PSS))
-		m.family(prefix+"_cpu_seconds_total", "counter", "User and system CPU time of the live processes of the tree.")
-		m.sample(prefix+"_cpu_seconds_total", u.CPUSeconds, labels...)
-		gauge("_processes", "Processes in the tree.", float64(u.Processes))
-		gauge("_threads", "Threads in the tree.", float64(u.Threads))
-		gauge("_open_fds", "Open file descriptors in the tree.", float64(u.FDs))
+		return func(u Usage, labels ...string) {
+			for i, f := range usageFamilies {
+				m.family(names[i], f.typ, f.help)
+				m.sample(names[i], f.value(u), labels...)
+			}
+		}
 	}
+	programResources := resources("keeper_process")
 	for _, p := range procs {
 		if u, ok := usage[Namespec(p.group, p.name)]; ok {
-			resources("keeper_process", u, "group", p.group, "program", p.name)
+			programResources(u, "group", p.group, "program", p.name)
 		}
 	}
 	perProgram := map[string]int{}
@@ -259,9 +315,10 @@ func (d *Daemon) metricsText() string {
 		m.family("keeper_session_clients", "gauge", "Clients connected to the session.")
 		m.sample("keeper_session_clients", float64(s.Clients), "program", s.Program, "session", s.Name)
 	}
+	sessionResources := resources("keeper_session")
 	for _, s := range sessions {
 		if u, ok := sessUsage[s.Socket]; ok {
-			resources("keeper_session", u, "program", s.Program, "session", s.Name)
+			sessionResources(u, "program", s.Program, "session", s.Name)
 		}
 	}
 
@@ -291,5 +348,5 @@ func (d *Daemon) metricsText() string {
 		m.sampleSuffix(name, "_count", float64(h.total), "method", method)
 	}
 	d.metrics.mu.Unlock()
-	return m.String()
+	return m.Bytes()
 }

@@ -16,8 +16,16 @@ func TestMetricsWriter(t *testing.T) {
 		`keeper_a{program="we\"ird\\name\n"} 1` + "\n" +
 		"keeper_a{program=\"x\"} 3\n" +
 		"# HELP keeper_b B.\n# TYPE keeper_b counter\nkeeper_b 2.5\n"
-	if got := m.String(); got != want {
+	if got := string(m.Bytes()); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	// After a reset, only what is written since.
+	m.reset()
+	m.family("keeper_b", "counter", "B.")
+	m.sample("keeper_b", 3)
+	want = "# HELP keeper_b B.\n# TYPE keeper_b counter\nkeeper_b 3\n"
+	if got := string(m.Bytes()); got != want {
+		t.Errorf("after reset got\n%s\nwant\n%s", got, want)
 	}
 }
 

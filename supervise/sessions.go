@@ -149,8 +149,9 @@ func (d *Daemon) sessionsIn(snap *proctree.Snapshot, names []string) ([]Session,
 			s.Child, s.Command = ptyProgram(r.PID)
 			s.ChildStart = 0
 		}
-		if fi, err := os.Stat(s.Socket); err == nil {
-			s.Attached = fi.Mode().Perm()&0o100 != 0
+		var st unix.Stat_t // not os.Stat: no FileInfo made for one bit
+		if unix.Stat(s.Socket, &st) == nil {
+			s.Attached = st.Mode&0o100 != 0
 		}
 		out = append(out, s)
 		paths = append(paths, s.Socket)

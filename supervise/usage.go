@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -166,36 +165,77 @@ func fdCount(pid int) int {
 }
 
 // readPSS reads a process's proportional set size in bytes, 0 when the
-// kernel does not say (no smaps_rollup, or another user's process).
+// kernel does not say (no smaps_rollup, or another user's process). The
+// file is one record of under a kilobyte, which one read hands over
+// whole: open, read and close, where os.ReadFile also stats it and reads
+// until end of file.
 func readPSS(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/smaps_rollup", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("Pss:")); ok {
-			kb, err := strconv.ParseUint(string(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))), 10, 64)
-			if err == nil {
-				return kb << 10
+	defer unix.Close(fd)
+	var buf [4096]byte
+	n, err := unix.Read(fd, buf[:])
+	for err == unix.EINTR {
+		n, err = unix.Read(fd, buf[:])
+	}
+	if err != nil {
+		return 0
+	}
+	return parsePSS(buf[:n])
+}
+
+// parsePSS finds the Pss line of smaps_rollup, "Pss:   163 kB", in bytes;
+// 0 without one.
+func parsePSS(b []byte) uint64 {
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("Pss:")); ok {
+			v = bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))
+			if len(v) == 0 || len(v) > 15 { // 15 digits of kB: no overflow
+				return 0
 			}
+			var kb uint64
+			for _, c := range v {
+				if c < '0' || c > '9' {
+					return 0
+				}
+				kb = kb*10 + uint64(c-'0')
+			}
+			return kb << 10
 		}
 	}
 	return 0
 }
 
 // readUsage takes one process snapshot and one session listing, and the
-// figures of every program from them, for a reader that shows it all (a
-// metrics scrape, the web page). snap is nil when /proc could not be read;
-// the sessions are listed then all the same.
-func (d *Daemon) readUsage() (snap *proctree.Snapshot, sessions []Session, usage map[string]Usage) {
+// figures of every program from them, and of every session when
+// sessionsToo, for a reader that shows it all (a metrics scrape, the web
+// page). The usage maps are nil when /proc could not be read; the
+// sessions are listed then all the same.
+func (d *Daemon) readUsage(sessionsToo bool) (sessions []Session, programs, sessionUsage map[string]Usage) {
 	snap, err := d.procs.Take()
 	if err != nil {
 		sessions, _ = d.Sessions(nil)
-		return nil, sessions, nil
+		return sessions, nil, nil
 	}
 	sessions, _ = d.sessionsIn(snap, nil)
-	return snap, sessions, d.programUsage(nil, snap, sessions)
+	trees := sessionTrees(snap, sessions)
+	programs = d.programUsage(nil, snap, trees)
+	if sessionsToo {
+		sessionUsage = d.sessionUsage(sessions, snap, trees)
+	}
+	return sessions, programs, sessionUsage
+}
+
+// sessionTrees lists the processes of each session (sessionProcesses),
+// once for both the programs' figures and the sessions'.
+func sessionTrees(snap *proctree.Snapshot, sessions []Session) [][]proctree.Identity {
+	trees := make([][]proctree.Identity, len(sessions))
+	for i, s := range sessions {
+		trees[i] = sessionProcesses(snap, s)
+	}
+	return trees
 }
 
 // ProgramUsage returns the usage of every running process of the named
@@ -213,15 +253,15 @@ func (d *Daemon) ProgramUsage(names []string) (map[string]Usage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read process usage: %w", err)
 	}
-	return d.programUsage(want, snap, sessions), nil
+	return d.programUsage(want, snap, sessionTrees(snap, sessions)), nil
 }
 
-// programUsage is ProgramUsage on a snapshot and a session listing taken
-// already (want nil: every program).
-func (d *Daemon) programUsage(want map[string]bool, snap *proctree.Snapshot, sessions []Session) map[string]Usage {
+// programUsage is ProgramUsage on a snapshot and the sessions' processes
+// (sessionTrees) found already (want nil: every program).
+func (d *Daemon) programUsage(want map[string]bool, snap *proctree.Snapshot, sessions [][]proctree.Identity) map[string]Usage {
 	inSession := map[int]bool{}
-	for _, s := range sessions {
-		for _, id := range sessionProcesses(snap, s) {
+	for _, ids := range sessions {
+		for _, id := range ids {
 			inSession[id.PID] = true
 		}
 	}
@@ -235,8 +275,9 @@ func (d *Daemon) programUsage(want map[string]bool, snap *proctree.Snapshot, ses
 	d.mu.Unlock()
 	out := make(map[string]Usage, len(mains))
 	now := time.Now()
+	var procs []proctree.Process
 	for name, main := range mains {
-		var procs []proctree.Process
+		procs = procs[:0]
 		if p, ok := snap.Get(main); ok {
 			procs = append(procs, p)
 		}
@@ -259,16 +300,18 @@ func (d *Daemon) SessionUsage(list []Session) (map[string]Usage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read session usage: %w", err)
 	}
-	return d.sessionUsage(list, snap), nil
+	return d.sessionUsage(list, snap, sessionTrees(snap, list)), nil
 }
 
-// sessionUsage is SessionUsage on a snapshot taken already.
-func (d *Daemon) sessionUsage(list []Session, snap *proctree.Snapshot) map[string]Usage {
+// sessionUsage is SessionUsage on a snapshot and the sessions' processes
+// (sessionTrees) found already.
+func (d *Daemon) sessionUsage(list []Session, snap *proctree.Snapshot, trees [][]proctree.Identity) map[string]Usage {
 	out := make(map[string]Usage, len(list))
 	now := time.Now()
-	for _, s := range list {
-		var procs []proctree.Process
-		for _, id := range sessionProcesses(snap, s) {
+	var procs []proctree.Process
+	for i, s := range list {
+		procs = procs[:0]
+		for _, id := range trees[i] {
 			if p, ok := snap.Get(id.PID); ok {
 				procs = append(procs, p)
 			}

@@ -165,7 +165,7 @@ type webSession struct {
 func (d *Daemon) webStatusNow(web WebConfig) webStatus {
 	now := time.Now()
 	st := webStatus{Identification: "keeper " + Version, Attach: web.Attach, Token: d.webToken}
-	_, sessions, usage := d.readUsage()
+	sessions, usage, _ := d.readUsage(false)
 	d.mu.Lock()
 	for _, p := range d.processesLocked(true) {
 		info := d.processInfoLocked(p, now)

@@ -72,6 +72,7 @@ type Daemon struct {
 	// files by path).
 	sessionsMu  sync.Mutex
 	recordCache map[string]cachedRecord
+	recordDirs  dirListings
 	// verified holds the records whose masters passed verifyRecord, by
 	// file, as verified: what the daemon lists and signals while the file
 	// names the same master, whatever else it says later.

@@ -230,12 +230,79 @@ type cachedRecord struct {
 	owner uint32 // the file's owner
 }
 
+// dirListings keeps the listings of the session directories: a listing
+// of every directory on every session listing (open, getdents, close, a
+// stat of each record) was most of what listing 200 sessions cost.
+type dirListings struct {
+	dirs map[string]dirListing
+}
+
+// dirListing is a directory's filtered listing, sorted, with what tells
+// the directory changed since: its inode and change time.
+type dirListing struct {
+	ino     uint64
+	ctime   unix.Timespec
+	settled bool // the change time was over settleTime before the listing
+	names   []string
+	used    time.Time
+}
+
+// settleTime is how old a directory's last change must be before its
+// listing is kept: the change time ticks with the kernel's coarse clock,
+// so a change soon after a listing may leave it as it was.
+const settleTime = time.Second
+
+// list returns the names in dir whose entries keep accepts, sorted, and
+// whether they are those of a listing kept (the directory has not changed
+// since). A change is any entry added, removed or renamed: the record
+// files are written to a temporary name and renamed or linked in place.
+// Only the change time is trusted, which no user can set.
+func (l *dirListings) list(dir string, now time.Time, keep func(os.DirEntry) bool) ([]string, bool, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		delete(l.dirs, dir)
+		return nil, false, &os.PathError{Op: "stat", Path: dir, Err: err}
+	}
+	if c, ok := l.dirs[dir]; ok && c.settled && c.ino == st.Ino && c.ctime == st.Ctim {
+		c.used = now
+		l.dirs[dir] = c
+		return c.names, true, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		delete(l.dirs, dir)
+		return nil, false, err
+	}
+	var names []string
+	for _, e := range ents {
+		if keep(e) {
+			names = append(names, e.Name())
+		}
+	}
+	if l.dirs == nil {
+		l.dirs = map[string]dirListing{}
+	}
+	changed := time.Unix(st.Ctim.Unix())
+	l.dirs[dir] = dirListing{ino: st.Ino, ctime: st.Ctim, settled: now.Sub(changed) > settleTime, names: names, used: now}
+	return names, false, nil
+}
+
+// forget drops the listings of directories not listed at now.
+func (l *dirListings) forget(now time.Time) {
+	for dir, c := range l.dirs {
+		if !c.used.Equal(now) {
+			delete(l.dirs, dir)
+		}
+	}
+}
+
 // liveRecords reads every record and keeps those whose master is still the
 // same process and passes verifyRecord; the others are deleted, with, for a
 // session verified while its master lived, its stale socket and what is
 // left of its pty program.
 func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
-	dirs, err := os.ReadDir(d.sessionsRoot())
+	now := time.Now()
+	programs, _, err := d.recordDirs.list(d.sessionsRoot(), now, os.DirEntry.IsDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read sessions: %w", err)
 	}
@@ -244,21 +311,16 @@ func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
 	}
 	var live []detach.Record
 	seen := map[string]bool{}
-	for _, e := range dirs {
-		if !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(d.sessionsRoot(), e.Name())
-		files, _ := os.ReadDir(dir)
-		for _, f := range files {
-			if !strings.HasSuffix(f.Name(), ".session") {
-				continue
-			}
-			path := filepath.Join(dir, f.Name())
-			r, owner, err := d.readRecordCached(path, f)
+	isRecord := func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), ".session") }
+	for _, program := range programs {
+		dir := filepath.Join(d.sessionsRoot(), program)
+		files, same, _ := d.recordDirs.list(dir, now, isRecord)
+		for _, name := range files {
+			path := filepath.Join(dir, name)
+			r, owner, err := d.readRecordCached(path, same)
 			if errors.Is(err, detach.ErrBadRecord) {
 				os.Remove(path)
-				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", e.Name(), err, owner)
+				d.log.Warnf("session directory of %s: %v (file of uid %d); removed", program, err, owner)
 				continue
 			}
 			if err != nil {
@@ -269,7 +331,7 @@ func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
 			trusted = trusted && v.PID == r.PID && v.StartTime == r.StartTime
 			if p, err := statIn(snap, r.PID); err == nil && p.StartTime == r.StartTime && !p.Zombie() {
 				if !trusted {
-					if why := d.verifyRecord(&r, p, e.Name(), dir, owner); why != "" {
+					if why := d.verifyRecord(&r, p, program, dir, owner); why != "" {
 						os.Remove(path)
 						d.log.Warnf("session record %s (uid %d) dropped: %s", path, owner, why)
 						continue
@@ -289,7 +351,7 @@ func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
 					removeStaleSocket(r.Socket)
 				}
 				d.log.Infof("session record %s (uid %d) dropped: its master (pid %d) is gone", path, owner, r.PID)
-				if d.orphanOfProgram(r, e.Name(), dir) {
+				if d.orphanOfProgram(r, program, dir) {
 					d.reapOrphanedPty(r)
 				}
 				continue
@@ -309,15 +371,23 @@ func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
 			delete(d.verified, path)
 		}
 	}
+	d.recordDirs.forget(now)
 	return live, nil
 }
 
-func (d *Daemon) readRecordCached(path string, f os.DirEntry) (detach.Record, uint32, error) {
-	info, err := f.Info()
+// readRecordCached reads the record file at path, or takes it from the
+// cache: when its directory has not changed since it was read (same), or
+// its size and time are still those it had.
+func (d *Daemon) readRecordCached(path string, same bool) (detach.Record, uint32, error) {
+	c, ok := d.recordCache[path]
+	if ok && same {
+		return c.rec, c.owner, nil
+	}
+	info, err := os.Lstat(path)
 	if err != nil {
 		return detach.Record{}, 0, err
 	}
-	if c, ok := d.recordCache[path]; ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
+	if ok && c.size == info.Size() && c.mod.Equal(info.ModTime()) {
 		return c.rec, c.owner, nil
 	}
 	r, owner, err := detach.ReadRecordFile(path)

@@ -77,6 +77,23 @@ func TestParseUnixListeners(t *testing.T) {
 	}
 }
 
+func TestCountUnixClients(t *testing.T) {
+	table := "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+		"0000000073e26456: 00000002 00000000 00010000 0001 01 11418 /tmp/dt/s\n" + // the listener
+		"000000007300645b: 00000003 00000000 00000000 0001 03 55 /tmp/dt/s\n" + // accepted: one client
+		"000000007300645c: 00000003 00000000 00000000 0001 03 56 /tmp/dt/s\n" + // and another
+		"000000007300645d: 00000003 00000000 00000000 0001 03 57\n" + // the clients' ends, unnamed
+		"000000007300645e: 00000003 00000000 00000000 0001 03 58 /tmp/with space\n" +
+		"000000007300645f: 00000003 00000000 00000000 0001 03 59 /tmp/other\n" + // not asked for
+		"0000000073006460: 00000003 00000000 00000000 0001 04 60 /tmp/idle\n" + // disconnecting
+		"0000000073006461: 00000003 00000000 zz 0001 03 61 /tmp/idle\n" // does not parse
+	got := countUnixClients([]byte(table), []string{"/tmp/dt/s", "/tmp/with space", "/tmp/idle", "/tmp/none"})
+	want := map[string]int{"/tmp/dt/s": 2, "/tmp/with space": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("countUnixClients = %v, want %v", got, want)
+	}
+}
+
 func TestSocketInode(t *testing.T) {
 	tests := []struct {
 		in   string

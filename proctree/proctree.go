@@ -300,27 +300,23 @@ func (s *Snapshot) Children(pid int) []Process {
 
 // Descendants returns every process below pid (children, their children
 // and so on), breadth first, without pid itself. Each process is listed
-// once even if the parent links of an inconsistent snapshot form a cycle.
+// once even if the parent links of an inconsistent snapshot form a cycle:
+// as every process has one parent, the walk down from pid can only come
+// back to pid itself, through a cycle pid is on.
 func (s *Snapshot) Descendants(pid int) []Process {
-	seen := make([]bool, len(s.procs))
-	if i := s.find(pid); i >= 0 {
-		seen[i] = true
-	}
 	var out []Process
-	queue := []int{pid}
-	for len(queue) > 0 {
-		parent := queue[0]
-		queue = queue[1:]
+	// out is the queue too: the parents whose children come next.
+	for next, parent := 0, pid; ; next++ {
 		for _, i := range s.children(parent) {
-			if seen[i] {
-				continue
+			if s.procs[i].PID != pid {
+				out = append(out, s.procs[i])
 			}
-			seen[i] = true
-			out = append(out, s.procs[i])
-			queue = append(queue, s.procs[i].PID)
 		}
+		if next == len(out) {
+			return out
+		}
+		parent = out[next].PID
 	}
-	return out
 }
 
 // Subtrees returns the processes of roots and every process below them,

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,11 +36,12 @@ const soAcceptCon = 0x10000
 // CAP_SYS_PTRACE) is left out too and reported in the error, which then
 // joins one error per such pid; the map is still valid for the others.
 func UnixListeners(pids []int) (map[int][]string, error) {
-	table, err := os.ReadFile("/proc/net/unix")
+	table, err := readNetUnix()
 	if err != nil {
 		return nil, fmt.Errorf("list unix listeners: %w", err)
 	}
-	listening := parseUnixListeners(table)
+	listening := parseUnixListeners(*table)
+	netUnixBufs.Put(table)
 	out := make(map[int][]string)
 	if len(listening) == 0 {
 		return out, nil
@@ -92,17 +95,25 @@ func socketInode(link []byte) (uint64, bool) {
 	return atou(rest[:len(rest)-1])
 }
 
-// parseUnixListeners parses /proc/net/unix into inode → path for listening
-// sockets that have an address. Lines look like
+// unixSocket is a line of /proc/net/unix.
+type unixSocket struct {
+	flags uint64
+	state []byte // St: 01 unconnected (a listener), 03 connected, ...
+	inode uint64
+	path  []byte // nil for a socket with no address
+}
+
+// unixSockets calls fn with each socket /proc/net/unix lists in b. Lines
+// look like
 //
 //	Num       RefCount Protocol Flags    Type St Inode Path
 //	0000000000000000: 00000002 00000000 00010000 0001 01 23456 /run/x.sock
 //
 // with the inode padded to 5 columns and the path (which may hold spaces)
 // after one more space, absent for unbound sockets. A path may hold a
-// newline, so lines that do not parse are skipped.
-func parseUnixListeners(b []byte) map[uint64]string {
-	out := make(map[uint64]string)
+// newline, so lines that do not parse are skipped, not fatal: any user
+// can bind a socket whose path splits its line. Nothing is allocated.
+func unixSockets(b []byte, fn func(unixSocket)) {
 	first := true
 	for len(b) > 0 {
 		line := b
@@ -132,20 +143,31 @@ func parseUnixListeners(b []byte) map[uint64]string {
 			}
 			f[k], rest = rest[:n], rest[n:]
 		}
-		// A line that does not parse is skipped, not fatal: any user can
-		// bind a socket whose path holds a newline, which splits its line.
 		flags, err := strconv.ParseUint(string(f[3]), 16, 32)
 		inode, ok := atou(f[6])
 		if len(f[6]) == 0 || err != nil || !ok || !bytes.HasSuffix(f[0], []byte(":")) {
 			continue
 		}
-		if flags&soAcceptCon == 0 || len(rest) < 2 {
-			continue
+		s := unixSocket{flags: flags, state: f[5], inode: inode}
+		if len(rest) >= 2 {
+			s.path = rest[1:]
 		}
-		if _, dup := out[inode]; !dup { // the kernel lists a socket once
-			out[inode] = string(rest[1:])
-		}
+		fn(s)
 	}
+}
+
+// parseUnixListeners parses /proc/net/unix into inode → path for listening
+// sockets that have an address.
+func parseUnixListeners(b []byte) map[uint64]string {
+	out := make(map[uint64]string)
+	unixSockets(b, func(s unixSocket) {
+		if s.flags&soAcceptCon == 0 || s.path == nil {
+			return
+		}
+		if _, dup := out[s.inode]; !dup { // the kernel lists a socket once
+			out[s.inode] = string(s.path)
+		}
+	})
 	return out
 }
 
@@ -155,29 +177,58 @@ func parseUnixListeners(b []byte) map[uint64]string {
 // socket's path, in the connected state. Paths are compared as the kernel
 // reports them (see UnixListeners).
 func UnixClients(paths []string) (map[string]int, error) {
-	b, err := os.ReadFile("/proc/net/unix")
+	b, err := readNetUnix()
+	if err != nil {
+		return nil, err
+	}
+	defer netUnixBufs.Put(b)
+	return countUnixClients(*b, paths), nil
+}
+
+// netUnixBufs keeps the buffers /proc/net/unix was read into, to put back
+// when read: it is read on every session listing, and as a /proc file it
+// has no size to read it in one go, so os.ReadFile grows a buffer from
+// 512 bytes, a read each time (64 KB of garbage and 8 reads for 200
+// sessions).
+var netUnixBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// readNetUnix reads /proc/net/unix whole into a buffer of netUnixBufs.
+func readNetUnix() (*[]byte, error) {
+	f, err := os.Open("/proc/net/unix")
 	if err != nil {
 		return nil, fmt.Errorf("read /proc/net/unix: %w", err)
 	}
+	defer f.Close()
+	buf := netUnixBufs.Get().(*[]byte)
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, cap(b))
+		}
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*buf = b
+			return buf, nil
+		}
+		if err != nil {
+			netUnixBufs.Put(buf)
+			return nil, fmt.Errorf("read /proc/net/unix: %w", err)
+		}
+	}
+}
+
+// countUnixClients is UnixClients on the text of /proc/net/unix.
+func countUnixClients(b []byte, paths []string) map[string]int {
 	want := make(map[string]bool, len(paths))
 	for _, p := range paths {
 		want[p] = true
 	}
-	out := make(map[string]int, len(paths))
-	for _, line := range bytes.Split(b, []byte("\n"))[1:] {
-		f := bytes.Fields(line)
-		// Num RefCount Protocol Flags Type St Inode Path
-		if len(f) < 8 {
-			continue
+	out := make(map[string]int)
+	unixSockets(b, func(s unixSocket) {
+		if s.flags&soAcceptCon == 0 && string(s.state) == "03" && want[string(s.path)] {
+			out[string(s.path)]++
 		}
-		flags, err := strconv.ParseUint(string(f[3]), 16, 32)
-		if err != nil || flags&soAcceptCon != 0 || string(f[5]) != "03" {
-			continue
-		}
-		path := string(bytes.Join(f[7:], []byte(" ")))
-		if want[path] {
-			out[path]++
-		}
-	}
-	return out, nil
+	})
+	return out
 }

@@ -133,8 +133,8 @@ func (d *Daemon) sessionsIn(snap *proctree.Snapshot, names []string) ([]Session,
 	if err != nil {
 		return nil, err
 	}
-	var out []Session
-	var paths []string
+	out := make([]Session, 0, len(records))
+	paths := make([]string, 0, len(records))
 	for _, r := range records {
 		if want != nil && !want[r.Program] {
 			continue
@@ -309,8 +309,8 @@ func (d *Daemon) liveRecords(snap *proctree.Snapshot) ([]detach.Record, error) {
 	if d.verified == nil {
 		d.verified = map[string]detach.Record{}
 	}
-	var live []detach.Record
-	seen := map[string]bool{}
+	live := make([]detach.Record, 0, len(d.verified))
+	seen := make(map[string]bool, len(d.verified))
 	isRecord := func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), ".session") }
 	for _, program := range programs {
 		dir := filepath.Join(d.sessionsRoot(), program)

@@ -28,10 +28,12 @@ import (
 	"cmp"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -105,6 +107,7 @@ type Reader struct {
 	files  map[int]statFile // by pid
 	max    int              // files kept open at most; 0 until first used
 	gen    uint64           // snapshots taken
+	stats  []statRead       // the last snapshot's, for the next to reuse
 	closed bool
 }
 
@@ -147,40 +150,79 @@ func (r *Reader) Close() {
 	r.closed = true
 }
 
-// read reads pid's stat into buf from the file kept open, opening it
-// (relative to dirfd, as path) when there is none or it reads no process.
-func (r *Reader) read(dirfd, pid int, path string, buf []byte) ([]byte, error) {
-	if f, ok := r.files[pid]; ok {
-		b, err := preadAll(f.fd, buf)
-		if err == nil && len(b) > 0 {
-			r.files[pid] = statFile{f.fd, r.gen}
-			return b, nil
+// keep notes the files the snapshot read through, opened or kept open,
+// and closes those of pids it did not list.
+func (r *Reader) keep(stats []statRead) {
+	for _, st := range stats {
+		if st.fd >= 0 {
+			r.files[st.pid] = statFile{st.fd, r.gen}
+		} else {
+			delete(r.files, st.pid) // its file, if any, was closed
 		}
-		// Reaped (and maybe the pid reused): open what the pid is now.
-		unix.Close(f.fd)
-		delete(r.files, pid)
 	}
-	fd, err := openAt(dirfd, path)
-	if err != nil {
-		return buf[:0], err
-	}
-	b, err := preadAll(fd, buf)
-	if err == nil && len(b) > 0 && len(r.files) < r.max {
-		r.files[pid] = statFile{fd, r.gen}
-	} else {
-		unix.Close(fd)
-	}
-	return b, err
-}
-
-// forget closes the files of pids the last snapshot did not list.
-func (r *Reader) forget() {
 	for pid, f := range r.files {
 		if f.seen != r.gen {
 			unix.Close(f.fd)
 			delete(r.files, pid)
 		}
 	}
+}
+
+// statRead is one process's stat to read in a snapshot, and what came of it.
+type statRead struct {
+	name string // in /proc
+	pid  int
+	fd   int  // its file, open to read or kept open after the read; -1 for none
+	ok   bool // the process was read (it exists)
+}
+
+// readStats reads the stats of part into procs (one for each), relative
+// to dirfd; room counts the files it may open and keep, nil to keep none.
+func readStats(dirfd int, part []statRead, procs []Process, room *atomic.Int64) error {
+	buf := make([]byte, 1024)
+	path := make([]byte, 0, 32)
+	for i := range part {
+		st := &part[i]
+		var b []byte
+		var err error
+		if st.fd >= 0 {
+			b, err = preadAll(st.fd, buf)
+			if err != nil || len(b) == 0 {
+				// Reaped (and maybe the pid reused): open what the
+				// pid is now.
+				unix.Close(st.fd)
+				st.fd = -1
+			}
+		}
+		if st.fd < 0 {
+			path = append(path[:0], st.name...)
+			path = append(path, "/stat"...)
+			if room != nil && room.Add(-1) >= 0 {
+				var fd int
+				if fd, err = openAt(dirfd, string(path)); err == nil {
+					if b, err = preadAll(fd, buf); err == nil && len(b) > 0 {
+						st.fd = fd
+					} else {
+						unix.Close(fd)
+					}
+				}
+			} else {
+				b, err = readLineAt(dirfd, string(path), buf)
+			}
+		}
+		if err != nil || len(b) == 0 {
+			if err == nil || gone(err) {
+				continue
+			}
+			return fmt.Errorf("take process snapshot: read /proc/%s: %w", path, err)
+		}
+		buf = b[:cap(b)]
+		if procs[i], err = parseStat(b); err != nil {
+			return fmt.Errorf("take process snapshot: parse /proc/%s/stat: %w", st.name, err)
+		}
+		st.ok = true
+	}
+	return nil
 }
 
 // takeWith is Take, through r's open files when r is not nil.
@@ -196,40 +238,62 @@ func takeWith(r *Reader) (*Snapshot, error) {
 	}
 	dirfd := int(dir.Fd())
 
-	s := &Snapshot{procs: make([]Process, 0, len(names))}
-	buf := make([]byte, 1024)
-	path := make([]byte, 0, 32)
+	var stats []statRead
+	var room *atomic.Int64
+	if r != nil {
+		stats = r.stats[:0]
+		room = new(atomic.Int64)
+		room.Store(int64(r.max - len(r.files)))
+	}
 	for _, name := range names {
-		if name == "" || name[0] < '1' || name[0] > '9' {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid <= 0 {
 			continue
 		}
-		path = append(path[:0], name...)
-		path = append(path, "/stat"...)
-		var b []byte
-		if pid, perr := strconv.Atoi(name); r != nil && perr == nil {
-			b, err = r.read(dirfd, pid, string(path), buf)
-		} else {
-			b, err = readLineAt(dirfd, string(path), buf)
-		}
-		if err != nil || len(b) == 0 {
-			if err == nil || gone(err) {
-				continue
+		st := statRead{name: name, pid: pid, fd: -1}
+		if r != nil {
+			if f, ok := r.files[pid]; ok {
+				st.fd = f.fd
 			}
-			return nil, fmt.Errorf("take process snapshot: read /proc/%s: %w", path, err)
 		}
-		buf = b[:cap(b)]
-		p, err := parseStat(b)
-		if err != nil {
-			return nil, fmt.Errorf("take process snapshot: parse /proc/%s: %w", path, err)
-		}
-		s.procs = append(s.procs, p)
+		stats = append(stats, st)
 	}
+	// The reads are system calls, most of a snapshot's time: split among
+	// the processors, they take that much less.
+	procs := make([]Process, len(stats))
+	parts := min(runtime.GOMAXPROCS(0), 1+len(stats)/minPart)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := i*len(stats)/parts, (i+1)*len(stats)/parts
+		wg.Go(func() { errs[i] = readStats(dirfd, stats[lo:hi], procs[lo:hi], room) })
+	}
+	wg.Wait()
 	if r != nil {
-		r.forget()
+		r.keep(stats)
+		r.stats = stats
 	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The processes that were read, in place.
+	n := 0
+	for i, st := range stats {
+		if st.ok {
+			procs[n] = procs[i]
+			n++
+		}
+	}
+	s := &Snapshot{procs: procs[:n]}
 	s.index()
 	return s, nil
 }
+
+// minPart is the fewest processes worth a goroutine of their own in a
+// snapshot.
+const minPart = 128
 
 // index sorts procs by pid and builds the parent index.
 func (s *Snapshot) index() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -265,33 +266,55 @@ func (d *Daemon) programUsage(want map[string]bool, snap *proctree.Snapshot, ses
 			inSession[id.PID] = true
 		}
 	}
+	type program struct {
+		name string
+		main int
+		u    Usage
+	}
+	var programs []program
 	d.mu.Lock()
-	mains := map[string]int{}
 	for _, p := range d.processesLocked(false) {
 		if p.pid != 0 && (want == nil || want[p.namespec()]) {
-			mains[p.namespec()] = p.pid
+			programs = append(programs, program{name: p.namespec(), main: p.pid})
 		}
 	}
 	d.mu.Unlock()
-	out := make(map[string]Usage, len(mains))
 	now := time.Now()
-	var procs []proctree.Process
-	for name, main := range mains {
-		procs = procs[:0]
-		if p, ok := snap.Get(main); ok {
-			procs = append(procs, p)
-		}
-		for _, q := range snap.Descendants(main) {
-			if !inSession[q.PID] {
-				procs = append(procs, q)
+	inParallel(len(programs), func(lo, hi int) {
+		var procs []proctree.Process
+		for i := lo; i < hi; i++ {
+			procs = procs[:0]
+			if p, ok := snap.Get(programs[i].main); ok {
+				procs = append(procs, p)
 			}
+			for _, q := range snap.Descendants(programs[i].main) {
+				if !inSession[q.PID] {
+					procs = append(procs, q)
+				}
+			}
+			programs[i].u = d.usage.usageOf(procs, now)
 		}
-		u := d.usage.usageOf(procs, now)
-		d.usage.percent("program "+name, &u, now)
-		out[name] = u
+	})
+	out := make(map[string]Usage, len(programs))
+	for _, p := range programs {
+		d.usage.percent("program "+p.name, &p.u, now)
+		out[p.name] = p.u
 	}
 	d.usage.sweep(now)
 	return out
+}
+
+// inParallel splits [0, n) into ranges, one for each processor (each at
+// least 16 long), and calls fn on them at once: what the usage readers do
+// for each program or session is mostly system calls (descriptor counts,
+// PSS), which run in parallel.
+func inParallel(n int, fn func(lo, hi int)) {
+	parts := min(runtime.GOMAXPROCS(0), 1+n/16)
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Go(func() { fn(i*n/parts, (i+1)*n/parts) })
+	}
+	wg.Wait()
 }
 
 // SessionUsage returns the usage of each of list's sessions, by socket.
@@ -306,19 +329,24 @@ func (d *Daemon) SessionUsage(list []Session) (map[string]Usage, error) {
 // sessionUsage is SessionUsage on a snapshot and the sessions' processes
 // (sessionTrees) found already.
 func (d *Daemon) sessionUsage(list []Session, snap *proctree.Snapshot, trees [][]proctree.Identity) map[string]Usage {
-	out := make(map[string]Usage, len(list))
 	now := time.Now()
-	var procs []proctree.Process
-	for i, s := range list {
-		procs = procs[:0]
-		for _, id := range trees[i] {
-			if p, ok := snap.Get(id.PID); ok {
-				procs = append(procs, p)
+	usage := make([]Usage, len(list))
+	inParallel(len(list), func(lo, hi int) {
+		var procs []proctree.Process
+		for i := lo; i < hi; i++ {
+			procs = procs[:0]
+			for _, id := range trees[i] {
+				if p, ok := snap.Get(id.PID); ok {
+					procs = append(procs, p)
+				}
 			}
+			usage[i] = d.usage.usageOf(procs, now)
 		}
-		u := d.usage.usageOf(procs, now)
-		d.usage.percent("session "+s.Socket, &u, now)
-		out[s.Socket] = u
+	})
+	out := make(map[string]Usage, len(list))
+	for i, s := range list {
+		d.usage.percent("session "+s.Socket, &usage[i], now)
+		out[s.Socket] = usage[i]
 	}
 	d.usage.sweep(now)
 	return out

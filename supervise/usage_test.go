@@ -145,3 +145,19 @@ func TestParsePSS(t *testing.T) {
 		}
 	}
 }
+
+func TestInParallel(t *testing.T) {
+	for _, n := range []int{0, 1, 16, 17, 100, 1000} {
+		seen := make([]int, n)
+		inParallel(n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				seen[i]++
+			}
+		})
+		for i, c := range seen {
+			if c != 1 {
+				t.Errorf("n=%d: %d called %d times, want once", n, i, c)
+			}
+		}
+	}
+}

@@ -80,6 +80,7 @@ func (m *rpcMetrics) observe(method string, start time.Time) {
 type metricsWriter struct {
 	order    []*metricFamily          // declared since the last reset
 	families map[string]*metricFamily // with their buffers, kept by reset
+	text     []byte                   // what Bytes returned, kept by reset
 }
 
 type metricFamily struct {
@@ -144,13 +145,14 @@ func (w *metricsWriter) sampleSuffix(name, suffix string, value float64, labels 
 	f.samples = append(b, '\n')
 }
 
-// Bytes renders every family in the order they were declared.
+// Bytes renders every family in the order they were declared, into a
+// buffer of w's: the text is valid until the next reset.
 func (w *metricsWriter) Bytes() []byte {
 	size := 0
 	for _, f := range w.order {
 		size += len("# HELP  \n# TYPE  \n") + 2*len(f.name) + len(f.help) + len(f.typ) + len(f.samples)
 	}
-	b := make([]byte, 0, size)
+	b := slices.Grow(w.text[:0], size)
 	for _, f := range w.order {
 		b = append(b, "# HELP "...)
 		b = append(b, f.name...)
@@ -163,6 +165,7 @@ func (w *metricsWriter) Bytes() []byte {
 		b = append(b, '\n')
 		b = append(b, f.samples...)
 	}
+	w.text = b
 	return b
 }
 
@@ -190,7 +193,13 @@ func (d *Daemon) serveMetrics(w http1.ResponseWriter, r *http1.Request) {
 		w.WriteHeader(405)
 		return
 	}
-	text := d.metricsText()
+	m := metricsWriters.Get().(*metricsWriter)
+	defer func() {
+		m.reset()
+		metricsWriters.Put(m)
+	}()
+	d.writeMetrics(m)
+	text := m.Bytes()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
 	w.WriteHeader(200)
@@ -213,13 +222,8 @@ var usageFamilies = [...]struct {
 	{"_open_fds", "gauge", "Open file descriptors in the tree.", func(u Usage) float64 { return float64(u.FDs) }},
 }
 
-// metricsText renders every metric once.
-func (d *Daemon) metricsText() []byte {
-	m := metricsWriters.Get().(*metricsWriter)
-	defer func() {
-		m.reset()
-		metricsWriters.Put(m)
-	}()
+// writeMetrics writes every metric once to m.
+func (d *Daemon) writeMetrics(m *metricsWriter) {
 	// One process table and one session listing for every figure.
 	sessions, usage, sessUsage := d.readUsage(true)
 	now := time.Now()
@@ -348,5 +352,4 @@ func (d *Daemon) metricsText() []byte {
 		m.sampleSuffix(name, "_count", float64(h.total), "method", method)
 	}
 	d.metrics.mu.Unlock()
-	return m.Bytes()
 }

@@ -3,6 +3,7 @@ package proctree
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -113,3 +114,28 @@ func TestReaderMax(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestReadPIDs lists a directory of pid-like names through a buffer that
+// takes a few entries a call.
+func TestReadPIDs(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{"1", "42", "4194304", "self", "x1", "1x", "0", "99999999999999999999"}
+	for _, name := range names {
+		if err := os.WriteFile(dir+"/"+name, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	var got []int
+	if err := readPIDs(fd, make([]byte, 96), func(pid int) { got = append(got, pid) }); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []int{1, 42, 4194304}; !slices.Equal(got, want) {
+		t.Errorf("readPIDs = %v, want %v", got, want)
+	}
+}

@@ -103,7 +103,7 @@ func runUsage(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  %-54s %8.1f ms  p99 %6.1f ms\n", "keeper.getProcessUsage (a keeper top refresh), p50", millis(percentile(usage, 50)), millis(percentile(usage, 99)))
 	fmt.Fprintf(stdout, "  %-54s %8.2f %%\n", fmt.Sprintf("daemon CPU over %v idle, before any scrape", *idle), before)
 	fmt.Fprintf(stdout, "  %-54s %8.2f %%\n", fmt.Sprintf("daemon CPU in the %v right after the scrapes", *idle), after)
-	fmt.Fprintf(stdout, "  %-54s %8.2f %%   target 0.0 %%\n", fmt.Sprintf("daemon CPU over %v idle after that, nobody scraping", *idle), settled)
+	fmt.Fprintf(stdout, "  %-54s %8.2f %%   target 0.0 %%\n", fmt.Sprintf("daemon CPU over %v idle, nobody scraping", *idle), settled)
 	return nil
 }
 

@@ -367,6 +367,18 @@ func TestWebAttach(t *testing.T) {
 	if resp, _ := c.do("GET", "/session/term/t.sock/keys", nil, ""); resp.StatusCode != 405 {
 		t.Errorf("GET of keys: %d, want 405", resp.StatusCode)
 	}
+	// The screen's stream (what a WebSocket would carry) is refused to
+	// another site before anything attaches to the master.
+	streamCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	req, _ := http.NewRequestWithContext(streamCtx, "GET", base+"/session/term/t.sock/events", nil)
+	req.SetBasicAuth("u", "p")
+	req.Header.Set("Origin", "http://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("the screen's stream from another site: %v %v, want 403", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
 
 	// Another client, attached all along.
 	other := startTerm(t, k.dir, nil, keeperBin, "attach", s.Socket)

@@ -78,31 +78,45 @@ func newTracking(socket string) *tracking {
 // openCgroups creates (or finds) the daemon's cgroup directory below its
 // own cgroup in the cgroup v2 hierarchy.
 func openCgroups(socket string) (*cgroups, error) {
-	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	own, err := OwnCgroup()
 	if err != nil {
-		return nil, fmt.Errorf("read /proc/self/mountinfo: %w", err)
-	}
-	mount := cgroup2Mount(mountinfo)
-	if mount == "" {
-		return nil, errors.New("no cgroup2 file system is mounted")
-	}
-	self, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return nil, fmt.Errorf("read /proc/self/cgroup: %w", err)
-	}
-	own, ok := unifiedCgroup(self)
-	if !ok {
-		return nil, errors.New("/proc/self/cgroup names no cgroup v2 path")
+		return nil, err
 	}
 	h := fnv.New32a()
 	h.Write([]byte(socket))
-	cg := &cgroups{dir: filepath.Join(mount, own, fmt.Sprintf("keeper-%08x", h.Sum32()))}
+	cg := &cgroups{dir: filepath.Join(own, fmt.Sprintf("%s%08x", CgroupPrefix, h.Sum32()))}
 	// The program and session cgroups are made when first needed, and
 	// removed once empty, so that a daemon leaves nothing behind.
 	if err := os.Mkdir(cg.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create cgroup %s: %w (run as root or under systemd with Delegate=yes)", cg.dir, err)
 	}
 	return cg, nil
+}
+
+// CgroupPrefix starts the name of each daemon's cgroup directory, which
+// sits in the daemon's own cgroup (OwnCgroup).
+const CgroupPrefix = "keeper-"
+
+// OwnCgroup returns the directory of the calling process's cgroup in the
+// cgroup v2 hierarchy.
+func OwnCgroup() (string, error) {
+	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("read /proc/self/mountinfo: %w", err)
+	}
+	mount := cgroup2Mount(mountinfo)
+	if mount == "" {
+		return "", errors.New("no cgroup2 file system is mounted")
+	}
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", fmt.Errorf("read /proc/self/cgroup: %w", err)
+	}
+	own, ok := unifiedCgroup(self)
+	if !ok {
+		return "", errors.New("/proc/self/cgroup names no cgroup v2 path")
+	}
+	return filepath.Join(mount, own), nil
 }
 
 // cgroup2Mount returns where /proc/self/mountinfo says the cgroup v2

@@ -159,35 +159,45 @@ type webSession struct {
 	State   string `json:"state"`
 	Clients int    `json:"clients"`
 	Age     string `json:"age"`
+	CPU     string `json:"cpu"`
+	Memory  string `json:"memory"`
 }
 
 // webStatusNow reads the status the page shows.
 func (d *Daemon) webStatusNow(web WebConfig) webStatus {
 	now := time.Now()
 	st := webStatus{Identification: "keeper " + Version, Attach: web.Attach, Token: d.webToken}
-	sessions, usage, _ := d.readUsage(false)
+	sessions, usage, sessionUsage := d.readUsage(true)
 	d.mu.Lock()
 	for _, p := range d.processesLocked(true) {
 		info := d.processInfoLocked(p, now)
 		wp := webProgram{Namespec: info.Namespec(), Group: info.Group, Name: info.Name,
 			State: info.StateName, Description: info.Description, Running: info.PID != 0,
 			Terminal: p.cfg.Pty && info.PID != 0}
-		if u, ok := usage[wp.Namespec]; ok {
-			wp.CPU = fmt.Sprintf("%.1f%%", u.CPUPercent)
-			wp.Memory = FormatBytes(u.RSS)
-		}
+		wp.CPU, wp.Memory = webFigures(usage, wp.Namespec)
 		st.Programs = append(st.Programs, wp)
 	}
 	d.mu.Unlock()
 	for _, s := range sessions {
 		for i := range st.Programs {
 			if st.Programs[i].Namespec == s.Program {
-				st.Programs[i].Sessions = append(st.Programs[i].Sessions, webSession{
-					Name: s.Name, State: s.State(), Clients: s.Clients, Age: humanAge(now.Sub(s.Created))})
+				ws := webSession{Name: s.Name, State: s.State(), Clients: s.Clients, Age: humanAge(now.Sub(s.Created))}
+				ws.CPU, ws.Memory = webFigures(sessionUsage, s.Socket)
+				st.Programs[i].Sessions = append(st.Programs[i].Sessions, ws)
 			}
 		}
 	}
 	return st
+}
+
+// webFigures words the CPU and memory of usage[key] for the page, "" for
+// both when they could not be read.
+func webFigures(usage map[string]Usage, key string) (cpu, memory string) {
+	u, ok := usage[key]
+	if !ok {
+		return "", ""
+	}
+	return fmt.Sprintf("%.1f%%", u.CPUPercent), FormatBytes(u.RSS)
 }
 
 func humanAge(d time.Duration) string {

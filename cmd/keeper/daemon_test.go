@@ -1463,7 +1463,7 @@ startretries=0
 		peer.Need(t, "supervisorctl")
 		t.Parallel()
 		k := newKeeperd(t, "[program:prog]\ncommand=@DIR@/sleepy 1000\nstartsecs=0\n")
-		k.setSections("chmod=0777\n", "")
+		k.setSections("chmod=0777\nweb=true\n", "")
 		if err := os.Chmod(k.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -1478,6 +1478,24 @@ startretries=0
 			t.Errorf("supervisorctl as %s: exit status %d, output %q; want refused", u.name, code, out)
 		}
 		k.waitLog(fmt.Sprintf("refused control connection from uid %d", u.uid), 5*time.Second)
+		// The web page on the socket (web = true) is behind the same rule:
+		// the user's GET / is closed unanswered.
+		get := `import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    answer = s.recv(4096)
+except (ConnectionResetError, BrokenPipeError):
+    answer = b""
+print("answer:", repr(answer[:12]))`
+		out, _ = runAs(t, "/", &syscall.Credential{Uid: u.uid, Gid: u.gid}, peer.Find("python3"), "-c", get, k.sock)
+		if !strings.Contains(out, "answer: b''") {
+			t.Errorf("GET / on the control socket as %s: %q, want the connection closed unanswered", u.name, out)
+		}
+		if n := len(k.logLines(fmt.Sprintf("refused control connection from uid %d", u.uid))); n < 2 {
+			t.Errorf("%d refusals logged, want supervisorctl's and the page's", n)
+		}
 		// Root still may.
 		k.mustCall("supervisor.getState")
 	})

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 
 	"keeper/detach"
 	"keeper/proctree"
+	"keeper/supervise"
 )
 
 // keeperBin is the keeper binary built once for the end-to-end tests, and
@@ -60,9 +63,50 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	cgroupsBefore := daemonCgroups()
 	code := m.Run()
+	removeCgroups(cgroupsBefore)
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// daemonCgroups lists the daemons' cgroup directories in the test
+// process's cgroup, where the tests' daemons make theirs (none without
+// cgroup v2).
+func daemonCgroups() map[string]bool {
+	own, err := supervise.OwnCgroup()
+	if err != nil {
+		return nil
+	}
+	dirs, _ := filepath.Glob(filepath.Join(own, supervise.CgroupPrefix+"*"))
+	out := map[string]bool{}
+	for _, d := range dirs {
+		out[d] = true
+	}
+	return out
+}
+
+// removeCgroups removes the cgroup directories the tests' daemons left:
+// one killed with SIGKILL cannot remove its own, and each test's socket
+// names a directory of its own, which no later daemon takes over. Only
+// directories made during the run go, and rmdir refuses any that still
+// holds a process.
+func removeCgroups(before map[string]bool) {
+	for dir := range daemonCgroups() {
+		if before[dir] {
+			continue
+		}
+		var tree []string
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				tree = append(tree, path)
+			}
+			return nil
+		})
+		for _, d := range slices.Backward(tree) {
+			os.Remove(d)
+		}
+	}
 }
 
 // testDir returns a short temporary directory (socket paths must stay

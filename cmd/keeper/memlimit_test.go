@@ -12,12 +12,21 @@ import (
 )
 
 // TestMemoryLimit: a program growing past memory_limit is restarted within
-// grace + one reading, with the figure in the log and status; one under
-// its limit is left alone.
+// grace + one reading, with the figure in the log and status, counted in
+// the metrics and told to event listeners; one under its limit is left
+// alone.
 func TestMemoryLimit(t *testing.T) {
 	t.Parallel()
-	python := peer.Need(t, "python3")
+	python := peer.Need(t, "python3-supervisor")
+	recorder, err := filepath.Abs("testdata/events/recorder.py")
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := newKeeperd(t, fmt.Sprintf(`
+[eventlistener:limits]
+command=%[1]s %[2]s @DIR@/limits.txt
+events=KEEPER_MEMORY_LIMIT_EXCEEDED
+
 [program:grower]
 command=%[1]s @DIR@/grow.py
 startsecs=0
@@ -29,7 +38,7 @@ command=%[1]s @DIR@/grow.py 10
 startsecs=0
 memory_limit=60MB
 memory_limit_grace=1
-`, python))
+`, python, recorder))
 	script := "import sys, time\nmb = int(sys.argv[1]) if len(sys.argv) > 1 else 100\nb = bytearray(mb << 20)\nb[::4096] = b'x' * len(b[::4096])\ntime.sleep(1000)\n"
 	if err := os.WriteFile(filepath.Join(k.dir, "grow.py"), []byte(script), 0o644); err != nil {
 		t.Fatal(err)
@@ -51,6 +60,17 @@ memory_limit_grace=1
 	}
 	if v, ok := value(scrape(t, k), "keeper_process_restarts_total", map[string]string{"program": "grower", "reason": "memory_limit"}); !ok || v < 1 {
 		t.Errorf("keeper_process_restarts_total{grower,memory_limit} = %v, %v; want the restart counted", v, ok)
+	}
+	var event string
+	waitFor(t, "KEEPER_MEMORY_LIMIT_EXCEEDED", 10*time.Second, func() bool {
+		event = readFileOrEmpty(filepath.Join(k.dir, "limits.txt"))
+		return strings.Contains(event, "KEEPER_MEMORY_LIMIT_EXCEEDED")
+	})
+	if !strings.Contains(event, "processname=grower") || !strings.Contains(event, "over memory_limit 60.0MB for 1s") {
+		t.Errorf("the event lacks the program or the figure:\n%s", event)
+	}
+	if strings.Contains(event, "processname=modest") {
+		t.Errorf("an event for modest, under its limit:\n%s", event)
 	}
 	if pid := rpcField[int](k.info("modest"), "pid"); pid != modest {
 		t.Errorf("modest (10 MB of its 60 MB) was restarted: pid %d, was %d", pid, modest)

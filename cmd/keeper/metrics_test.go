@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"keeper/internal/peer"
+	"keeper/supervise"
 	"keeper/supervise/http1"
 )
 
@@ -157,5 +161,76 @@ autorestart=false
 	cmd.Stdin = strings.NewReader(body)
 	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// TestMetricsOnInet: /metrics on [inet_http_server] is behind its basic
+// auth, and a scrape's resource figures are what keeper.getProcessUsage
+// says of the same processes.
+func TestMetricsOnInet(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	k := newKeeperd(t, fmt.Sprintf(`
+[inet_http_server]
+port=127.0.0.1:%d
+username=u
+password=p
+
+[program:four]
+command=/bin/sh -c 'for i in 1 2 3 4; do @DIR@/sleepy 1000 & done; wait'
+startsecs=0
+`, port))
+	k.start()
+	k.waitState("four", 5*time.Second, "RUNNING")
+	var usage map[string]supervise.Usage
+	waitFor(t, "four's five processes", 10*time.Second, func() bool {
+		var err error
+		usage, err = supervise.DecodeUsages(k.mustCall("keeper.getProcessUsage"), "namespec")
+		return err == nil && usage["four"].Processes == 5
+	})
+
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	for _, tc := range []struct {
+		name, user, password string
+		want                 int
+	}{
+		{"no credentials", "", "", 401},
+		{"a wrong password", "u", "x", 401},
+		{"the credentials", "u", "p", 200},
+	} {
+		req, _ := http.NewRequest("GET", url, nil)
+		if tc.user != "" {
+			req.SetBasicAuth(tc.user, tc.password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("GET /metrics with %s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+		if tc.want != 200 {
+			if strings.Contains(string(body), "keeper_") {
+				t.Errorf("GET /metrics with %s gave metrics:\n%s", tc.name, body)
+			}
+			continue
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatalf("parse /metrics: %v", err)
+		}
+		four := map[string]string{"program": "four"}
+		for name, want := range map[string]int{
+			"keeper_process_processes": usage["four"].Processes,
+			"keeper_process_threads":   usage["four"].Threads,
+			"keeper_process_open_fds":  usage["four"].FDs,
+		} {
+			if v, ok := value(families, name, four); !ok || int(v) != want {
+				t.Errorf("%s{four} = %v (%v), keeper.getProcessUsage says %d", name, v, ok, want)
+			}
+		}
 	}
 }

@@ -78,6 +78,10 @@ func runTop(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if in, ok := stdinTerminal(); ok {
 		interactive = true
 		defer in.restore()
+		// Frames go to the alternate screen, as procps top's do: on
+		// quitting, the terminal shows again what it showed before.
+		io.WriteString(stdout, "\033[?1049h")
+		defer io.WriteString(stdout, "\033[?1049l")
 		go func() {
 			buf := make([]byte, 16)
 			for {

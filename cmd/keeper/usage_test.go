@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ startsecs=0
 	})
 }
 
-// TestTop: keeper top on a terminal shows the programs and their sessions,
+// TestTop: keeper top on a terminal (a pty of the test's, then tmux) shows the programs and their sessions,
 // re-sorts on a key and quits on q, leaving the terminal as it was; without
 // a terminal -n prints that many frames.
 func TestTop(t *testing.T) {
@@ -113,6 +114,41 @@ startsecs=0
 	if code := c.wait(5 * time.Second); code != 0 {
 		t.Errorf("keeper top: exit %d after q: %q", code, c.output())
 	}
+
+	// In tmux, at 80x24: the same, on the alternate screen, and the pane
+	// is as it was when top quits.
+	t.Run("tmux", func(t *testing.T) {
+		tm := startTmuxServer(t, k.dir)
+		tm.must("new-session", "-d", "-s", "top", "-x", "80", "-y", "24",
+			"sh", "-c", `before=$(stty -g); "$0" -c "$1" top -d 0.2; echo exit=$? same=$([ "$before" = "$(stty -g)" ] && echo yes); exec sleep 600`,
+			keeperBin, k.conf)
+		pane := func(what, re string) {
+			t.Helper()
+			var out string
+			deadline := time.Now().Add(10 * time.Second)
+			for !regexp.MustCompile(re).MatchString(out) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no %s in tmux after 10s; the pane:\n%s", what, out)
+				}
+				time.Sleep(20 * time.Millisecond)
+				out, _ = tm.run("capture-pane", "-p", "-t", "top")
+			}
+		}
+		alternate := func() string {
+			return strings.TrimSpace(tm.must("display-message", "-p", "-t", "top", "#{alternate_on}"))
+		}
+		pane("top's programs", `(?s)sort: mem.*(web +RUNNING.*session t\.sock|session t\.sock.*web +RUNNING)`)
+		if alt := alternate(); alt != "1" {
+			t.Errorf("top does not draw on the alternate screen (alternate_on=%s)", alt)
+		}
+		tm.must("send-keys", "-t", "top", "c")
+		pane("top sorted by CPU", `sort: cpu`)
+		tm.must("send-keys", "-t", "top", "q")
+		pane("top's exit, the terminal's modes as they were", `exit=0 same=yes`)
+		if alt := alternate(); alt != "0" {
+			t.Errorf("after q the pane is still on the alternate screen (alternate_on=%s)", alt)
+		}
+	})
 
 	out, code := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "top", "-n", "2", "-d", "0.1")
 	if code != 0 || strings.Count(out, "keeper top - ") != 2 || strings.Contains(out, "\x1b") {

@@ -131,6 +131,10 @@ func TestWebPage(t *testing.T) {
 	if strings.Contains(page, hostileName) {
 		t.Errorf("the page has the hostile name as HTML:\n%s", page)
 	}
+	// A session's row has its own figures, as its program's has.
+	if !regexp.MustCompile(`(?s)<tr class="session".*?<td class="cpu">[0-9.]+%</td>\s*<td class="memory">[0-9.]+[KMG]</td>`).MatchString(page) {
+		t.Errorf("the session's row lacks its CPU and memory:\n%s", page)
+	}
 	m := tokenRE.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no token in the page:\n%s", page)
@@ -290,6 +294,9 @@ func TestWebBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/"),
 		waitText(row("sleeper")+" td.state", "RUNNING"),
 		waitText("#programs tbody", hostileName))
+	if memory := evaluate[string](t, ctx, `document.querySelector("tr.session td.memory").textContent`); !regexp.MustCompile(`^[0-9.]+[KMG]$`).MatchString(memory) {
+		t.Errorf("the session's row says memory %q", memory)
+	}
 	if scripts := evaluate[int](t, ctx, `document.querySelectorAll("#programs script, #programs img").length`); scripts != 0 {
 		t.Errorf("the hostile name made %d elements", scripts)
 	}
@@ -367,6 +374,18 @@ func TestWebAttach(t *testing.T) {
 	if resp, _ := c.do("GET", "/session/term/t.sock/keys", nil, ""); resp.StatusCode != 405 {
 		t.Errorf("GET of keys: %d, want 405", resp.StatusCode)
 	}
+	// The screen's stream (what a WebSocket would carry) is refused to
+	// another site before anything attaches to the master.
+	streamCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	req, _ := http.NewRequestWithContext(streamCtx, "GET", base+"/session/term/t.sock/events", nil)
+	req.SetBasicAuth("u", "p")
+	req.Header.Set("Origin", "http://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("the screen's stream from another site: %v %v, want 403", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
 
 	// Another client, attached all along.
 	other := startTerm(t, k.dir, nil, keeperBin, "attach", s.Socket)

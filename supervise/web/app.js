@@ -59,7 +59,8 @@ function sessionRow(p, s, attach) {
     el("td", { className: "name", textContent: "\u2514 " + s.name }),
     el("td", { className: "state", textContent: s.state }),
     el("td", { className: "description", textContent: s.clients + " clients, up " + s.age }),
-    el("td"), el("td"),
+    el("td", { className: "cpu", textContent: s.cpu }),
+    el("td", { className: "memory", textContent: s.memory }),
     el("td", { className: "actions" }, actionForm({ name: p.namespec, session: s.name }, ...controls)));
   tr.dataset.namespec = p.namespec;
   return tr;

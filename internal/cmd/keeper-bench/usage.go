@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +25,8 @@ import (
 // refresh), and the daemon's idle CPU with nobody scraping: before any
 // scrape, in the idle time right after the scrapes (when the Go runtime
 // returns the memory they used to the kernel), and in the idle time after
-// that.
+// that; then its CPU with 10 status pages open (streams of /events on
+// [inet_http_server] with web = true, each refreshed every 5 s).
 
 func runUsage(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("usage", flag.ContinueOnError)
@@ -32,6 +35,8 @@ func runUsage(args []string, stdout io.Writer) error {
 	perProgram := fs.Int("sessions", 4, "sessions each program makes")
 	ncalls := fs.Int("calls", 50, "timed scrapes and usage calls")
 	idle := fs.Duration("idle", 10*time.Second, "idle time for the CPU figure")
+	pages := fs.Int("pages", 10, "status pages (web = true) open for the last CPU figure")
+	pagesIdle := fs.Duration("pages-idle", 15*time.Second, "time the pages are open for it (the pages refresh every 5 s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,6 +50,12 @@ func runUsage(args []string, stdout io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 	var body strings.Builder
+	ports, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	port := ports[0]
+	fmt.Fprintf(&body, "\n[inet_http_server]\nport=127.0.0.1:%d\nweb=true\n", port)
 	for i := range *nprog {
 		sessionsProgram(&body, i, *perProgram, bin, dir)
 	}
@@ -98,12 +109,22 @@ func runUsage(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	closePages, err := openStatusPages(fmt.Sprintf("http://127.0.0.1:%d/events", port), *pages)
+	if err != nil {
+		return err
+	}
+	withPages, err := idlePercent(cmd.Process.Pid, *pagesIdle)
+	closePages()
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "%d programs, %d sessions\n\n", *nprog, want)
 	fmt.Fprintf(stdout, "  %-54s %8.1f ms  p99 %6.1f ms  (%d KB)   target < 10 ms\n", "GET /metrics, p50", millis(percentile(scrapes, 50)), millis(percentile(scrapes, 99)), size/1000)
 	fmt.Fprintf(stdout, "  %-54s %8.1f ms  p99 %6.1f ms\n", "keeper.getProcessUsage (a keeper top refresh), p50", millis(percentile(usage, 50)), millis(percentile(usage, 99)))
 	fmt.Fprintf(stdout, "  %-54s %8.2f %%\n", fmt.Sprintf("daemon CPU over %v idle, before any scrape", *idle), before)
 	fmt.Fprintf(stdout, "  %-54s %8.2f %%\n", fmt.Sprintf("daemon CPU in the %v right after the scrapes", *idle), after)
 	fmt.Fprintf(stdout, "  %-54s %8.2f %%   target 0.0 %%\n", fmt.Sprintf("daemon CPU over %v idle, nobody scraping", *idle), settled)
+	fmt.Fprintf(stdout, "  %-54s %8.2f %%\n", fmt.Sprintf("daemon CPU over %v, %d status pages open", *pagesIdle, *pages), withPages)
 	return nil
 }
 
@@ -118,6 +139,50 @@ func idlePercent(pid int, d time.Duration) (float64, error) {
 	time.Sleep(d)
 	c1, err := cpuTime(pid)
 	return 100 * (c1 - c0).Seconds() / d.Seconds(), err
+}
+
+// openStatusPages opens n streams of the web page's status (what n open
+// pages read), each read until closed, and returns once every one has had
+// its first status.
+func openStatusPages(url string, n int) (closeAll func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				first <- err
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 {
+				first <- fmt.Errorf("GET %s: %s", url, resp.Status)
+				return
+			}
+			r := bufio.NewReader(resp.Body)
+			for sent := false; ; {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					if !sent {
+						first <- err
+					}
+					return
+				}
+				if !sent && line == "\n" { // the end of the first event
+					first <- nil
+					sent = true
+				}
+			}
+		}()
+	}
+	for range n {
+		if err := <-first; err != nil {
+			cancel()
+			return nil, fmt.Errorf("open a status page: %w", err)
+		}
+	}
+	return cancel, nil
 }
 
 // sessionsProgram adds program pNN to body: it starts count sessions of a

@@ -56,6 +56,7 @@ type Daemon struct {
 	// sessions open in pages now (web_session.go).
 	webToken    string
 	webAttached webTerms
+	webShared   webShared // the status the open pages share
 	// methods is the XML-RPC interface Handle dispatches on.
 	methods map[string]*rpcMethod
 	// events hands state changes to the event listener pools.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"keeper/supervise/http1"
@@ -163,10 +164,50 @@ type webSession struct {
 	Memory  string `json:"memory"`
 }
 
-// webStatusNow reads the status the page shows.
+// webShared is the status last read for a page, for the other pages to
+// share: they wake together (on a state change, or at the same webRefresh
+// boundary), so one reading of the processes serves them all however many
+// are open.
+type webShared struct {
+	mu      sync.Mutex
+	read    bool
+	changed chan struct{} // the daemon's changed channel when it was read
+	slice   int64         // the webRefresh slice it was read in
+	st      webStatus     // without Attach, which is the server's
+}
+
+// get returns the status read in the same change generation and slice, or
+// reads it anew with read. Pages asking while it is read wait for it.
+func (s *webShared) get(changed chan struct{}, slice int64, read func() webStatus) webStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.read || s.changed != changed || s.slice != slice {
+		s.st, s.read, s.changed, s.slice = read(), true, changed, slice
+	}
+	return s.st
+}
+
+// untilRefresh is the time to the next webRefresh boundary, at which every
+// open page refreshes.
+func untilRefresh(now time.Time) time.Duration {
+	return webRefresh - time.Duration(now.UnixNano()%int64(webRefresh))
+}
+
+// webStatusNow returns the status the page shows, read at most once per
+// state change and webRefresh slice for all the pages.
 func (d *Daemon) webStatusNow(web WebConfig) webStatus {
 	now := time.Now()
-	st := webStatus{Identification: "keeper " + Version, Attach: web.Attach, Token: d.webToken}
+	d.mu.Lock()
+	changed := d.changed
+	d.mu.Unlock()
+	st := d.webShared.get(changed, now.UnixNano()/int64(webRefresh), func() webStatus { return d.readWebStatus(now) })
+	st.Attach = web.Attach
+	return st
+}
+
+// readWebStatus reads the programs, the sessions and their figures.
+func (d *Daemon) readWebStatus(now time.Time) webStatus {
+	st := webStatus{Identification: "keeper " + Version, Token: d.webToken}
 	sessions, usage, sessionUsage := d.readUsage(true)
 	d.mu.Lock()
 	for _, p := range d.processesLocked(true) {
@@ -252,7 +293,8 @@ func actionMessage(r *http1.Request) string {
 }
 
 // webEvents streams the status as server-sent events: at once, whenever a
-// state changes (at most every webCoalesce), and every webRefresh. A page
+// state changes (at most every webCoalesce), and at every webRefresh
+// boundary (the same moments for every page: see webShared). A page
 // that stops reading holds only its own stream: the daemon never waits
 // for it.
 func (d *Daemon) webEvents(w http1.ResponseWriter, r *http1.Request, web WebConfig) {
@@ -276,7 +318,7 @@ func (d *Daemon) webEvents(w http1.ResponseWriter, r *http1.Request, web WebConf
 		}
 		select {
 		case <-changed:
-		case <-time.After(webRefresh):
+		case <-time.After(untilRefresh(time.Now())):
 		case <-ctx.Done():
 			return
 		case <-d.stopped:

@@ -2,8 +2,10 @@ package supervise
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"keeper/supervise/http1"
 	"keeper/supervise/logfile"
@@ -184,6 +186,51 @@ func TestActionMessage(t *testing.T) {
 		r.Target, r.Path = "/?message=sleeper%3A+stopped", "/"
 		if got := actionMessage(r); got != tc.want {
 			t.Errorf("%s: message %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestWebShared: the pages share one reading of the status per state
+// change and webRefresh slice; a new slice or a change reads again.
+func TestWebShared(t *testing.T) {
+	var s webShared
+	reads := 0
+	read := func() webStatus { reads++; return webStatus{Identification: fmt.Sprint(reads)} }
+	gen1, gen2 := make(chan struct{}), make(chan struct{})
+	for i, tc := range []struct {
+		changed chan struct{}
+		slice   int64
+		want    string // the reading the page gets
+	}{
+		{gen1, 10, "1"}, // the first page reads
+		{gen1, 10, "1"}, // the others share it
+		{gen1, 10, "1"},
+		{gen1, 11, "2"}, // the next refresh reads again, once
+		{gen1, 11, "2"},
+		{gen2, 11, "3"}, // a state change reads again, once
+		{gen2, 11, "3"},
+		{gen2, 12, "4"},
+	} {
+		if got := s.get(tc.changed, tc.slice, read).Identification; got != tc.want {
+			t.Errorf("ask %d: reading %s, want %s", i, got, tc.want)
+		}
+	}
+}
+
+// TestUntilRefresh: every page's refresh falls on the same boundaries.
+func TestUntilRefresh(t *testing.T) {
+	base := time.Unix(1700000000, 0) // a multiple of webRefresh
+	for _, tc := range []struct {
+		now  time.Duration
+		want time.Duration
+	}{
+		{0, webRefresh},
+		{time.Millisecond, webRefresh - time.Millisecond},
+		{webRefresh - time.Nanosecond, time.Nanosecond},
+		{3*webRefresh + 2*time.Second, webRefresh - 2*time.Second},
+	} {
+		if got := untilRefresh(base.Add(tc.now)); got != tc.want {
+			t.Errorf("untilRefresh(base+%v) = %v, want %v", tc.now, got, tc.want)
 		}
 	}
 }

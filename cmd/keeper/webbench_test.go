@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -32,9 +33,16 @@ func TestBenchWebAttach(t *testing.T) {
 	k := newKeeperd(t, conf.String())
 	k.start()
 	k.waitState("term", 10*time.Second, "RUNNING")
+	var listed string
+	defer func() {
+		if t.Failed() {
+			t.Logf("keeper sessions said last:\n%s\nthe log:\n%s", listed, k.log())
+		}
+	}()
 	waitFor(t, "the sessions", 30*time.Second, func() bool {
-		out, _ := runKeeper(t, k.dir, keeperBin, "-c", k.conf, "sessions")
-		return strings.Count(out, ".sock") == pages
+		listed, _ = runKeeper(t, k.dir, keeperBin, "-c", k.conf, "sessions", "--json")
+		var list []sessionJSON
+		return json.Unmarshal([]byte(listed), &list) == nil && len(list) == pages
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d/session/term/", port)
 	ctx := browser(t, "u", "p", 900, 600)

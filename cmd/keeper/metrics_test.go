@@ -182,11 +182,17 @@ startsecs=0
 `, port))
 	k.start()
 	k.waitState("four", 5*time.Second, "RUNNING")
+	// Once the five processes are there and two readings agree: a sleep
+	// just started may still hold its loader's descriptor.
 	var usage map[string]supervise.Usage
-	waitFor(t, "four's five processes", 10*time.Second, func() bool {
+	var last supervise.Usage
+	waitFor(t, "four's five processes, settled", 10*time.Second, func() bool {
 		var err error
 		usage, err = supervise.DecodeUsages(k.mustCall("keeper.getProcessUsage"), "namespec")
-		return err == nil && usage["four"].Processes == 5
+		u := usage["four"]
+		settled := err == nil && u.Processes == 5 && u.FDs == last.FDs && u.Threads == last.Threads
+		last = u
+		return settled
 	})
 
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)

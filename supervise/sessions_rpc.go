@@ -14,14 +14,29 @@ import (
 func keeperMethods() map[string]*rpcMethod {
 	return map[string]*rpcMethod{
 		"keeper.getSessions": {
-			signature: []string{"array", "array"},
-			help:      "List the detached terminal sessions of the named programs (all when the array is empty).",
+			signature: []string{"array", "array", "boolean"},
+			help: "List the detached terminal sessions of the named programs (all when the array is empty); " +
+				"with true, each with its resource usage too, as keeper.getSessionUsage gives it.",
 			call: func(_ context.Context, d *Daemon, args params) (any, error) {
-				list, err := d.Sessions(names(args, 0))
+				if !args.flag(1, false) {
+					list, err := d.Sessions(names(args, 0))
+					if err != nil {
+						return nil, fault(FaultFailed, err.Error())
+					}
+					return sessionStructs(list), nil
+				}
+				list, usage, err := d.sessionsWithUsage(names(args, 0))
 				if err != nil {
 					return nil, fault(FaultFailed, err.Error())
 				}
-				return sessionStructs(list), nil
+				out := sessionStructs(list)
+				for i, s := range list {
+					if u, ok := usage[s.Socket]; ok {
+						// The usage's members after its key, the socket.
+						out[i] = append(out[i].(xmlrpc.Struct), u.Struct("socket", s.Socket)[1:]...)
+					}
+				}
+				return out, nil
 			},
 		},
 		"keeper.getTerminal": {

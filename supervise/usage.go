@@ -317,6 +317,23 @@ func inParallel(n int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
+// sessionsWithUsage lists the named programs' sessions (all when names is
+// empty) and their usage, by socket, from one process snapshot: what
+// keeper sessions shows, in one call. Without a snapshot (/proc could not
+// be read), the sessions are listed all the same, with no usage.
+func (d *Daemon) sessionsWithUsage(names []string) ([]Session, map[string]Usage, error) {
+	snap, err := d.procs.Take()
+	if err != nil {
+		list, err := d.Sessions(names)
+		return list, nil, err
+	}
+	list, err := d.sessionsIn(snap, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	return list, d.sessionUsage(list, snap, sessionTrees(snap, list)), nil
+}
+
 // SessionUsage returns the usage of each of list's sessions, by socket.
 func (d *Daemon) SessionUsage(list []Session) (map[string]Usage, error) {
 	snap, err := d.procs.Take()

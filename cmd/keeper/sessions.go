@@ -68,6 +68,20 @@ func sessionsFrom(v any) []sessionJSON {
 	return out
 }
 
+// usageOfSessions reads the usage keeper.getSessions gave with each
+// session, by socket; false when it gave none (a daemon from before).
+func usageOfSessions(v any) (map[string]supervise.Usage, bool) {
+	list := arrayOf(v)
+	if len(list) == 0 {
+		return nil, true
+	}
+	if _, ok := structOf(list[0]).Get("rss_kb"); !ok {
+		return nil, false
+	}
+	u, err := supervise.DecodeUsages(v, "socket")
+	return u, err == nil
+}
+
 func namesArg(names []string) []any {
 	out := make([]any, len(names))
 	for i, n := range names {
@@ -86,7 +100,9 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	v, up, err := c.upcheckAnd(ctx, "keeper.getSessions", namesArg(fs.Args()))
+	// The sessions with their usage, in one call and from one reading of
+	// the processes.
+	v, up, err := c.upcheckAnd(ctx, "keeper.getSessions", namesArg(fs.Args()), true)
 	if !up {
 		return c.result()
 	}
@@ -95,7 +111,10 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return c.result()
 	}
 	list := sessionsFrom(v)
-	usage := c.usage(ctx, "keeper.getSessionUsage", "socket", fs.Args())
+	usage, ok := usageOfSessions(v)
+	if !ok { // a daemon from before getSessions gave usage
+		usage = c.usage(ctx, "keeper.getSessionUsage", "socket", fs.Args())
+	}
 	for i := range list {
 		if u, ok := usage[list[i].Socket]; ok {
 			list[i].Usage = &u

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"keeper/internal/peer"
+	"keeper/supervise/xmlrpc"
 )
 
 // TestResourceUsage: status --json and -v and keeper sessions --json show
@@ -84,6 +85,21 @@ startsecs=0
 		return code == 0 && json.Unmarshal([]byte(out), &list) == nil && len(list) == 1 &&
 			list[0].Usage != nil && list[0].Usage.RSS >= mb<<20
 	})
+	// keeper sessions reads them with the list, in one call; without its
+	// true, keeper.getSessions answers as before.
+	for _, tc := range []struct {
+		args      []any
+		withUsage bool
+	}{{[]any{[]any{}}, false}, {[]any{[]any{}, true}, true}} {
+		list, _ := k.mustCall("keeper.getSessions", tc.args...).([]any)
+		if len(list) != 1 {
+			t.Fatalf("keeper.getSessions%v: %d sessions, want 1", tc.args, len(list))
+		}
+		rss, ok := list[0].(xmlrpc.Struct).Get("rss_kb")
+		if ok != tc.withUsage || ok && rss.(int) < mb<<10 {
+			t.Errorf("keeper.getSessions%v: rss_kb %v (%v), want usage %v", tc.args, rss, ok, tc.withUsage)
+		}
+	}
 }
 
 // TestTop: keeper top on a terminal (a pty of the test's, then tmux) shows the programs and their sessions,

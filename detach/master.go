@@ -73,6 +73,7 @@ type Master struct {
 	prog  *os.Process
 	state *os.ProcessState // the program's, once exit is closed
 	exit  chan struct{}    // closed when the program was waited for
+	die   chan os.Signal   // SIGTERM and SIGINT, caught from before the socket exists
 
 	trimPending atomic.Bool  // a memory trim is scheduled
 	lastKeys    atomic.Int64 // when a client last typed, in Unix nanoseconds
@@ -94,7 +95,7 @@ type Master struct {
 
 // StartMaster creates the socket and starts the program on a new pty. On
 // failure nothing is left behind: no socket file, no process.
-func StartMaster(opts MasterOptions) (*Master, error) {
+func StartMaster(opts MasterOptions) (_ *Master, err error) {
 	if opts.Redraw == RedrawUnspec {
 		opts.Redraw = RedrawCtrlL
 	}
@@ -107,6 +108,16 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 	if err := CheckSocketPath(opts.Socket); err != nil {
 		return nil, &StartError{Msg: opts.Progname + ": " + err.Error(), Err: err}
 	}
+	// SIGTERM and SIGINT are caught before the socket is made, not only
+	// once Serve runs: a master killed at any moment after its caller saw
+	// it start still removes its socket (Serve acts on one caught early).
+	die := make(chan os.Signal, 1)
+	signal.Notify(die, syscall.SIGTERM, syscall.SIGINT)
+	defer func() {
+		if err != nil {
+			signal.Stop(die)
+		}
+	}()
 	ln, err := Listen(opts.Socket)
 	if err != nil {
 		return nil, sockErr(err)
@@ -115,6 +126,7 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 		opts:    opts,
 		ln:      ln,
 		exit:    make(chan struct{}),
+		die:     die,
 		clients: make(map[*client]struct{}),
 		gate:    make(chan struct{}),
 		room:    make(chan struct{}, 1),
@@ -277,8 +289,7 @@ func (m *Master) Pid() int { return m.prog.Pid }
 // program's exit status, or 1 when the program did not exit by itself.
 func (m *Master) Serve() int {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGXFSZ)
-	die := make(chan os.Signal, 1)
-	signal.Notify(die, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(m.die)
 
 	if m.feed == nil {
 		// A held master is its program's, not a session of it.
@@ -295,11 +306,11 @@ func (m *Master) Serve() int {
 	}()
 
 	if m.feed != nil {
-		return m.serveHeld(ended, die)
+		return m.serveHeld(ended, m.die)
 	}
 	select {
 	case <-ended:
-	case <-die:
+	case <-m.die:
 		os.Remove(m.opts.Socket)
 		return 1
 	}

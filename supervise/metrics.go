@@ -225,7 +225,7 @@ var usageFamilies = [...]struct {
 // writeMetrics writes every metric once to m.
 func (d *Daemon) writeMetrics(m *metricsWriter) {
 	// One process table and one session listing for every figure.
-	sessions, usage, sessUsage := d.readUsage(true)
+	sessions, usage, sessUsage := d.readUsage()
 	now := time.Now()
 
 	type proc struct {

@@ -122,11 +122,7 @@ func keeperMethods() map[string]*rpcMethod {
 			signature: []string{"array", "array"},
 			help:      "Resource usage of the named programs' sessions (all when the array is empty), each summed over its master and everything on its pty, by socket.",
 			call: func(_ context.Context, d *Daemon, args params) (any, error) {
-				list, err := d.Sessions(names(args, 0))
-				if err != nil {
-					return nil, fault(FaultFailed, err.Error())
-				}
-				usage, err := d.SessionUsage(list)
+				list, usage, err := d.sessionsWithUsage(names(args, 0))
 				if err != nil {
 					return nil, fault(FaultFailed, err.Error())
 				}

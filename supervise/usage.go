@@ -210,11 +210,10 @@ func parsePSS(b []byte) uint64 {
 }
 
 // readUsage takes one process snapshot and one session listing, and the
-// figures of every program from them, and of every session when
-// sessionsToo, for a reader that shows it all (a metrics scrape, the web
-// page). The usage maps are nil when /proc could not be read; the
-// sessions are listed then all the same.
-func (d *Daemon) readUsage(sessionsToo bool) (sessions []Session, programs, sessionUsage map[string]Usage) {
+// figures of every program and every session from them, for a reader that
+// shows it all (a metrics scrape, the web page). The usage maps are nil
+// when /proc could not be read; the sessions are listed then all the same.
+func (d *Daemon) readUsage() (sessions []Session, programs, sessionUsage map[string]Usage) {
 	snap, err := d.procs.Take()
 	if err != nil {
 		sessions, _ = d.Sessions(nil)
@@ -222,11 +221,7 @@ func (d *Daemon) readUsage(sessionsToo bool) (sessions []Session, programs, sess
 	}
 	sessions, _ = d.sessionsIn(snap, nil)
 	trees := sessionTrees(snap, sessions)
-	programs = d.programUsage(nil, snap, trees)
-	if sessionsToo {
-		sessionUsage = d.sessionUsage(sessions, snap, trees)
-	}
-	return sessions, programs, sessionUsage
+	return sessions, d.programUsage(nil, snap, trees), d.sessionUsage(sessions, snap, trees)
 }
 
 // sessionTrees lists the processes of each session (sessionProcesses),
@@ -319,13 +314,11 @@ func inParallel(n int, fn func(lo, hi int)) {
 
 // sessionsWithUsage lists the named programs' sessions (all when names is
 // empty) and their usage, by socket, from one process snapshot: what
-// keeper sessions shows, in one call. Without a snapshot (/proc could not
-// be read), the sessions are listed all the same, with no usage.
+// keeper sessions shows, and keeper.getSessionUsage.
 func (d *Daemon) sessionsWithUsage(names []string) ([]Session, map[string]Usage, error) {
 	snap, err := d.procs.Take()
 	if err != nil {
-		list, err := d.Sessions(names)
-		return list, nil, err
+		return nil, nil, fmt.Errorf("read session usage: %w", err)
 	}
 	list, err := d.sessionsIn(snap, names)
 	if err != nil {
@@ -334,17 +327,8 @@ func (d *Daemon) sessionsWithUsage(names []string) ([]Session, map[string]Usage,
 	return list, d.sessionUsage(list, snap, sessionTrees(snap, list)), nil
 }
 
-// SessionUsage returns the usage of each of list's sessions, by socket.
-func (d *Daemon) SessionUsage(list []Session) (map[string]Usage, error) {
-	snap, err := d.procs.Take()
-	if err != nil {
-		return nil, fmt.Errorf("read session usage: %w", err)
-	}
-	return d.sessionUsage(list, snap, sessionTrees(snap, list)), nil
-}
-
-// sessionUsage is SessionUsage on a snapshot and the sessions' processes
-// (sessionTrees) found already.
+// sessionUsage is the usage of each of list's sessions, by socket, on a
+// snapshot and the sessions' processes (sessionTrees) found already.
 func (d *Daemon) sessionUsage(list []Session, snap *proctree.Snapshot, trees [][]proctree.Identity) map[string]Usage {
 	now := time.Now()
 	usage := make([]Usage, len(list))

@@ -170,8 +170,7 @@ type webSession struct {
 // are open.
 type webShared struct {
 	mu      sync.Mutex
-	read    bool
-	changed chan struct{} // the daemon's changed channel when it was read
+	changed chan struct{} // the daemon's changed channel when it was read; nil before the first
 	slice   int64         // the webRefresh slice it was read in
 	st      webStatus     // without Attach, which is the server's
 }
@@ -181,8 +180,8 @@ type webShared struct {
 func (s *webShared) get(changed chan struct{}, slice int64, read func() webStatus) webStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.read || s.changed != changed || s.slice != slice {
-		s.st, s.read, s.changed, s.slice = read(), true, changed, slice
+	if s.changed != changed || s.slice != slice {
+		s.st, s.changed, s.slice = read(), changed, slice
 	}
 	return s.st
 }
@@ -208,7 +207,7 @@ func (d *Daemon) webStatusNow(web WebConfig) webStatus {
 // readWebStatus reads the programs, the sessions and their figures.
 func (d *Daemon) readWebStatus(now time.Time) webStatus {
 	st := webStatus{Identification: "keeper " + Version, Token: d.webToken}
-	sessions, usage, sessionUsage := d.readUsage(true)
+	sessions, usage, sessionUsage := d.readUsage()
 	d.mu.Lock()
 	for _, p := range d.processesLocked(true) {
 		info := d.processInfoLocked(p, now)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"keeper/internal/peer"
+	"keeper/supervise"
 	"keeper/supervise/xmlrpc"
 )
 
@@ -99,6 +100,11 @@ startsecs=0
 		if ok != tc.withUsage || ok && rss.(int) < mb<<10 {
 			t.Errorf("keeper.getSessions%v: rss_kb %v (%v), want usage %v", tc.args, rss, ok, tc.withUsage)
 		}
+	}
+	// And keeper.getSessionUsage, the usage alone.
+	usages, err := supervise.DecodeUsages(k.mustCall("keeper.getSessionUsage", []any{}), "socket")
+	if u := usages[filepath.Join(k.dir, "t.sock")]; err != nil || len(usages) != 1 || u.RSS < mb<<20 {
+		t.Errorf("keeper.getSessionUsage: %v (%v), want t.sock's %d MB", usages, err, mb)
 	}
 }
 

@@ -3,6 +3,7 @@ package proctree
 import (
 	"errors"
 	"maps"
+	"os"
 	"testing"
 )
 
@@ -112,5 +113,42 @@ func TestSocketInode(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("socketInode(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestParseMemory(t *testing.T) {
+	const rollup = "55cdb03c8000-7ffd4abd7000 ---p 00000000 00:00 0                          [rollup]\n" +
+		"Rss:                1752 kB\nPss:                 163 kB\nPss_Dirty:           116 kB\n" +
+		"Shared_Clean:       1604 kB\nPrivate_Clean:        40 kB\nPrivate_Dirty:       112 kB\nSwapPss:               0 kB\n"
+	tests := []struct {
+		in   string
+		want Memory
+	}{
+		{rollup, Memory{PSS: 163 << 10, Private: 152 << 10}},
+		{"Pss_Dirty:  116 kB\nPss:  7 kB", Memory{PSS: 7 << 10}}, // no final newline
+		{"Rss: 1 kB\nPss_Anon: 2 kB\n", Memory{}},
+		{"Pss: x kB\nPrivate_Dirty: 4 kB\n", Memory{Private: 4 << 10}},
+		{"Pss: kB\n", Memory{}},
+		{"Pss: 1234567890123456 kB\n", Memory{}}, // too large to be true
+		{"", Memory{}},
+	}
+	for _, tt := range tests {
+		if got := parseMemory([]byte(tt.in)); got != tt.want {
+			t.Errorf("parseMemory(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestReadMemory: this process's memory as smaps_rollup says it.
+func TestReadMemory(t *testing.T) {
+	m, err := ReadMemory(os.Getpid())
+	if err != nil {
+		t.Fatalf("ReadMemory(self): %v", err)
+	}
+	if m.PSS == 0 || m.Private == 0 || m.Private > m.PSS {
+		t.Errorf("ReadMemory(self) = %+v, want a PSS at least its private memory, both above 0", m)
+	}
+	if _, err := ReadMemory(1 << 30); err == nil {
+		t.Error("ReadMemory of no process: no error")
 	}
 }

@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"runtime"
@@ -166,47 +165,10 @@ func fdCount(pid int) int {
 }
 
 // readPSS reads a process's proportional set size in bytes, 0 when the
-// kernel does not say (no smaps_rollup, or another user's process). The
-// file is one record of under a kilobyte, which one read hands over
-// whole: open, read and close, where os.ReadFile also stats it and reads
-// until end of file.
+// kernel does not say (no smaps_rollup, or another user's process).
 func readPSS(pid int) uint64 {
-	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/smaps_rollup", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0
-	}
-	defer unix.Close(fd)
-	var buf [4096]byte
-	n, err := unix.Read(fd, buf[:])
-	for err == unix.EINTR {
-		n, err = unix.Read(fd, buf[:])
-	}
-	if err != nil {
-		return 0
-	}
-	return parsePSS(buf[:n])
-}
-
-// parsePSS finds the Pss line of smaps_rollup, "Pss:   163 kB", in bytes;
-// 0 without one.
-func parsePSS(b []byte) uint64 {
-	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("Pss:")); ok {
-			v = bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))
-			if len(v) == 0 || len(v) > 15 { // 15 digits of kB: no overflow
-				return 0
-			}
-			var kb uint64
-			for _, c := range v {
-				if c < '0' || c > '9' {
-					return 0
-				}
-				kb = kb*10 + uint64(c-'0')
-			}
-			return kb << 10
-		}
-	}
-	return 0
+	m, _ := proctree.ReadMemory(pid)
+	return m.PSS
 }
 
 // readUsage takes one process snapshot and one session listing, and the

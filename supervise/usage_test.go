@@ -124,28 +124,6 @@ func TestFDCount(t *testing.T) {
 	}
 }
 
-func TestParsePSS(t *testing.T) {
-	const rollup = "55cdb03c8000-7ffd4abd7000 ---p 00000000 00:00 0                          [rollup]\n" +
-		"Rss:                1752 kB\nPss:                 163 kB\nPss_Dirty:           116 kB\nSwapPss:               0 kB\n"
-	tests := []struct {
-		in   string
-		want uint64
-	}{
-		{rollup, 163 << 10},
-		{"Pss_Dirty:  116 kB\nPss:  7 kB", 7 << 10}, // no final newline
-		{"Rss: 1 kB\nPss_Anon: 2 kB\n", 0},
-		{"Pss: x kB\n", 0},
-		{"Pss: kB\n", 0},
-		{"Pss: 1234567890123456 kB\n", 0}, // too large to be true
-		{"", 0},
-	}
-	for _, tt := range tests {
-		if got := parsePSS([]byte(tt.in)); got != tt.want {
-			t.Errorf("parsePSS(%q) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestInParallel(t *testing.T) {
 	for _, n := range []int{0, 1, 16, 17, 100, 1000} {
 		seen := make([]int, n)

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"keeper/detach"
+	"keeper/proctree"
 )
 
 // settle is how long a master is given to handle a hang-up before its
@@ -470,10 +471,10 @@ func (b *bench) idleSessions(im *impl, n int) (idleMemory, error) {
 		if err != nil {
 			return idleMemory{}, fmt.Errorf("idle sessions: %w", err)
 		}
-		pss, uss := smapsRollup(s.master)
+		mem, _ := proctree.ReadMemory(s.master) // 0s where unreadable
 		total.rss += rss
-		total.pss += pss
-		total.uss += uss
+		total.pss += int64(mem.PSS)
+		total.uss += int64(mem.Private)
 	}
 	return total, nil
 }
@@ -511,10 +512,10 @@ func idleGoPrograms(bin string, n int) (idleMemory, error) {
 		if err != nil {
 			return idleMemory{}, fmt.Errorf("idle Go programs: %w", err)
 		}
-		pss, uss := smapsRollup(c.Process.Pid)
+		mem, _ := proctree.ReadMemory(c.Process.Pid) // 0s where unreadable
 		total.rss += rss
-		total.pss += pss
-		total.uss += uss
+		total.pss += int64(mem.PSS)
+		total.uss += int64(mem.Private)
 	}
 	return total, nil
 }
@@ -522,32 +523,6 @@ func idleGoPrograms(bin string, n int) (idleMemory, error) {
 // idleMemory is what idle masters cost, summed: RSS as ps shows it, PSS
 // (shared pages split among their users) and USS (pages only they use).
 type idleMemory struct{ rss, pss, uss int64 }
-
-// smapsRollup reads a process's PSS and USS (private clean and dirty) in
-// bytes from /proc/PID/smaps_rollup; 0s where unreadable.
-func smapsRollup(pid int) (pss, uss int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch f[0] {
-		case "Pss:":
-			pss = kb << 10
-		case "Private_Clean:", "Private_Dirty:":
-			uss += kb << 10
-		}
-	}
-	return pss, uss
-}
 
 func printHeader(w io.Writer, keeper, dtach *impl, rounds, mb, trips, nsessions int) {
 	fmt.Fprintf(w, "keeper-bench detach: %s vs %s\n", strings.Join(append(keeper.env[:len(keeper.env):len(keeper.env)], keeper.argv...), " "), strings.Join(dtach.argv, " "))
